@@ -1,0 +1,1 @@
+"""ECG: WFDB ingest (PTB layout), R-peak detection and heartbeat segmentation."""

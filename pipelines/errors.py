@@ -1,0 +1,25 @@
+"""The project's error hierarchy. Messages name the item and the reason."""
+
+
+class PipelineError(Exception):
+    """Base class of every error the pipeline raises on purpose."""
+
+
+class ConfigError(PipelineError):
+    """params.yaml or a config value is wrong."""
+
+
+class IngestError(PipelineError):
+    """A source file or record cannot be read."""
+
+
+class DataValidationError(PipelineError):
+    """Too little good data remains after validation for the stage to go on."""
+
+
+class TrainingError(PipelineError):
+    """Training cannot start or diverged."""
+
+
+class TrackingError(PipelineError):
+    """MLflow or DVC failed."""

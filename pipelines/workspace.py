@@ -1,0 +1,86 @@
+"""Where every stage reads and writes: one object holding the project root and its params file.
+
+All generated files live under `<root>/data/` (git-ignored, tracked by DVC). The layout is fixed here so that
+the CLI (dvc.yaml), the Dagster assets and the tests agree on it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DATASETS = ("ecg", "btc")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    params_path: Path
+
+    @classmethod
+    def from_env(cls) -> Workspace:
+        """Root from $BVAE_ROOT (default: the working directory); params from $BVAE_PARAMS or root/params.yaml."""
+        root = Path(os.environ.get("BVAE_ROOT", ".")).resolve()
+        return cls(root=root, params_path=Path(os.environ.get("BVAE_PARAMS", root / "params.yaml")).resolve())
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from params.yaml: relative paths are relative to the project root."""
+        path = Path(path)
+        return path if path.is_absolute() else self.root / path
+
+    # raw embedded default data
+    @property
+    def synthetic_ecg_dir(self) -> Path:
+        return self.data / "raw" / "synthetic_ecg"
+
+    @property
+    def synthetic_btc_dir(self) -> Path:
+        return self.data / "raw" / "synthetic_btc"
+
+    # ECG stages
+    @property
+    def ecg_records(self) -> Path:
+        return self.data / "ecg" / "records.parquet"
+
+    @property
+    def ecg_records_validated(self) -> Path:
+        return self.data / "ecg" / "records_validated.parquet"
+
+    @property
+    def heartbeats(self) -> Path:
+        return self.data / "ecg" / "heartbeats.npz"
+
+    # exchange stages
+    @property
+    def btc_bars(self) -> Path:
+        return self.data / "btc" / "bars.parquet"
+
+    @property
+    def btc_bars_validated(self) -> Path:
+        return self.data / "btc" / "bars_validated.parquet"
+
+    @property
+    def price_windows(self) -> Path:
+        return self.data / "btc" / "windows.npz"
+
+    def quarantine(self, stage: str) -> Path:
+        return self.data / "quarantine" / f"{stage}.csv"
+
+    def training_set(self, dataset: str) -> Path:
+        return {"ecg": self.heartbeats, "btc": self.price_windows}[dataset]
+
+    # models and evaluation, one folder per partition
+    def model_dir(self, dataset: str, config: str) -> Path:
+        return self.data / "models" / dataset / config
+
+    def eval_dir(self, dataset: str, config: str) -> Path:
+        return self.data / "eval" / dataset / config
+
+    @property
+    def report_dir(self) -> Path:
+        return self.data / "report"
