@@ -1,0 +1,1 @@
+"""Exchange data: OHLCV bar ingest and 180-minute windows."""

@@ -1,0 +1,154 @@
+"""Ingest of OHLCV bar files into one tidy table of UTC bars.
+
+Formats read (chosen by file, so one source folder may mix them):
+- QuantConnect Lean minute zips (`YYYYMMDD_trade.zip`): one headerless CSV per UTC day with
+  milliseconds since midnight, open, high, low, close, volume;
+- generic OHLCV CSV with a header naming a time column (`timestamp`, `time`, `date`, `datetime` or `unix`)
+  holding epoch seconds, epoch milliseconds or date-time text (ISO-8601, or CryptoDataDownload's
+  `2019-10-17 09-AM`); a banner line above the header and newest-first order are handled.
+
+Rows that cannot be used (unparseable time, non-numeric price, duplicate timestamp) become `file:line` rejects
+with the reason; files that cannot be used at all (empty, corrupt zip, wrong bar interval) become file rejects.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.errors import IngestError
+from pipelines.quarantine import Reject
+
+log = logging.getLogger(__name__)
+
+BAR_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
+PRICE_COLUMNS = ["open", "high", "low", "close", "volume"]
+TIME_COLUMNS = ("timestamp", "time", "date", "datetime", "unix")
+
+
+def read_lean_zip(path: Path) -> pd.DataFrame:
+    """Bars of one Lean minute zip, with a `line` column (1-based line in the CSV)."""
+    day = re.match(r"(\d{8})", path.name)
+    if not day:
+        raise IngestError(f"{path.name}: no YYYYMMDD date in the file name")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.endswith(".csv")]
+            if not names:
+                raise IngestError(f"{path.name}: zip holds no CSV file")
+            text = zf.read(names[0]).decode()
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise IngestError(f"{path.name}: corrupt zip ({e})") from e
+    if not text.strip():
+        raise IngestError(f"{path.name}: empty file")
+    raw = pd.read_csv(io.StringIO(text), header=None, names=["ms", *PRICE_COLUMNS], dtype=str)
+    ms = pd.to_numeric(raw["ms"], errors="coerce")
+    frame = raw[PRICE_COLUMNS].assign(
+        timestamp=pd.Timestamp(day.group(1), tz="UTC") + pd.to_timedelta(ms, unit="ms"),
+        line=np.arange(1, len(raw) + 1),
+    )
+    return frame
+
+
+def _header_line(lines: list[str]) -> int:
+    """Index of the header line: the first line naming a close column (a banner line may come first)."""
+    for i, line in enumerate(lines[:5]):
+        if "close" in [c.strip().lower() for c in line.split(",")]:
+            return i
+    return -1
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """UTC timestamps from epoch seconds/milliseconds or date-time text; NaT where a value does not parse."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().mean() > 0.5:
+        unit = "ms" if numeric.abs().median() > 1e11 else "s"
+        return pd.to_datetime(numeric, unit=unit, utc=True, errors="coerce")
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    if parsed.isna().mean() > 0.5:  # CryptoDataDownload hourly files: "2019-10-17 09-AM"
+        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="%Y-%m-%d %I-%p")
+    return parsed
+
+
+def read_ohlcv_csv(path: Path) -> pd.DataFrame:
+    """Bars of a generic OHLCV CSV, with a `line` column (1-based line in the file)."""
+    text = path.read_text(errors="replace")
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        raise IngestError(f"{path.name}: empty file")
+    head = _header_line(lines)
+    if head < 0:
+        raise IngestError(f"{path.name}: no header line naming a 'close' column in the first 5 lines")
+    raw = pd.read_csv(io.StringIO(text), skiprows=head, dtype=str, on_bad_lines="skip")
+    raw.columns = [c.strip().lower() for c in raw.columns]
+    time_col = next((c for c in TIME_COLUMNS if c in raw.columns), None)
+    volume_col = "volume_btc" if "volume_btc" in raw.columns else "volume"
+    missing = [c for c in ["open", "high", "low", "close", volume_col] if c not in raw.columns]
+    if time_col is None or missing:
+        raise IngestError(f"{path.name}: missing column(s) {missing or ['timestamp']} in header {list(raw.columns)}")
+    return raw[["open", "high", "low", "close"]].assign(
+        volume=raw[volume_col], timestamp=parse_timestamps(raw[time_col]), line=np.arange(len(raw)) + head + 2
+    )
+
+
+def read_bar_file(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
+    """Clean bars (BAR_COLUMNS, ascending, unique times) of one file and its row rejects."""
+    frame = read_lean_zip(path) if path.suffix == ".zip" else read_ohlcv_csv(path)
+    for col in PRICE_COLUMNS:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    rejects = []
+    bad_time = frame["timestamp"].isna()
+    bad_value = frame[PRICE_COLUMNS].isna().any(axis=1) & ~bad_time
+    for line in frame.loc[bad_time, "line"]:
+        rejects.append(Reject(f"{path.name}:{line}", "unparseable timestamp"))
+    for line, row in zip(frame.loc[bad_value, "line"], frame.loc[bad_value, PRICE_COLUMNS].isna().to_numpy(),
+                         strict=True):
+        cols = [c for c, bad in zip(PRICE_COLUMNS, row, strict=True) if bad]
+        rejects.append(Reject(f"{path.name}:{line}", f"missing or non-numeric {', '.join(cols)}"))
+    frame = frame[~bad_time & ~bad_value].sort_values(["timestamp", "line"], kind="stable")
+    dup = frame["timestamp"].duplicated(keep="first")
+    for line, ts in zip(frame.loc[dup, "line"], frame.loc[dup, "timestamp"], strict=True):
+        rejects.append(Reject(f"{path.name}:{line}", f"duplicate timestamp {ts.isoformat()}"))
+    frame = frame[~dup]
+    return frame[BAR_COLUMNS].assign(source=path.name).reset_index(drop=True), rejects
+
+
+def ingest_bars(source: str | Path, bar_s: int = 60) -> tuple[pd.DataFrame, list[Reject]]:
+    """All bars of the `*.zip` and `*.csv` files in `source` (one table, ascending UTC, unique timestamps).
+
+    Files whose median bar spacing is not `bar_s` seconds are rejected whole, so hourly files are not mixed
+    into minute bars. Raises IngestError when the source folder is missing.
+    """
+    source = Path(source)
+    if not source.is_dir():
+        raise IngestError(f"{source}: bar source directory not found")
+    frames, rejects = [], []
+    files = sorted(p for p in source.iterdir() if p.suffix in (".zip", ".csv"))
+    for path in files:
+        try:
+            bars, row_rejects = read_bar_file(path)
+        except IngestError as e:
+            rejects.append(Reject(path.name, str(e)))
+            continue
+        rejects += row_rejects
+        spacing = bars["timestamp"].diff().dt.total_seconds().median()
+        if len(bars) > 1 and spacing != bar_s:
+            rejects.append(Reject(path.name, f"bars every {spacing:g} s, expected {bar_s} s"))
+            continue
+        frames.append(bars)
+    if not frames:
+        empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in PRICE_COLUMNS})
+        return empty.assign(timestamp=pd.Series(dtype="datetime64[ns, UTC]"), source="")[[*BAR_COLUMNS, "source"]], rejects
+    bars = pd.concat(frames, ignore_index=True).sort_values("timestamp", kind="stable")
+    dup = bars["timestamp"].duplicated(keep="first")
+    rejects += [Reject(f"{s}@{t.isoformat()}", "timestamp already read from another file")
+                for s, t in zip(bars.loc[dup, "source"], bars.loc[dup, "timestamp"], strict=True)]
+    bars = bars[~dup].reset_index(drop=True)
+    log.info("ingested %d bars from %d file(s) in %s (%d rejected)", len(bars), len(files), source, len(rejects))
+    return bars, rejects

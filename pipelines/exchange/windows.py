@@ -1,0 +1,144 @@
+"""Fixed-length windows of minute bars (default 180 minutes), built with strided views, never a Python loop
+per window.
+
+Gaps: bars are placed on a complete minute grid; runs of at most `max_ffill_min` missing minutes are filled
+with the previous close (volume 0), longer runs stay missing and no window may contain one.
+
+Normalisation of each window's closes c[0..W-1] (config `normalization`):
+- `log_return` (default): log(c[t] / c[0]), the cumulative log return since the window opened;
+- `relative`: c[t] / c[0] - 1;
+- `zscore`: (c[t] - mean(c)) / std(c) per window (drops the volatility level; for shape-only studies).
+
+Labels per window (usable as proxy factors): realised volatility (std of 1-minute log returns), trend (log
+return over the window), log volume, range (log of max high / min low) and hour of day (UTC) of the start.
+With synthetic data, the generative factors of the minutes a window covers are averaged into its factors.
+
+Splits are time-ordered: the latest `test_fraction` of windows is the test set, and training windows end at
+least `embargo_min` minutes before the first test window starts, so no training window overlaps a test window.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from pipelines.dataset import TrainingSet
+from pipelines.errors import ConfigError, DataValidationError
+
+log = logging.getLogger(__name__)
+
+PROXY_FACTORS = ["realised_vol", "trend", "log_volume", "range", "hour_utc"]
+NORMALIZATIONS = ("log_return", "relative", "zscore")
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    window_min: int = 180  # bars per window
+    stride_min: int = 60  # minutes between window starts
+    max_ffill_min: int = 5  # gaps up to this long are forward-filled; longer gaps split the series
+    normalization: str = "log_return"  # one of NORMALIZATIONS
+    test_fraction: float = 0.2  # latest share of windows held out
+    embargo_min: int = 0  # extra minutes between the last training window's end and the first test start
+
+    def __post_init__(self):
+        if self.normalization not in NORMALIZATIONS:
+            raise ConfigError(f"windows.normalization: {self.normalization!r} is not one of {NORMALIZATIONS}")
+        if self.window_min < 2 or self.stride_min < 1:
+            raise ConfigError(f"windows: window_min {self.window_min} and stride_min {self.stride_min} too small")
+
+
+def minute_grid(bars: pd.DataFrame, max_ffill_min: int) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]]:
+    """Bars on a complete minute grid: arrays close/high/low/volume with NaN in gaps longer than max_ffill_min."""
+    minutes = ((bars["timestamp"] - bars["timestamp"].iloc[0]) // pd.Timedelta(minutes=1)).to_numpy()
+    grid = pd.date_range(bars["timestamp"].iloc[0], periods=int(minutes[-1]) + 1, freq="min")
+    cols = {c: np.full(len(grid), np.nan) for c in ("close", "high", "low", "volume")}
+    for c in cols:
+        cols[c][minutes] = bars[c].to_numpy()
+    missing = np.isnan(cols["close"])
+    run_id = np.cumsum(np.diff(np.concatenate([[0], missing.astype(np.int8)])) == 1) * missing
+    run_len = np.bincount(run_id)[run_id]
+    fill = missing & (run_len <= max_ffill_min)
+    last_valid = np.maximum.accumulate(np.where(~missing, np.arange(len(grid)), 0))
+    prev_close = cols["close"][last_valid]
+    for c in ("close", "high", "low"):
+        cols[c][fill] = prev_close[fill]
+    cols["volume"][fill] = 0.0
+    return grid, cols
+
+
+def _normalize(closes: np.ndarray, how: str) -> np.ndarray:
+    if how == "log_return":
+        return np.log(closes / closes[:, :1])
+    if how == "relative":
+        return closes / closes[:, :1] - 1.0
+    std = closes.std(axis=1, keepdims=True)
+    return (closes - closes.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)
+
+
+def _window_means(per_minute: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Mean of each column of per_minute (T, F) over [start, start + width) for each start, via cumsums."""
+    csum = np.concatenate([np.zeros((1, per_minute.shape[1])), np.cumsum(per_minute, axis=0)])
+    return (csum[starts + width] - csum[starts]) / width
+
+
+def expand_block_factors(grid: pd.DatetimeIndex, factors: pd.DataFrame) -> np.ndarray:
+    """Per-minute values (T, F) of block factors given by block start (column `start`), forward in time."""
+    starts = pd.to_datetime(factors["start"], utc=True).to_numpy()
+    block = np.searchsorted(starts, grid.to_numpy(), side="right") - 1
+    values = factors.drop(columns="start").to_numpy(dtype=np.float64)
+    out = values[np.clip(block, 0, len(values) - 1)]
+    out[block < 0] = np.nan
+    return out
+
+
+def time_split(starts: np.ndarray, cfg: WindowConfig) -> np.ndarray:
+    """'train'/'test'/'embargo' per window start (minutes on the grid), ordered in time."""
+    if cfg.test_fraction <= 0 or len(starts) < 2:
+        return np.full(len(starts), "train")
+    first_test = starts[min(int(np.floor(len(starts) * (1 - cfg.test_fraction))), len(starts) - 1)]
+    split = np.where(starts >= first_test, "test", "embargo")
+    split[starts + cfg.window_min + cfg.embargo_min <= first_test] = "train"
+    return split
+
+
+def make_windows(bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFrame | None = None) -> TrainingSet:
+    """Windows (N, window_min) of validated minute bars; raises DataValidationError when none fits."""
+    if len(bars) < cfg.window_min:
+        raise DataValidationError(f"{len(bars)} bars are fewer than one {cfg.window_min}-minute window")
+    grid, cols = minute_grid(bars, cfg.max_ffill_min)
+    w = cfg.window_min
+    gap_count = np.concatenate([[0], np.cumsum(np.isnan(cols["close"]))])
+    starts = np.arange(0, len(grid) - w + 1, cfg.stride_min)
+    starts = starts[gap_count[starts + w] - gap_count[starts] == 0]
+    if len(starts) == 0:
+        raise DataValidationError(f"no gap-free {w}-minute window in {len(bars)} bars")
+    closes = sliding_window_view(cols["close"], w)[starts]  # (N, W) view, copied by the fancy index
+    log_ret = np.diff(np.log(closes), axis=1)
+    highs = sliding_window_view(cols["high"], w)[starts].max(axis=1)
+    lows = sliding_window_view(cols["low"], w)[starts].min(axis=1)
+    volume = sliding_window_view(cols["volume"], w)[starts].sum(axis=1)
+    labels = pd.DataFrame({
+        "start": grid[starts], "realised_vol": log_ret.std(axis=1), "trend": np.log(closes[:, -1] / closes[:, 0]),
+        "log_volume": np.log1p(volume), "range": np.log(highs / lows), "hour_utc": grid[starts].hour.to_numpy(),
+    })  # fmt: skip
+    if block_factors is not None:
+        names = [c for c in block_factors.columns if c != "start"]
+        factors = _window_means(expand_block_factors(grid, block_factors), starts, w)
+    else:
+        names = PROXY_FACTORS
+        factors = labels[PROXY_FACTORS].to_numpy(dtype=np.float64)
+    split = time_split(starts, cfg)
+    keep = split != "embargo"
+    n_gaps = int(np.sum(np.diff(np.concatenate([[0], np.isnan(cols["close"]).astype(np.int8)])) == 1))
+    log.info("%d windows of %d min (stride %d) from %d bars; %d long gap(s); %d embargoed",
+             keep.sum(), w, cfg.stride_min, len(bars), n_gaps, (~keep).sum())
+    return TrainingSet(
+        x=_normalize(closes[keep], cfg.normalization).astype(np.float32), axis=np.arange(w, dtype=np.float64),
+        axis_label="minutes since window start", value_label=f"close ({cfg.normalization})",
+        factors=factors[keep], factor_names=list(names), factor_kind="generative" if block_factors is not None
+        else "proxy", split=split[keep], labels=labels[keep].reset_index(drop=True),
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Great Expectations suites for ECG records and beats, exchange bars and windows."""
