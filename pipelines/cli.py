@@ -1,0 +1,77 @@
+"""`python -m pipelines <stage>`: every stage of the pipeline from the command line, as dvc.yaml runs them.
+
+    python -m pipelines generate | ecg-ingest | ecg-validate | heartbeats | btc-ingest | btc-validate | windows
+    python -m pipelines train --dataset ecg --config b4_c0
+    python -m pipelines evaluate --dataset ecg --config b4_c0      # traversals + metrics
+    python -m pipelines report
+
+The project root is the working directory (or $BVAE_ROOT); params come from params.yaml (or $BVAE_PARAMS).
+Exit status 1 when a stage's blocking check fails (too little good data to go on), 2 on a pipeline error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pipelines import stages
+from pipelines.errors import PipelineError
+from pipelines.quarantine import summarize
+from pipelines.workspace import DATASETS, Workspace
+
+log = logging.getLogger("pipelines")
+
+DATA_STAGES = {
+    "generate": stages.generate,
+    "ecg-ingest": stages.ingest_ecg,
+    "ecg-validate": stages.validate_ecg,
+    "heartbeats": stages.heartbeats,
+    "btc-ingest": stages.ingest_btc,
+    "btc-validate": stages.validate_btc,
+    "windows": stages.price_windows,
+}
+MODEL_STAGES = ("train", "evaluate")
+
+
+def _report(name: str, result: stages.StageResult) -> int:
+    log.info("%s -> %s  %s", name, result.output, result.counts)
+    if result.rejects:
+        log.warning("%s quarantined %d item(s):\n%s", name, len(result.rejects), summarize(result.rejects))
+    if result.suite is not None:
+        log.info("%s validation (%s):\n%s", name, result.suite.suite, result.suite.as_markdown())
+    if not result.passed:
+        log.error("%s: blocking check failed; downstream stages must not run", name)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.split("\n")[0])
+    parser.add_argument("stage", choices=[*DATA_STAGES, *MODEL_STAGES, "report"])
+    parser.add_argument("--dataset", choices=DATASETS)
+    parser.add_argument("--config", help="sweep config name from params.yaml, e.g. b4_c0")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ws = Workspace.from_env()
+    try:
+        if args.stage in DATA_STAGES:
+            return _report(args.stage, DATA_STAGES[args.stage](ws))
+        from pipelines.tracking import tracker_for
+
+        tracker = tracker_for(ws.root)
+        if args.stage == "report":
+            return _report("report", stages.report(ws, tracker))
+        if not (args.dataset and args.config):
+            parser.error(f"{args.stage} needs --dataset and --config")
+        if args.stage == "train":
+            return _report("train", stages.train(ws, args.dataset, args.config, tracker))
+        status = _report("traversals", stages.traversals(ws, args.dataset, args.config, tracker))
+        return status or _report("metrics", stages.metrics(ws, args.dataset, args.config, tracker))
+    except PipelineError as e:
+        log.error("%s: %s", args.stage, e)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation of trained models: reconstruction, KL per latent, disentanglement metrics, traversals."""

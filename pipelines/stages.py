@@ -1,0 +1,294 @@
+"""The pipeline's stages, each one call from params.yaml to files under data/: what `python -m pipelines
+<stage>` (dvc.yaml) and the Dagster assets both run, so the two can never drift apart.
+
+Every stage reads its config from its section of params.yaml, calls the domain functions, writes its outputs
+atomically and returns a StageResult (output path, counts, quarantined items, validation suite) that the caller
+turns into log lines or asset metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import from_dict, load_params, read_params
+from pipelines.dataset import TrainingSet
+from pipelines.ecg.beats import BeatConfig, segment_beats
+from pipelines.ecg.records import ingest_records
+from pipelines.errors import ConfigError, DataValidationError
+from pipelines.exchange.bars import ingest_bars
+from pipelines.exchange.windows import WindowConfig, make_windows
+from pipelines.quarantine import Reject, write_quarantine
+from pipelines.storage import write_parquet, write_text
+from pipelines.synthetic.btc import BARS_FILE, FACTORS_FILE, SyntheticBtcConfig, generate_btc
+from pipelines.synthetic.ecg import SyntheticEcgConfig, generate_ecg
+from pipelines.validation.bars import BarChecksConfig, validate_bars
+from pipelines.validation.ecg import RecordChecksConfig, validate_records
+from pipelines.validation.expectations import SuiteResult
+from pipelines.validation.samples import SampleChecksConfig, validate_samples
+from pipelines.vae.losses import LossConfig
+from pipelines.versioning import file_md5
+from pipelines.workspace import DATASETS, Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    ecg: str = "synthetic"  # "synthetic" or a WFDB directory in PTB layout (e.g. ../shared/data/ptbdb)
+    btc: str = "synthetic"  # "synthetic" or a folder of OHLCV .zip/.csv files (e.g. ../shared/data/exchange)
+
+
+@dataclass
+class StageResult:
+    output: Path
+    counts: dict = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+    suite: SuiteResult | None = None
+    passed: bool = True  # the stage's blocking condition (enough good data to go on)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def md5(self) -> str:
+        return file_md5(self.output)
+
+
+def sweep(ws: Workspace) -> list[LossConfig]:
+    """The beta/C configs of params.yaml `sweep`, in file order; names must be unique."""
+    entries = read_params(ws.params_path).get("sweep") or []
+    configs = [from_dict(LossConfig, e, where=f"{ws.params_path}:sweep[{i}]") for i, e in enumerate(entries)]
+    names = [c.name for c in configs]
+    if not configs or len(set(names)) != len(names):
+        raise ConfigError(f"{ws.params_path}: sweep must list configs with unique names, got {names}")
+    return configs
+
+
+def loss_config(ws: Workspace, name: str) -> LossConfig:
+    for cfg in sweep(ws):
+        if cfg.name == name:
+            return cfg
+    raise ConfigError(f"{ws.params_path}: no sweep config named {name!r}")
+
+
+# --- sources ---------------------------------------------------------------------------------------------
+
+
+def ecg_source(ws: Workspace) -> Path:
+    """The WFDB directory to read; the synthetic default is generated first (a no-op when current)."""
+    src = load_params(ws.params_path, "sources", SourcesConfig).ecg
+    if src == "synthetic":
+        return generate_ecg(ws.synthetic_ecg_dir, load_params(ws.params_path, "synthetic_ecg", SyntheticEcgConfig))
+    return ws.resolve(src)
+
+
+def btc_source(ws: Workspace) -> tuple[Path, Path | None]:
+    """The folder of bar files and, for synthetic data, the file of per-window generative factors."""
+    src = load_params(ws.params_path, "sources", SourcesConfig).btc
+    if src == "synthetic":
+        out = generate_btc(ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig))
+        return (out / BARS_FILE).parent, out / FACTORS_FILE
+    return ws.resolve(src), None
+
+
+def generate(ws: Workspace) -> StageResult:
+    """Generate the embedded default data (both datasets) where the sources are synthetic."""
+    ecg_dir = ecg_source(ws)
+    bars_dir, _ = btc_source(ws)
+    return StageResult(output=ecg_dir, extra={"ecg": str(ecg_dir), "btc": str(bars_dir)})
+
+
+# --- ECG -------------------------------------------------------------------------------------------------
+
+
+def ingest_ecg(ws: Workspace) -> StageResult:
+    records, rejects = ingest_records(ecg_source(ws))
+    write_quarantine(ws.quarantine("ecg_ingest"), rejects)
+    out = write_parquet(ws.ecg_records, records)
+    return StageResult(out, {"records": len(records), "patients": records.patient.nunique()}, rejects)
+
+
+def validate_ecg(ws: Workspace) -> StageResult:
+    cfg = load_params(ws.params_path, "ecg_validation", RecordChecksConfig)
+    leads = list(load_params(ws.params_path, "beats", BeatConfig).leads)
+    records = pd.read_parquet(ws.ecg_records)
+    good, rejects, suite = validate_records(records, ecg_source(ws), leads, cfg)
+    write_quarantine(ws.quarantine("ecg_validation"), rejects)
+    out = write_parquet(ws.ecg_records_validated, good)
+    counts = {"records_in": len(records), "records_valid": len(good), "quarantined": len(rejects)}
+    return StageResult(out, counts, rejects, suite, passed=len(good) >= cfg.min_good_records)
+
+
+def heartbeats(ws: Workspace) -> StageResult:
+    cfg = load_params(ws.params_path, "beats", BeatConfig)
+    records = pd.read_parquet(ws.ecg_records_validated)
+    if records.empty:
+        raise DataValidationError(f"{ws.ecg_records_validated}: no validated records to segment")
+    beats, rejects = segment_beats(records, ecg_source(ws), cfg)
+    write_quarantine(ws.quarantine("heartbeats"), rejects)
+    out = beats.save(ws.heartbeats)
+    return _samples_result(ws, "heartbeat_checks", "heartbeats", beats, out, rejects)
+
+
+def _samples_result(ws, section: str, name: str, data: TrainingSet, out: Path, rejects) -> StageResult:
+    cfg = load_params(ws.params_path, section, SampleChecksConfig)
+    suite = validate_samples(name, data, cfg)
+    counts = {"samples": len(data), "train": int((data.split == "train").sum()),
+              "test": int((data.split == "test").sum()), "length": data.x.shape[1]}
+    return StageResult(out, counts, rejects, suite, passed=suite.success,
+                       extra={"shape": list(data.x.shape), "factors": data.factor_names})
+
+
+# --- exchange --------------------------------------------------------------------------------------------
+
+
+def ingest_btc(ws: Workspace) -> StageResult:
+    bars_dir, _ = btc_source(ws)
+    bars, rejects = ingest_bars(bars_dir)
+    write_quarantine(ws.quarantine("btc_ingest"), rejects)
+    out = write_parquet(ws.btc_bars, bars)
+    return StageResult(out, {"bars": len(bars), "files": int(bars.source.nunique())}, rejects)
+
+
+def validate_btc(ws: Workspace) -> StageResult:
+    cfg = load_params(ws.params_path, "btc_validation", BarChecksConfig)
+    bars = pd.read_parquet(ws.btc_bars)
+    good, rejects, suite = validate_bars(bars, cfg)
+    write_quarantine(ws.quarantine("btc_validation"), rejects)
+    out = write_parquet(ws.btc_bars_validated, good)
+    fraction = len(good) / len(bars) if len(bars) else 0.0
+    counts = {"bars_in": len(bars), "bars_valid": len(good), "quarantined": len(rejects)}
+    return StageResult(out, counts, rejects, suite, passed=fraction >= cfg.min_good_fraction)
+
+
+def price_windows(ws: Workspace) -> StageResult:
+    cfg = load_params(ws.params_path, "windows", WindowConfig)
+    bars = pd.read_parquet(ws.btc_bars_validated)
+    _, factors_file = btc_source(ws)
+    factors = pd.read_csv(factors_file) if factors_file is not None else None
+    windows = make_windows(bars, cfg, factors)
+    out = windows.save(ws.price_windows)
+    return _samples_result(ws, "window_checks", "price_windows", windows, out, [])
+
+
+# --- model, traversals, metrics, report -------------------------------------------------------------------
+
+
+def _run_info_path(ws: Workspace, dataset: str, config: str) -> Path:
+    return ws.model_dir(dataset, config) / "run.json"
+
+
+def run_info(ws: Workspace, dataset: str, config: str) -> dict:
+    """MLflow run id, registered version and data md5 of a trained partition."""
+    return json.loads(_run_info_path(ws, dataset, config).read_text())
+
+
+def train(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
+    """Train one (dataset, config) partition, log it to MLflow and register the model."""
+    from pipelines.vae.trainer import TrainConfig, save_checkpoint, train_vae
+
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
+    train_cfg = load_params(ws.params_path, "train", TrainConfig)
+    loss_cfg = loss_config(ws, config)
+    data_path = ws.training_set(dataset)
+    data = TrainingSet.load(data_path).part("train")
+    data_md5 = file_md5(data_path)
+    params = {"train": asdict(train_cfg), "loss": asdict(loss_cfg), "data": {
+        "dataset": dataset, "n_train": len(data), "length": data.x.shape[1], "factors": data.factor_names}}
+    run_id = tracker.start_run(dataset, config, params, tags={"data_md5": data_md5})
+    try:
+        model, history = train_vae(data.x, train_cfg, loss_cfg,
+                                   on_epoch=lambda m: tracker.log_metrics(run_id, m, step=m["epoch"]))
+        ckpt = save_checkpoint(ws.model_dir(dataset, config) / "model.pt", model, train_cfg, loss_cfg, history)
+        version = tracker.log_model(run_id, model, dataset, data.x[:5])
+    except BaseException:
+        tracker.end_run(run_id, "FAILED")
+        raise
+    tracker.end_run(run_id)
+    info = {"run_id": run_id, "model_version": version, "data_md5": data_md5, "tracking_uri": tracker.uri}
+    write_text(_run_info_path(ws, dataset, config), json.dumps(info, indent=2) + "\n")
+    last = history[-1]
+    counts = {"epochs": len(history), "loss": last["loss"], "recon": last["recon"], "kl": last["kl"],
+              "samples_per_s": last["samples_per_s"]}
+    return StageResult(ckpt, counts, extra=info)
+
+
+def _trained(ws: Workspace, dataset: str, config: str):
+    from pipelines.vae.trainer import load_checkpoint
+
+    model, _ = load_checkpoint(ws.model_dir(dataset, config) / "model.pt")
+    test = TrainingSet.load(ws.training_set(dataset)).part("test")
+    if len(test) == 0:
+        raise DataValidationError(f"{dataset}: the test split is empty; cannot evaluate {config}")
+    return model, test
+
+
+def traversals(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
+    from pipelines.evaluation.summary import EvalConfig, encode
+    from pipelines.evaluation.traversals import plot_traversals, traverse
+
+    cfg = load_params(ws.params_path, "evaluation", EvalConfig)
+    model, test = _trained(ws, dataset, config)
+    x0 = test.x[min(cfg.traversal_index, len(test) - 1)]
+    mu, logvar = encode(model, test.x)
+    kl = (0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
+    values, decoded = traverse(model, x0, cfg.traversal_limit, cfg.traversal_steps)
+    out = ws.eval_dir(dataset, config) / "traversals.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot_traversals(out, x0, values, decoded, kl, test.axis, test.axis_label, test.value_label,
+                    title=f"{dataset} · {config}: each latent swept {-cfg.traversal_limit:g}..{cfg.traversal_limit:g}")
+    tracker.log_artifact(run_info(ws, dataset, config)["run_id"], out)
+    return StageResult(out, {"latents": len(kl), "steps": len(values)})
+
+
+def metrics(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
+    from pipelines.evaluation.summary import EvalConfig, summarize_model
+
+    cfg = load_params(ws.params_path, "evaluation", EvalConfig)
+    model, test = _trained(ws, dataset, config)
+    summary = summarize_model(model, test, cfg)
+    out = write_text(ws.eval_dir(dataset, config) / "metrics.json", json.dumps(summary, indent=2) + "\n")
+    run_id = run_info(ws, dataset, config)["run_id"]
+    tracker.log_metrics(run_id, {f"test_{k}": v for k, v in summary.items() if not isinstance(v, list)})
+    tracker.log_metrics(run_id, {f"test_kl_{i}": v for i, v in enumerate(summary["kl_per_latent"])})
+    tracker.log_json(run_id, summary, "metrics.json")
+    counts = {k: summary[k] for k in ("recon_rmse", "kl_total", "active_units", "mig") if k in summary}
+    return StageResult(out, counts, extra=summary)
+
+
+def report(ws: Workspace, tracker) -> StageResult:
+    """The sweep report over every partition with metrics; sets the `champion` alias per dataset (highest MIG)."""
+    from pipelines.vae.trainer import TrainConfig
+
+    epochs = load_params(ws.params_path, "train", TrainConfig).epochs
+    rows = []
+    for dataset in DATASETS:
+        for cfg in sweep(ws):
+            metrics_file = ws.eval_dir(dataset, cfg.name) / "metrics.json"
+            if not metrics_file.is_file():
+                log.warning("report: %s/%s has no metrics yet; left out", dataset, cfg.name)
+                continue
+            m = json.loads(metrics_file.read_text())
+            info = run_info(ws, dataset, cfg.name)
+            rows.append({"dataset": dataset, **asdict(cfg), "config": cfg.name, "epochs": epochs,
+                         **{k: m.get(k, float("nan")) for k in ("recon_rmse", "kl_total", "active_units", "mig")},
+                         "factor_kind": m["factor_kind"], "model_version": info["model_version"],
+                         "run_id": info["run_id"], "traversal_png": ws.eval_dir(dataset, cfg.name) / "traversals.png"})
+    if not rows:
+        raise DataValidationError("report: no partition has metrics; materialize the models first")
+    from pipelines.report.html import build_report
+
+    out = build_report(rows, ws.report_dir)
+    champions = {}
+    for dataset in {r["dataset"] for r in rows}:
+        scored = [r for r in rows if r["dataset"] == dataset and np.isfinite(r["mig"])]
+        if scored:
+            best = max(scored, key=lambda r: r["mig"])
+            tracker.set_alias(dataset, "champion", best["model_version"])
+            champions[dataset] = best["config"]
+    return StageResult(out, {"runs": len(rows)}, extra={"champions": champions})

@@ -1,0 +1,143 @@
+"""The one module that talks to MLflow.
+
+One experiment per dataset (`<dataset>-beta-vae`), one run per (dataset, beta/C config) with all config as
+params, per-epoch metrics, artifacts (traversal PNG, metrics JSON) and the model, registered as a version of
+the model `<dataset>-beta-vae`. The tracking URI defaults to `sqlite:///<root>/mlflow.db`
+($MLFLOW_TRACKING_URI points elsewhere); artifacts of a local store go to `<root>/mlartifacts`.
+
+Models are logged with `serialization_format="pickle"`: MLflow 3's default export path (torch.export) is not
+needed and a state-dict-only model would not load without our code anyway; the pickle needs
+`pipelines.vae.model` importable, which it is wherever this project is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.errors import TrackingError
+
+log = logging.getLogger(__name__)
+
+
+def default_tracking_uri(root: str | Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+
+
+def model_name(dataset: str) -> str:
+    return f"{dataset}-beta-vae"
+
+
+class Tracker:
+    """MLflow client bound to one tracking URI (and, for a local store, one artifact root)."""
+
+    def __init__(self, uri: str, artifact_root: str | Path | None = None):
+        import mlflow
+        from mlflow import MlflowClient
+
+        self.uri = uri
+        self.artifact_root = Path(artifact_root).resolve() if artifact_root else None
+        self._mlflow = mlflow
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    def experiment_id(self, dataset: str) -> str:
+        name = model_name(dataset)
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        location = (self.artifact_root / name).as_uri() if self.artifact_root else None
+        return self.client.create_experiment(name, artifact_location=location)
+
+    def start_run(self, dataset: str, config: str, params: dict, tags: dict | None = None) -> str:
+        """A new run for one (dataset, config) partition; returns its id."""
+        tags = {"dataset": dataset, "config": config, **(tags or {})}
+        run = self.client.create_run(self.experiment_id(dataset), run_name=f"{dataset}-{config}", tags=tags)
+        self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in _flatten(params).items()])
+        log.info("MLflow run %s for %s/%s at %s", run.info.run_id, dataset, config, self.uri)
+        return run.info.run_id
+
+    def log_metrics(self, run_id: str, metrics: dict, step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
+        now = int(1000 * time.time())
+        scalars = [Metric(k, float(v), now, step or 0) for k, v in _flatten(metrics).items()
+                   if isinstance(v, int | float | np.floating | np.integer) and np.isfinite(v)]
+        self.client.log_batch(run_id, metrics=scalars)
+
+    def log_artifact(self, run_id: str, path: str | Path) -> None:
+        self.client.log_artifact(run_id, str(path))
+
+    def log_json(self, run_id: str, payload: dict, name: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_text(json.dumps(payload, indent=2, default=float))
+            self.client.log_artifact(run_id, str(path))
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status)
+
+    def log_model(self, run_id: str, model, dataset: str, input_example: np.ndarray) -> str:
+        """Log `model` (a torch module) to the run and register it; returns the registered version."""
+        import mlflow.pytorch
+        import torch
+        from mlflow.models import infer_signature
+
+        with torch.no_grad():
+            output = model(torch.as_tensor(input_example)).numpy()
+        signature = infer_signature(input_example, output)
+        os.environ.pop("MLFLOW_RUN_ID", None)  # it would silently override run_id below
+        with self._mlflow.start_run(run_id=run_id):
+            info = mlflow.pytorch.log_model(
+                model, name="model", serialization_format="pickle", signature=signature,
+                input_example=input_example, registered_model_name=model_name(dataset),
+            )  # fmt: skip
+        version = str(info.registered_model_version)
+        log.info("registered %s version %s (run %s)", model_name(dataset), version, run_id)
+        return version
+
+    def load_model(self, dataset: str, version: str | int):
+        """The torch module of registered version `version` of `<dataset>-beta-vae`."""
+        import mlflow.pytorch
+
+        try:
+            return mlflow.pytorch.load_model(f"models:/{model_name(dataset)}/{version}", map_location="cpu")
+        except Exception as e:  # MlflowException and OSErrors alike: name the model and reason
+            raise TrackingError(f"{model_name(dataset)} version {version}: cannot load ({e})") from e
+
+    def set_alias(self, dataset: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(model_name(dataset), alias, version)
+
+    def run_url(self, run_id: str) -> str:
+        run = self.client.get_run(run_id)
+        return f"#/experiments/{run.info.experiment_id}/runs/{run_id}"
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out |= _flatten(v, f"{key}.")
+        else:
+            out[key] = v
+    return out
+
+
+def _param(key: str, value):
+    from mlflow.entities import Param
+
+    return Param(key, json.dumps(value) if isinstance(value, list | tuple) else str(value))
+
+
+def tracker_for(root: str | Path) -> Tracker:
+    """The tracker of a project checkout: $MLFLOW_TRACKING_URI, else sqlite in the root with local artifacts."""
+    uri = default_tracking_uri(root)
+    return Tracker(uri, artifact_root=Path(root) / "mlartifacts" if uri.startswith("sqlite:") else None)

@@ -1,0 +1,1 @@
+"""The beta-VAE: MLP model, beta-VAE and capacity losses, and the training loop."""

@@ -1,0 +1,56 @@
+"""The one module that talks to DVC.
+
+DVC runs from its own environment (default `.venv-dvc/bin/dvc`, or $DVC_BIN, or `dvc` on PATH): its
+dependency hydra-core pins antlr4 4.9, which breaks Dagster's asset selection parser (dagster issue 27487).
+Calls are serialised with a file lock, because concurrent DVC commands in one repo fail with "Unable to
+acquire lock".
+
+`file_md5` computes the hash DVC records for a file output (the md5 of its bytes), so a Dagster data version
+or an MLflow tag can carry the same id as `dvc.lock` without shelling out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from pipelines.errors import TrackingError
+
+log = logging.getLogger(__name__)
+
+
+def file_md5(path: str | Path) -> str:
+    """md5 of a file's bytes, as DVC 3 records it for a file output."""
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def dvc_executable(root: str | Path) -> str:
+    """The DVC command to run: $DVC_BIN, the project's .venv-dvc, or `dvc` on PATH."""
+    candidates = [os.environ.get("DVC_BIN"), str(Path(root) / ".venv-dvc" / "bin" / "dvc"), shutil.which("dvc")]
+    for c in candidates:
+        if c and Path(c).is_file():
+            return c
+    raise TrackingError("DVC not found: run `make install` (creates .venv-dvc) or set DVC_BIN")
+
+
+def dvc(root: str | Path, *args: str, timeout_s: float = 1800) -> str:
+    """Run `dvc <args>` in the repository at `root` (serialised by a lock file); returns stdout."""
+    root = Path(root)
+    lock_path = root / ".dvc" / "tmp" / "pipeline.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run([dvc_executable(root), *args], cwd=root, capture_output=True, text=True,
+                              timeout=timeout_s)
+    if proc.returncode != 0:
+        raise TrackingError(f"dvc {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return proc.stdout
