@@ -59,13 +59,12 @@ class StageResult:
 
 
 def sweep(ws: Workspace) -> list[LossConfig]:
-    """The beta/C configs of params.yaml `sweep`, in file order; names must be unique."""
-    entries = read_params(ws.params_path).get("sweep") or []
-    configs = [from_dict(LossConfig, e, where=f"{ws.params_path}:sweep[{i}]") for i, e in enumerate(entries)]
-    names = [c.name for c in configs]
-    if not configs or len(set(names)) != len(names):
-        raise ConfigError(f"{ws.params_path}: sweep must list configs with unique names, got {names}")
-    return configs
+    """The beta/C configs of params.yaml `sweep` (a mapping name -> settings), in file order."""
+    entries = read_params(ws.params_path).get("sweep")
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError(f"{ws.params_path}: sweep must map config names to settings, got {entries!r}")
+    return [from_dict(LossConfig, {**(v or {}), "name": k}, where=f"{ws.params_path}:sweep.{k}")
+            for k, v in entries.items()]
 
 
 def loss_config(ws: Workspace, name: str) -> LossConfig:
@@ -96,10 +95,10 @@ def btc_source(ws: Workspace) -> tuple[Path, Path | None]:
 
 
 def generate(ws: Workspace) -> StageResult:
-    """Generate the embedded default data (both datasets) where the sources are synthetic."""
-    ecg_dir = ecg_source(ws)
-    bars_dir, _ = btc_source(ws)
-    return StageResult(output=ecg_dir, extra={"ecg": str(ecg_dir), "btc": str(bars_dir)})
+    """Generate the embedded default data of both datasets (a no-op where it is current)."""
+    ecg_dir = generate_ecg(ws.synthetic_ecg_dir, load_params(ws.params_path, "synthetic_ecg", SyntheticEcgConfig))
+    btc_dir = generate_btc(ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig))
+    return StageResult(output=ecg_dir, extra={"ecg": str(ecg_dir), "btc": str(btc_dir)})
 
 
 # --- ECG -------------------------------------------------------------------------------------------------
@@ -275,7 +274,8 @@ def report(ws: Workspace, tracker) -> StageResult:
                 continue
             m = json.loads(metrics_file.read_text())
             info = run_info(ws, dataset, cfg.name)
-            rows.append({"dataset": dataset, **asdict(cfg), "config": cfg.name, "epochs": epochs,
+            rows.append({"dataset": dataset, "config": cfg.name, "beta": cfg.beta,
+                         "capacity_nats": cfg.capacity_nats, "gamma": cfg.gamma, "epochs": epochs,
                          **{k: m.get(k, float("nan")) for k in ("recon_rmse", "kl_total", "active_units", "mig")},
                          "factor_kind": m["factor_kind"], "model_version": info["model_version"],
                          "run_id": info["run_id"], "traversal_png": ws.eval_dir(dataset, cfg.name) / "traversals.png"})

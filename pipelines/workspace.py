@@ -53,7 +53,7 @@ class Workspace:
 
     @property
     def heartbeats(self) -> Path:
-        return self.data / "ecg" / "heartbeats.npz"
+        return self.training_set("ecg")
 
     # exchange stages
     @property
@@ -66,13 +66,14 @@ class Workspace:
 
     @property
     def price_windows(self) -> Path:
-        return self.data / "btc" / "windows.npz"
+        return self.training_set("btc")
 
     def quarantine(self, stage: str) -> Path:
         return self.data / "quarantine" / f"{stage}.csv"
 
     def training_set(self, dataset: str) -> Path:
-        return {"ecg": self.heartbeats, "btc": self.price_windows}[dataset]
+        """Heartbeats (ecg) or price windows (btc) as a pipelines.dataset.TrainingSet file."""
+        return self.data / dataset / "training_set.npz"
 
     # models and evaluation, one folder per partition
     def model_dir(self, dataset: str, config: str) -> Path:

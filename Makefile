@@ -1,0 +1,53 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+DVC_VENV := .venv-dvc
+PY := $(VENV)/bin/python
+export DAGSTER_HOME := $(CURDIR)/.dagster
+export BVAE_ROOT := $(CURDIR)
+export DVC_BIN := $(CURDIR)/$(DVC_VENV)/bin/dvc
+
+.PHONY: install demo test lint format ui mlflow repro clean
+
+install: $(VENV)/.installed $(DVC_VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+# DVC in its own environment: its hydra-core pins antlr4 4.9, which breaks Dagster's asset selection.
+$(DVC_VENV)/.installed: constraints-dvc.txt
+	test -x $(DVC_VENV)/bin/python || $(PYTHON) -m venv $(DVC_VENV)
+	$(DVC_VENV)/bin/pip install -q -c constraints-dvc.txt dvc
+	touch $@
+
+$(DAGSTER_HOME):
+	mkdir -p $@
+
+demo: $(VENV)/.installed $(DAGSTER_HOME)
+	$(PY) -m assets.demo
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: install lint
+	$(PY) -m pytest
+
+ui: $(VENV)/.installed $(DAGSTER_HOME)
+	$(VENV)/bin/dagster dev -m assets
+
+mlflow: $(VENV)/.installed
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
+
+repro: install
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(DVC_BIN) repro
+
+clean:
+	rm -rf data mlflow.db mlartifacts .dagster

@@ -1,0 +1,38 @@
+"""ECG assets: raw WFDB records -> validated records -> heartbeats. Each is one call to pipelines.stages."""
+
+
+import dagster as dg
+
+from assets.resources import WorkspaceResource
+from assets.results import materialize_result
+from pipelines import stages
+
+
+@dg.asset(group_name="ecg", kinds={"wfdb", "parquet"})
+def ecg_raw_records(workspace: WorkspaceResource) -> dg.MaterializeResult:
+    """One row per WFDB record of the configured source (synthetic default or a PTB-layout directory)."""
+    return materialize_result(stages.ingest_ecg(workspace.workspace()))
+
+
+@dg.asset(
+    group_name="ecg",
+    deps=[ecg_raw_records],
+    kinds={"great_expectations", "parquet"},
+    check_specs=[dg.AssetCheckSpec("gx_record_suite", asset="ecg_records_validated", blocking=True,
+                                   description="Great Expectations record suite; fails when too few records pass")],
+)
+def ecg_records_validated(workspace: WorkspaceResource) -> dg.MaterializeResult:
+    """Records that pass the Great Expectations suite; the others are quarantined with their reasons."""
+    return materialize_result(stages.validate_ecg(workspace.workspace()), "gx_record_suite")
+
+
+@dg.asset(
+    group_name="ecg",
+    deps=[ecg_records_validated],
+    kinds={"numpy"},
+    check_specs=[dg.AssetCheckSpec("gx_beat_suite", asset="heartbeats", blocking=True,
+                                   description="finite beats, labels present, enough training beats")],
+)
+def heartbeats(workspace: WorkspaceResource) -> dg.MaterializeResult:
+    """Beats cut around R peaks of validated records; the recipe is pipelines.ecg.beats.segment_beats."""
+    return materialize_result(stages.heartbeats(workspace.workspace()), "gx_beat_suite")
