@@ -1,0 +1,131 @@
+"""The whole asset graph materialized with Dagster's `materialize` on the tiny config: every stage real."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from assets.definitions import defs
+from assets.demo import materialize_all
+from assets.partitions import CONFIGS, model_partitions
+from assets.resources import TrackingResource, WorkspaceResource
+from pipelines.dataset import TrainingSet
+from pipelines.stages import run_info
+from pipelines.tracking import Tracker
+from pipelines.vae.trainer import load_checkpoint
+
+
+def test_definitions_load_and_resolve_jobs():
+    repo = defs.get_repository_def()
+    assert {"data_job", "sweep_job"} <= {job.name for job in repo.get_all_jobs()}
+    assert len(model_partitions.get_partition_keys()) == 2 * len(CONFIGS)
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory):
+    """Materialize the full graph once in a temporary workspace; yields (workspace, run results)."""
+    from tests.conftest import TINY, write_params
+
+    root = tmp_path_factory.mktemp("graph")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        resources = {"workspace": WorkspaceResource(root=str(root), params=str(write_params(root, TINY))),
+                     "tracking": TrackingResource()}
+        runs = materialize_all(resources)
+        yield resources["workspace"].workspace(), runs
+
+
+def test_every_run_succeeds(materialized):
+    _, runs = materialized
+    assert len(runs) == 2 + 2 * len(CONFIGS)
+    assert all(r.success for r in runs)
+
+
+def test_blocking_checks_pass_and_report_expectations(materialized):
+    _, runs = materialized
+    checks = {e.check_name: e for e in runs[0].get_asset_check_evaluations()}
+    assert set(checks) == {"gx_record_suite", "gx_beat_suite", "gx_bar_suite", "gx_window_suite"}
+    assert all(c.passed for c in checks.values())
+    assert "ExpectColumnPairValuesAToBeGreaterThanB" in checks["gx_bar_suite"].metadata["expectations"].value
+
+
+def test_heartbeats_and_windows_have_expected_shapes(materialized):
+    ws, _ = materialized
+    beats = TrainingSet.load(ws.heartbeats)
+    assert beats.x.shape[1] == 100  # 0.25 s + 0.55 s at 125 Hz
+    assert beats.factor_names[:2] == ["hr_bpm", "qrs_s"] and beats.factor_kind == "generative"
+    # 4 patients x 40 s at 50-100 bpm: between 100 and 300 beats, every patient present
+    assert 100 <= len(beats) <= 300 and beats.labels.patient.nunique() == 4
+    windows = TrainingSet.load(ws.price_windows)
+    assert windows.x.shape[1] == 180
+    assert np.allclose(windows.x[:, 0], 0.0)  # log return relative to each window's first close
+
+
+def test_materialization_metadata_carries_counts_and_dvc_md5(materialized):
+    ws, runs = materialized
+    mats = {e.asset_key.to_user_string(): e.materialization for e in runs[0].get_asset_materialization_events()}
+    beats_md = mats["heartbeats"].metadata
+    assert beats_md["samples"].value == len(TrainingSet.load(ws.heartbeats))
+    assert beats_md["dvc_md5"].value == hashlib.md5(ws.heartbeats.read_bytes()).hexdigest()
+
+
+def test_mlflow_has_one_run_and_one_registered_version_per_partition(materialized):
+    ws, _ = materialized
+    tracker = TrackingResource().tracker(ws.root)
+    for dataset in ("ecg", "btc"):
+        exp = tracker.client.get_experiment_by_name(f"{dataset}-beta-vae")
+        runs = tracker.client.search_runs([exp.experiment_id])
+        assert sorted(r.data.tags["config"] for r in runs) == sorted(CONFIGS)
+        run = runs[0]
+        assert {"train.lr", "loss.beta", "loss.capacity_nats"} <= set(run.data.params)
+        assert {"loss", "recon", "kl", "kl_0", "test_recon_rmse", "test_mig"} <= set(run.data.metrics)
+        assert len(tracker.client.get_metric_history(run.info.run_id, "loss")) == 2  # one point per epoch
+        versions = tracker.client.search_model_versions(f"name='{dataset}-beta-vae'")
+        assert len(versions) == len(CONFIGS)
+        assert tracker.client.get_model_version_by_alias(f"{dataset}-beta-vae", "champion") is not None
+
+
+def test_registered_model_loads_and_reconstructs(materialized):
+    ws, _ = materialized
+    tracker: Tracker = TrackingResource().tracker(ws.root)
+    test = TrainingSet.load(ws.heartbeats).part("test")
+    config = next(c for c in CONFIGS if run_info(ws, "ecg", c)["model_version"] == "1")
+    registered = tracker.load_model("ecg", 1)
+    trained, _ = load_checkpoint(ws.model_dir("ecg", config) / "model.pt")
+    with torch.no_grad():
+        recon = registered(torch.as_tensor(test.x)).numpy()
+        expected = trained(torch.as_tensor(test.x)).numpy()
+    err = np.sqrt(np.mean((recon - test.x) ** 2))
+    assert recon.shape == test.x.shape and np.isfinite(err)
+    np.testing.assert_allclose(recon, expected, rtol=1e-6)  # the registered version is that partition's model
+
+
+def test_report_has_a_row_and_a_traversal_per_partition(materialized):
+    ws, _ = materialized
+    table = pd.read_csv(ws.report_dir / "sweep.csv")
+    assert len(table) == 2 * len(CONFIGS)
+    assert set(zip(table.dataset, table.config, strict=True)) == {(d, c) for d in ("ecg", "btc") for c in CONFIGS}
+    html = (ws.report_dir / "index.html").read_text()
+    assert html.count("data:image/png;base64,") == 2 * len(CONFIGS)
+    metrics = json.loads((ws.eval_dir("ecg", CONFIGS[0]) / "metrics.json").read_text())
+    assert len(metrics["kl_per_latent"]) == 10 and 0.0 <= metrics["mig"] <= 1.0
+
+
+def test_rematerializing_a_data_asset_is_idempotent(materialized):
+    ws, _ = materialized
+    before = ws.heartbeats.read_bytes()
+    from assets.definitions import ALL_ASSETS
+    from assets.ecg import ecg_raw_records, ecg_records_validated, heartbeats
+
+    resources = {"workspace": WorkspaceResource(root=str(ws.root), params=str(ws.params_path)),
+                 "tracking": TrackingResource()}
+    result = dg.materialize(ALL_ASSETS, selection=[ecg_raw_records, ecg_records_validated, heartbeats],
+                            resources=resources)
+    assert result.success
+    assert ws.heartbeats.read_bytes() == before

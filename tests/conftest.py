@@ -1,0 +1,47 @@
+"""Shared fixtures: the real data in ../shared/data and a tiny workspace (params.yaml shrunk for speed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("BVAE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+# Small enough that the whole graph trains in seconds, large enough that every stage has real work.
+TINY = {
+    "synthetic_ecg": {"n_patients": 4, "duration_s": 40.0},
+    "synthetic_btc": {"days": 6},
+    "heartbeat_checks": {"min_train_samples": 50},
+    "window_checks": {"min_train_samples": 20},
+    "train": {"epochs": 2, "hidden": [32, 16]},
+}
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set BVAE_SHARED_DATA)")
+    return path
+
+
+def write_params(root: Path, overrides: dict) -> Path:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, values in overrides.items():
+        params[section] = {**params.get(section, {}), **values} if isinstance(values, dict) else values
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def tiny_ws(tmp_path, monkeypatch):
+    """A Workspace in a temporary directory with the TINY params; MLflow tracks into it."""
+    from pipelines.workspace import Workspace
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    return Workspace(root=tmp_path, params_path=write_params(tmp_path, TINY))
