@@ -1,6 +1,5 @@
 """Exchange assets: raw minute bars -> validated bars -> 180-minute price windows."""
 
-
 import dagster as dg
 
 from assets.resources import WorkspaceResource
@@ -18,8 +17,14 @@ def btc_raw_bars(workspace: WorkspaceResource) -> dg.MaterializeResult:
     group_name="btc",
     deps=[btc_raw_bars],
     kinds={"great_expectations", "parquet"},
-    check_specs=[dg.AssetCheckSpec("gx_bar_suite", asset="btc_bars_validated", blocking=True,
-                                   description="Great Expectations bar suite; fails when too few bars pass")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "gx_bar_suite",
+            asset="btc_bars_validated",
+            blocking=True,
+            description="Great Expectations bar suite; fails when too few bars pass",
+        )
+    ],
 )
 def btc_bars_validated(workspace: WorkspaceResource) -> dg.MaterializeResult:
     """Bars that pass the Great Expectations suite; the others are quarantined with their reasons."""
@@ -30,8 +35,14 @@ def btc_bars_validated(workspace: WorkspaceResource) -> dg.MaterializeResult:
     group_name="btc",
     deps=[btc_bars_validated],
     kinds={"numpy"},
-    check_specs=[dg.AssetCheckSpec("gx_window_suite", asset="price_windows", blocking=True,
-                                   description="finite windows, labels present, enough training windows")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "gx_window_suite",
+            asset="price_windows",
+            blocking=True,
+            description="finite windows, labels present, enough training windows",
+        )
+    ],
 )
 def price_windows(workspace: WorkspaceResource) -> dg.MaterializeResult:
     """Gap-free windows of validated bars; the recipe is pipelines.exchange.windows.make_windows."""

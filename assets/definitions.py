@@ -14,7 +14,11 @@ MODEL_ASSETS = [models.beta_vae_model, models.traversals, models.disentanglement
 ALL_ASSETS = [*DATA_ASSETS, *MODEL_ASSETS, models.sweep_report]
 
 data_job = dg.define_asset_job("data_job", selection=DATA_ASSETS, description="ingest, validate, segment")
-sweep_job = dg.define_asset_job("sweep_job", selection=MODEL_ASSETS, partitions_def=model_partitions,
-                                description="train, traverse and score one dataset x config partition")
+sweep_job = dg.define_asset_job(
+    "sweep_job",
+    selection=MODEL_ASSETS,
+    partitions_def=model_partitions,
+    description="train, traverse and score one dataset x config partition",
+)
 
 defs = dg.Definitions(assets=ALL_ASSETS, jobs=[data_job, sweep_job], resources=default_resources())

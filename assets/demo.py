@@ -24,8 +24,11 @@ def materialize_all(resources: dict, instance: dg.DagsterInstance | None = None,
     keys = partition_keys or model_partitions.get_partition_keys()
     for i, key in enumerate(keys, 1):
         logging.getLogger("assets.demo").info("partition %d/%d: %s", i, len(keys), key)
-        runs.append(dg.materialize(ALL_ASSETS, selection=MODEL_ASSETS, partition_key=key, resources=resources,
-                                   instance=instance))
+        runs.append(
+            dg.materialize(
+                ALL_ASSETS, selection=MODEL_ASSETS, partition_key=key, resources=resources, instance=instance
+            )
+        )
     runs.append(dg.materialize(ALL_ASSETS, selection=[sweep_report], resources=resources, instance=instance))
     return runs
 

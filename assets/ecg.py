@@ -1,6 +1,5 @@
 """ECG assets: raw WFDB records -> validated records -> heartbeats. Each is one call to pipelines.stages."""
 
-
 import dagster as dg
 
 from assets.resources import WorkspaceResource
@@ -18,8 +17,14 @@ def ecg_raw_records(workspace: WorkspaceResource) -> dg.MaterializeResult:
     group_name="ecg",
     deps=[ecg_raw_records],
     kinds={"great_expectations", "parquet"},
-    check_specs=[dg.AssetCheckSpec("gx_record_suite", asset="ecg_records_validated", blocking=True,
-                                   description="Great Expectations record suite; fails when too few records pass")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "gx_record_suite",
+            asset="ecg_records_validated",
+            blocking=True,
+            description="Great Expectations record suite; fails when too few records pass",
+        )
+    ],
 )
 def ecg_records_validated(workspace: WorkspaceResource) -> dg.MaterializeResult:
     """Records that pass the Great Expectations suite; the others are quarantined with their reasons."""
@@ -30,8 +35,14 @@ def ecg_records_validated(workspace: WorkspaceResource) -> dg.MaterializeResult:
     group_name="ecg",
     deps=[ecg_records_validated],
     kinds={"numpy"},
-    check_specs=[dg.AssetCheckSpec("gx_beat_suite", asset="heartbeats", blocking=True,
-                                   description="finite beats, labels present, enough training beats")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "gx_beat_suite",
+            asset="heartbeats",
+            blocking=True,
+            description="finite beats, labels present, enough training beats",
+        )
+    ],
 )
 def heartbeats(workspace: WorkspaceResource) -> dg.MaterializeResult:
     """Beats cut around R peaks of validated records; the recipe is pipelines.ecg.beats.segment_beats."""

@@ -1,7 +1,6 @@
 """Model assets, one partition per dataset x beta/C config: the trained beta-VAE, its traversals and metrics;
 and the sweep report over all partitions."""
 
-
 import dagster as dg
 
 from assets.btc import price_windows
@@ -12,8 +11,13 @@ from assets.results import image_md, materialize_result
 from pipelines import stages
 
 
-@dg.asset(group_name="models", partitions_def=model_partitions, deps=[heartbeats, price_windows], pool="gpu",
-          kinds={"pytorch", "mlflow"})
+@dg.asset(
+    group_name="models",
+    partitions_def=model_partitions,
+    deps=[heartbeats, price_windows],
+    pool="gpu",
+    kinds={"pytorch", "mlflow"},
+)
 def beta_vae_model(
     context: dg.AssetExecutionContext, workspace: WorkspaceResource, tracking: TrackingResource
 ) -> dg.MaterializeResult:
@@ -23,9 +27,14 @@ def beta_vae_model(
     result = stages.train(ws, dataset, config, tracking.tracker(ws.root))
     run_id = result.extra["run_id"]
     link = f"{tracking.ui_url}/{tracking.tracker(ws.root).run_url(run_id)}"
-    return materialize_result(result, mlflow_run_id=run_id, mlflow_run=dg.MetadataValue.url(link),
-                              registered_model=f"{dataset}-beta-vae", model_version=result.extra["model_version"],
-                              data_md5=result.extra["data_md5"])
+    return materialize_result(
+        result,
+        mlflow_run_id=run_id,
+        mlflow_run=dg.MetadataValue.url(link),
+        registered_model=f"{dataset}-beta-vae",
+        model_version=result.extra["model_version"],
+        data_md5=result.extra["data_md5"],
+    )
 
 
 @dg.asset(group_name="models", partitions_def=model_partitions, deps=[beta_vae_model], kinds={"matplotlib"})

@@ -13,7 +13,10 @@ from pipelines.workspace import DATASETS, Workspace
 CONFIGS = [c.name for c in sweep(Workspace.from_env())]
 
 model_partitions = dg.MultiPartitionsDefinition(
-    {"dataset": dg.StaticPartitionsDefinition(list(DATASETS)), "config": dg.StaticPartitionsDefinition(CONFIGS)}
+    {
+        "dataset": dg.StaticPartitionsDefinition(list(DATASETS)),
+        "config": dg.StaticPartitionsDefinition(CONFIGS),
+    }
 )
 
 

@@ -27,11 +27,11 @@ from pipelines.quarantine import Reject, write_quarantine
 from pipelines.storage import write_parquet, write_text
 from pipelines.synthetic.btc import BARS_FILE, FACTORS_FILE, SyntheticBtcConfig, generate_btc
 from pipelines.synthetic.ecg import SyntheticEcgConfig, generate_ecg
+from pipelines.vae.losses import LossConfig
 from pipelines.validation.bars import BarChecksConfig, validate_bars
 from pipelines.validation.ecg import RecordChecksConfig, validate_records
 from pipelines.validation.expectations import SuiteResult
 from pipelines.validation.samples import SampleChecksConfig, validate_samples
-from pipelines.vae.losses import LossConfig
 from pipelines.versioning import file_md5
 from pipelines.workspace import DATASETS, Workspace
 
@@ -63,8 +63,9 @@ def sweep(ws: Workspace) -> list[LossConfig]:
     entries = read_params(ws.params_path).get("sweep")
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f"{ws.params_path}: sweep must map config names to settings, got {entries!r}")
-    return [from_dict(LossConfig, {**(v or {}), "name": k}, where=f"{ws.params_path}:sweep.{k}")
-            for k, v in entries.items()]
+    return [
+        from_dict(LossConfig, {**(v or {}), "name": k}, where=f"{ws.params_path}:sweep.{k}") for k, v in entries.items()
+    ]
 
 
 def loss_config(ws: Workspace, name: str) -> LossConfig:
@@ -136,10 +137,20 @@ def heartbeats(ws: Workspace) -> StageResult:
 def _samples_result(ws, section: str, name: str, data: TrainingSet, out: Path, rejects) -> StageResult:
     cfg = load_params(ws.params_path, section, SampleChecksConfig)
     suite = validate_samples(name, data, cfg)
-    counts = {"samples": len(data), "train": int((data.split == "train").sum()),
-              "test": int((data.split == "test").sum()), "length": data.x.shape[1]}
-    return StageResult(out, counts, rejects, suite, passed=suite.success,
-                       extra={"shape": list(data.x.shape), "factors": data.factor_names})
+    counts = {
+        "samples": len(data),
+        "train": int((data.split == "train").sum()),
+        "test": int((data.split == "test").sum()),
+        "length": data.x.shape[1],
+    }
+    return StageResult(
+        out,
+        counts,
+        rejects,
+        suite,
+        passed=suite.success,
+        extra={"shape": list(data.x.shape), "factors": data.factor_names},
+    )
 
 
 # --- exchange --------------------------------------------------------------------------------------------
@@ -197,12 +208,21 @@ def train(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
     data_path = ws.training_set(dataset)
     data = TrainingSet.load(data_path).part("train")
     data_md5 = file_md5(data_path)
-    params = {"train": asdict(train_cfg), "loss": asdict(loss_cfg), "data": {
-        "dataset": dataset, "n_train": len(data), "length": data.x.shape[1], "factors": data.factor_names}}
+    params = {
+        "train": asdict(train_cfg),
+        "loss": asdict(loss_cfg),
+        "data": {
+            "dataset": dataset,
+            "n_train": len(data),
+            "length": data.x.shape[1],
+            "factors": data.factor_names,
+        },
+    }
     run_id = tracker.start_run(dataset, config, params, tags={"data_md5": data_md5})
     try:
-        model, history = train_vae(data.x, train_cfg, loss_cfg,
-                                   on_epoch=lambda m: tracker.log_metrics(run_id, m, step=m["epoch"]))
+        model, history = train_vae(
+            data.x, train_cfg, loss_cfg, on_epoch=lambda m: tracker.log_metrics(run_id, m, step=m["epoch"])
+        )
         ckpt = save_checkpoint(ws.model_dir(dataset, config) / "model.pt", model, train_cfg, loss_cfg, history)
         version = tracker.log_model(run_id, model, dataset, data.x[:5])
     except BaseException:
@@ -212,8 +232,13 @@ def train(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
     info = {"run_id": run_id, "model_version": version, "data_md5": data_md5, "tracking_uri": tracker.uri}
     write_text(_run_info_path(ws, dataset, config), json.dumps(info, indent=2) + "\n")
     last = history[-1]
-    counts = {"epochs": len(history), "loss": last["loss"], "recon": last["recon"], "kl": last["kl"],
-              "samples_per_s": last["samples_per_s"]}
+    counts = {
+        "epochs": len(history),
+        "loss": last["loss"],
+        "recon": last["recon"],
+        "kl": last["kl"],
+        "samples_per_s": last["samples_per_s"],
+    }
     return StageResult(ckpt, counts, extra=info)
 
 
@@ -239,8 +264,17 @@ def traversals(ws: Workspace, dataset: str, config: str, tracker) -> StageResult
     values, decoded = traverse(model, x0, cfg.traversal_limit, cfg.traversal_steps)
     out = ws.eval_dir(dataset, config) / "traversals.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    plot_traversals(out, x0, values, decoded, kl, test.axis, test.axis_label, test.value_label,
-                    title=f"{dataset} · {config}: each latent swept {-cfg.traversal_limit:g}..{cfg.traversal_limit:g}")
+    plot_traversals(
+        out,
+        x0,
+        values,
+        decoded,
+        kl,
+        test.axis,
+        test.axis_label,
+        test.value_label,
+        title=f"{dataset} · {config}: each latent swept {-cfg.traversal_limit:g}..{cfg.traversal_limit:g}",
+    )
     tracker.log_artifact(run_info(ws, dataset, config)["run_id"], out)
     return StageResult(out, {"latents": len(kl), "steps": len(values)})
 
@@ -274,11 +308,21 @@ def report(ws: Workspace, tracker) -> StageResult:
                 continue
             m = json.loads(metrics_file.read_text())
             info = run_info(ws, dataset, cfg.name)
-            rows.append({"dataset": dataset, "config": cfg.name, "beta": cfg.beta,
-                         "capacity_nats": cfg.capacity_nats, "gamma": cfg.gamma, "epochs": epochs,
-                         **{k: m.get(k, float("nan")) for k in ("recon_rmse", "kl_total", "active_units", "mig")},
-                         "factor_kind": m["factor_kind"], "model_version": info["model_version"],
-                         "run_id": info["run_id"], "traversal_png": ws.eval_dir(dataset, cfg.name) / "traversals.png"})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "config": cfg.name,
+                    "beta": cfg.beta,
+                    "capacity_nats": cfg.capacity_nats,
+                    "gamma": cfg.gamma,
+                    "epochs": epochs,
+                    **{k: m.get(k, float("nan")) for k in ("recon_rmse", "kl_total", "active_units", "mig")},
+                    "factor_kind": m["factor_kind"],
+                    "model_version": info["model_version"],
+                    "run_id": info["run_id"],
+                    "traversal_png": ws.eval_dir(dataset, cfg.name) / "traversals.png",
+                }
+            )
     if not rows:
         raise DataValidationError("report: no partition has metrics; materialize the models first")
     from pipelines.report.html import build_report

@@ -68,8 +68,11 @@ class Tracker:
         from mlflow.entities import Metric
 
         now = int(1000 * time.time())
-        scalars = [Metric(k, float(v), now, step or 0) for k, v in _flatten(metrics).items()
-                   if isinstance(v, int | float | np.floating | np.integer) and np.isfinite(v)]
+        scalars = [
+            Metric(k, float(v), now, step or 0)
+            for k, v in _flatten(metrics).items()
+            if isinstance(v, int | float | np.floating | np.integer) and np.isfinite(v)
+        ]
         self.client.log_batch(run_id, metrics=scalars)
 
     def log_artifact(self, run_id: str, path: str | Path) -> None:

@@ -35,7 +35,11 @@ def file_md5(path: str | Path) -> str:
 
 def dvc_executable(root: str | Path) -> str:
     """The DVC command to run: $DVC_BIN, the project's .venv-dvc, or `dvc` on PATH."""
-    candidates = [os.environ.get("DVC_BIN"), str(Path(root) / ".venv-dvc" / "bin" / "dvc"), shutil.which("dvc")]
+    candidates = [
+        os.environ.get("DVC_BIN"),
+        str(Path(root) / ".venv-dvc" / "bin" / "dvc"),
+        shutil.which("dvc"),
+    ]
     for c in candidates:
         if c and Path(c).is_file():
             return c
@@ -49,8 +53,9 @@ def dvc(root: str | Path, *args: str, timeout_s: float = 1800) -> str:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        proc = subprocess.run([dvc_executable(root), *args], cwd=root, capture_output=True, text=True,
-                              timeout=timeout_s)
+        proc = subprocess.run(
+            [dvc_executable(root), *args], cwd=root, capture_output=True, text=True, timeout=timeout_s
+        )
     if proc.returncode != 0:
         raise TrackingError(f"dvc {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     return proc.stdout

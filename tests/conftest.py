@@ -28,10 +28,12 @@ def shared(*parts: str) -> Path:
     return path
 
 
-def write_params(root: Path, overrides: dict) -> Path:
+def write_params(root: Path, overrides: dict, replace: tuple[str, ...] = ()) -> Path:
+    """root/params.yaml: the repository's params with `overrides` merged per section (or replacing the sections
+    named in `replace`)."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for section, values in overrides.items():
-        params[section] = {**params.get(section, {}), **values} if isinstance(values, dict) else values
+        params[section] = values if section in replace else {**params.get(section, {}), **values}
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path

@@ -110,8 +110,11 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
     true_factors = None
     if (source / FACTORS_FILE).is_file():
         true_factors = pd.read_csv(source / FACTORS_FILE)
-    factor_names = [c for c in true_factors.columns if c not in ("record", "r_sample")] if true_factors is not None \
+    factor_names = (
+        [c for c in true_factors.columns if c not in ("record", "r_sample")]
+        if true_factors is not None
         else PROXY_FACTORS
+    )
     parts, rejects = [], []
     for i, rec in enumerate(records.itertuples(index=False)):
         try:
@@ -124,14 +127,23 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
             rr = _rr_s(r_peaks, rec.fs_hz)
             ok = np.all(np.isfinite(beats), axis=1) & (np.abs(beats).max(axis=1, initial=0) <= cfg.max_abs_mv)
             if (~ok).any():
-                rejects.append(Reject(f"{rec.record}:{lead}", f"{(~ok).sum()} beat(s) non-finite or beyond "
-                                      f"±{cfg.max_abs_mv} mV"))
+                rejects.append(
+                    Reject(
+                        f"{rec.record}:{lead}",
+                        f"{(~ok).sum()} beat(s) non-finite or beyond ±{cfg.max_abs_mv} mV",
+                    )
+                )
             if true_factors is not None:
                 truth = true_factors[true_factors.record == rec.record].sort_values("r_sample")
                 nearest, matched = _match_factors(truth, r_peaks, int(cfg.factor_tolerance_s * rec.fs_hz))
                 if (ok & ~matched).any():
-                    rejects.append(Reject(f"{rec.record}:{lead}", f"{(ok & ~matched).sum()} detected beat(s) "
-                                          "with no true beat within tolerance (false detections)"))
+                    rejects.append(
+                        Reject(
+                            f"{rec.record}:{lead}",
+                            f"{(ok & ~matched).sum()} detected beat(s) "
+                            "with no true beat within tolerance (false detections)",
+                        )
+                    )
                 ok &= matched
                 factors = truth[factor_names].to_numpy(dtype=np.float64)[nearest]
             else:

@@ -37,7 +37,7 @@ def plot_traversals(
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), sharex=True, sharey=True, squeeze=False)
     cmap = plt.get_cmap("coolwarm")
     for ax, i in zip(axes.flat, order, strict=False):
-        for s, v in enumerate(values):
+        for s in range(len(values)):
             ax.plot(axis, decoded[i, s], color=cmap(s / max(len(values) - 1, 1)), lw=1.0)
         ax.plot(axis, x0, color="black", lw=1.4, ls="--")
         ax.set_title(f"z{i}  KL {kl[i]:.2f} nats", fontsize=9)

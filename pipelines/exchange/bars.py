@@ -107,8 +107,9 @@ def read_bar_file(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
     bad_value = frame[PRICE_COLUMNS].isna().any(axis=1) & ~bad_time
     for line in frame.loc[bad_time, "line"]:
         rejects.append(Reject(f"{path.name}:{line}", "unparseable timestamp"))
-    for line, row in zip(frame.loc[bad_value, "line"], frame.loc[bad_value, PRICE_COLUMNS].isna().to_numpy(),
-                         strict=True):
+    for line, row in zip(
+        frame.loc[bad_value, "line"], frame.loc[bad_value, PRICE_COLUMNS].isna().to_numpy(), strict=True
+    ):
         cols = [c for c, bad in zip(PRICE_COLUMNS, row, strict=True) if bad]
         rejects.append(Reject(f"{path.name}:{line}", f"missing or non-numeric {', '.join(cols)}"))
     frame = frame[~bad_time & ~bad_value].sort_values(["timestamp", "line"], kind="stable")
@@ -122,7 +123,7 @@ def read_bar_file(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
 def ingest_bars(source: str | Path, bar_s: int = 60) -> tuple[pd.DataFrame, list[Reject]]:
     """All bars of the `*.zip` and `*.csv` files in `source` (one table, ascending UTC, unique timestamps).
 
-    Files whose median bar spacing is not `bar_s` seconds are rejected whole, so hourly files are not mixed
+    Files whose bar interval (smallest spacing) is not `bar_s` seconds are rejected whole, so hourly files are not mixed
     into minute bars. Raises IngestError when the source folder is missing.
     """
     source = Path(source)
@@ -137,18 +138,22 @@ def ingest_bars(source: str | Path, bar_s: int = 60) -> tuple[pd.DataFrame, list
             rejects.append(Reject(path.name, str(e)))
             continue
         rejects += row_rejects
-        spacing = bars["timestamp"].diff().dt.total_seconds().median()
+        spacing = bars["timestamp"].diff().dt.total_seconds().min()  # the bar interval; larger steps are gaps
         if len(bars) > 1 and spacing != bar_s:
             rejects.append(Reject(path.name, f"bars every {spacing:g} s, expected {bar_s} s"))
             continue
         frames.append(bars)
     if not frames:
         empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in PRICE_COLUMNS})
-        return empty.assign(timestamp=pd.Series(dtype="datetime64[ns, UTC]"), source="")[[*BAR_COLUMNS, "source"]], rejects
+        return empty.assign(timestamp=pd.Series(dtype="datetime64[ns, UTC]"), source="")[
+            [*BAR_COLUMNS, "source"]
+        ], rejects
     bars = pd.concat(frames, ignore_index=True).sort_values("timestamp", kind="stable")
     dup = bars["timestamp"].duplicated(keep="first")
-    rejects += [Reject(f"{s}@{t.isoformat()}", "timestamp already read from another file")
-                for s, t in zip(bars.loc[dup, "source"], bars.loc[dup, "timestamp"], strict=True)]
+    rejects += [
+        Reject(f"{s}@{t.isoformat()}", "timestamp already read from another file")
+        for s, t in zip(bars.loc[dup, "source"], bars.loc[dup, "timestamp"], strict=True)
+    ]
     bars = bars[~dup].reset_index(drop=True)
     log.info("ingested %d bars from %d file(s) in %s (%d rejected)", len(bars), len(files), source, len(rejects))
     return bars, rejects

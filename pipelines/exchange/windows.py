@@ -134,8 +134,15 @@ def make_windows(bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFr
     split = time_split(starts, cfg)
     keep = split != "embargo"
     n_gaps = int(np.sum(np.diff(np.concatenate([[0], np.isnan(cols["close"]).astype(np.int8)])) == 1))
-    log.info("%d windows of %d min (stride %d) from %d bars; %d long gap(s); %d embargoed",
-             keep.sum(), w, cfg.stride_min, len(bars), n_gaps, (~keep).sum())
+    log.info(
+        "%d windows of %d min (stride %d) from %d bars; %d long gap(s); %d embargoed",
+        keep.sum(),
+        w,
+        cfg.stride_min,
+        len(bars),
+        n_gaps,
+        (~keep).sum(),
+    )
     return TrainingSet(
         x=_normalize(closes[keep], cfg.normalization).astype(np.float32), axis=np.arange(w, dtype=np.float64),
         axis_label="minutes since window start", value_label=f"close ({cfg.normalization})",

@@ -48,13 +48,17 @@ def build_report(rows: list[dict], out_dir: str | Path, title: str = "β-VAE swe
     out_dir = Path(out_dir)
     frame = pd.DataFrame(rows).sort_values(["dataset", "config"]).reset_index(drop=True)
     write_csv(out_dir / "sweep.csv", frame.drop(columns=["traversal_png"]))
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+    ]
     for dataset, group in frame.groupby("dataset", sort=True):
         best = group["mig"].idxmax() if group["mig"].notna().any() else None
         kind = group["factor_kind"].iloc[0]
-        parts.append(f"<h2>{html.escape(dataset)}</h2><p class='note'>Metrics on the held-out test split; "
-                     f"MIG against the {html.escape(kind)} factors. Highlighted: highest MIG (champion).</p>")
+        parts.append(
+            f"<h2>{html.escape(dataset)}</h2><p class='note'>Metrics on the held-out test split; "
+            f"MIG against the {html.escape(kind)} factors. Highlighted: highest MIG (champion).</p>"
+        )
         header = "".join(f"<th>{html.escape(label)}</th>" for label in TABLE_COLUMNS.values())
         body = []
         for i, row in group.iterrows():

@@ -112,6 +112,11 @@ def generate_btc(out_dir: str | Path, cfg: SyntheticBtcConfig) -> Path:
             tmp / FACTORS_FILE, index=False, float_format="%.8g"
         )
         write_manifest(tmp, cfg)
-    log.info("wrote %d synthetic minute bars (%d blocks, %d minutes missing) to %s", len(bars), n_blocks,
-             cfg.missing_minutes, out_dir)
+    log.info(
+        "wrote %d synthetic minute bars (%d blocks, %d minutes missing) to %s",
+        len(bars),
+        n_blocks,
+        cfg.missing_minutes,
+        out_dir,
+    )
     return out_dir

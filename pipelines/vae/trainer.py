@@ -68,13 +68,22 @@ def train_vae(
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     anneal_steps = int(cfg.anneal_fraction * cfg.epochs * steps_per_epoch)
     history, step = [], 0
-    log.info("training %s on %d samples x %d features, %d epochs, device %s", loss_cfg.name, n, data.shape[1],
-             cfg.epochs, device)
+    log.info(
+        "training %s on %d samples x %d features, %d epochs, device %s",
+        loss_cfg.name,
+        n,
+        data.shape[1],
+        cfg.epochs,
+        device,
+    )
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(n, device=device, generator=gen)
-        sums = {"loss": torch.zeros((), device=device), "recon": torch.zeros((), device=device),
-                "kl": torch.zeros(cfg.latent_dim, device=device)}
+        sums = {
+            "loss": torch.zeros((), device=device),
+            "recon": torch.zeros((), device=device),
+            "kl": torch.zeros(cfg.latent_dim, device=device),
+        }
         model.train()
         for start in range(0, n, cfg.batch_size):
             batch = data[perm[start : start + cfg.batch_size]]  # (B, L)
@@ -101,8 +110,17 @@ def train_vae(
         if not math.isfinite(metrics["loss"]):
             raise TrainingError(f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr")
         history.append(metrics)
-        log.info("%s epoch %d/%d  loss %.2f  recon %.2f  kl %.2f nats (C %.1f)  %.0f samples/s", loss_cfg.name,
-                 epoch, cfg.epochs, metrics["loss"], metrics["recon"], metrics["kl"], capacity, n / seconds)
+        log.info(
+            "%s epoch %d/%d  loss %.2f  recon %.2f  kl %.2f nats (C %.1f)  %.0f samples/s",
+            loss_cfg.name,
+            epoch,
+            cfg.epochs,
+            metrics["loss"],
+            metrics["recon"],
+            metrics["kl"],
+            capacity,
+            n / seconds,
+        )
         if on_epoch is not None:
             on_epoch(metrics)
     return model.cpu().eval(), history
@@ -111,8 +129,16 @@ def train_vae(
 def save_checkpoint(path: str | Path, model: BetaVAE, cfg: TrainConfig, loss_cfg: LossConfig, history: list[dict]):
     """Model weights with everything needed to rebuild and describe it (configs, normalisation, history)."""
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "model": model.describe(), "train": asdict(cfg),
-                    "loss": asdict(loss_cfg), "history": history}, tmp)
+        torch.save(
+            {
+                "state_dict": model.state_dict(),
+                "model": model.describe(),
+                "train": asdict(cfg),
+                "loss": asdict(loss_cfg),
+                "history": history,
+            },
+            tmp,
+        )
     return Path(path)
 
 

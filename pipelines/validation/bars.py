@@ -19,15 +19,31 @@ class BarChecksConfig:
 
 def bar_checks(cfg: BarChecksConfig) -> list[Check]:
     lo, hi = cfg.price_usd
-    checks = [Check("ExpectColumnValuesToBeBetween", {"column": c, "min_value": lo, "max_value": hi},
-                    f"{c} outside {lo:g}-{hi:g} USD") for c in ("open", "high", "low", "close")]
+    checks = [
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": c, "min_value": lo, "max_value": hi},
+            f"{c} outside {lo:g}-{hi:g} USD",
+        )
+        for c in ("open", "high", "low", "close")
+    ]
     pairs = [("high", "low"), ("high", "open"), ("high", "close"), ("open", "low"), ("close", "low")]
-    checks += [Check("ExpectColumnPairValuesAToBeGreaterThanB", {"column_A": a, "column_B": b, "or_equal": True},
-                     f"{a} below {b}") for a, b in pairs]
+    checks += [
+        Check(
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            {"column_A": a, "column_B": b, "or_equal": True},
+            f"{a} below {b}",
+        )
+        for a, b in pairs
+    ]
     checks += [
         Check("ExpectColumnValuesToBeBetween", {"column": "volume", "min_value": 0}, "negative volume"),
         Check("ExpectColumnValuesToBeUnique", {"column": "timestamp"}, "duplicate timestamp"),
-        Check("ExpectColumnValuesToBeIncreasing", {"column": "timestamp", "strictly": True}, "timestamp not increasing"),
+        Check(
+            "ExpectColumnValuesToBeIncreasing",
+            {"column": "timestamp", "strictly": True},
+            "timestamp not increasing",
+        ),
     ]
     return checks
 
@@ -37,6 +53,7 @@ def validate_bars(bars: pd.DataFrame, cfg: BarChecksConfig) -> tuple[pd.DataFram
     bars = bars.reset_index(drop=True)
     result = run_suite("btc_bars", bars, bar_checks(cfg))
     bad = sorted(result.failing_rows)
-    rejects = [Reject(f"{bars.source[i]}@{bars.timestamp[i].isoformat()}", "; ".join(result.failing_rows[i]))
-               for i in bad]
+    rejects = [
+        Reject(f"{bars.source[i]}@{bars.timestamp[i].isoformat()}", "; ".join(result.failing_rows[i])) for i in bad
+    ]
     return bars.drop(index=bad).reset_index(drop=True), rejects, result

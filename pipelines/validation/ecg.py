@@ -34,8 +34,16 @@ def record_summary(records: pd.DataFrame, source: str | Path, leads: list[str]) 
     """One row per record with the quantities the suite checks; worst lead wins for per-lead quantities."""
     rows = []
     for rec in records.itertuples(index=False):
-        row = {"record": rec.record, "fs_hz": rec.fs_hz, "duration_s": rec.duration_s, "readable": True,
-               "nan_frac": np.nan, "flat_frac": np.nan, "saturated_frac": np.nan, "amplitude_mv": np.nan}
+        row = {
+            "record": rec.record,
+            "fs_hz": rec.fs_hz,
+            "duration_s": rec.duration_s,
+            "readable": True,
+            "nan_frac": np.nan,
+            "flat_frac": np.nan,
+            "saturated_frac": np.nan,
+            "amplitude_mv": np.nan,
+        }
         try:
             signal, _ = read_signal(source, rec.record, leads)
         except IngestError as e:

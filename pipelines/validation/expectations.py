@@ -36,8 +36,10 @@ class SuiteResult:
         return all(c["success"] for c in self.checks)
 
     def as_markdown(self) -> str:
-        rows = [f"| {c['expectation']} | {c['columns']} | {'pass' if c['success'] else 'FAIL'} | "
-                f"{c['unexpected_count']} |" for c in self.checks]
+        rows = [
+            f"| {c['expectation']} | {c['columns']} | {'pass' if c['success'] else 'FAIL'} | {c['unexpected_count']} |"
+            for c in self.checks
+        ]
         return "\n".join(["| expectation | column(s) | result | failing rows |", "|---|---|---|---|", *rows])
 
 
@@ -63,10 +65,22 @@ def run_suite(name: str, frame: pd.DataFrame, checks: list[Check]) -> SuiteResul
     for check, res in zip(checks, validation.results, strict=True):
         unexpected = res.result.get("unexpected_index_list") or []
         columns = ", ".join(str(v) for k, v in check.kwargs.items() if k.startswith("column"))
-        result.checks.append({"expectation": check.expectation, "columns": columns, "success": bool(res.success),
-                              "unexpected_count": int(res.result.get("unexpected_count") or 0)})
+        result.checks.append(
+            {
+                "expectation": check.expectation,
+                "columns": columns,
+                "success": bool(res.success),
+                "unexpected_count": int(res.result.get("unexpected_count") or 0),
+            }
+        )
         for row in unexpected:
             result.failing_rows.setdefault(int(row), []).append(check.reason)
-    log.info("suite %s: %d/%d expectations passed, %d of %d rows failing", name,
-             sum(c["success"] for c in result.checks), len(checks), len(result.failing_rows), len(frame))
+    log.info(
+        "suite %s: %d/%d expectations passed, %d of %d rows failing",
+        name,
+        sum(c["success"] for c in result.checks),
+        len(checks),
+        len(result.failing_rows),
+        len(frame),
+    )
     return result

@@ -26,14 +26,27 @@ def validate_samples(name: str, data: TrainingSet, cfg: SampleChecksConfig) -> S
     frame["split"] = data.split
     checks = [
         Check("ExpectColumnValuesToBeInSet", {"column": "all_finite", "value_set": [True]}, "non-finite value"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "max_abs", "max_value": cfg.max_abs_value},
-              f"|value| beyond {cfg.max_abs_value:g}"),
-        Check("ExpectColumnValuesToBeInSet", {"column": "split", "value_set": ["train", "test"]}, "unknown split"),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "max_abs", "max_value": cfg.max_abs_value},
+            f"|value| beyond {cfg.max_abs_value:g}",
+        ),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "split", "value_set": ["train", "test"]},
+            "unknown split",
+        ),
     ] + [Check("ExpectColumnValuesToNotBeNull", {"column": c}, f"label {c} missing") for c in data.labels.columns]
     result = run_suite(name, frame, checks)
     n_train = int((data.split == "train").sum())
-    result.checks.append({"expectation": "min_train_samples", "columns": "split", "success":
-                          n_train >= cfg.min_train_samples, "unexpected_count": max(0, cfg.min_train_samples - n_train)})
+    result.checks.append(
+        {
+            "expectation": "min_train_samples",
+            "columns": "split",
+            "success": n_train >= cfg.min_train_samples,
+            "unexpected_count": max(0, cfg.min_train_samples - n_train),
+        }
+    )
     return result
 
 

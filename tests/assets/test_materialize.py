@@ -35,8 +35,10 @@ def materialized(tmp_path_factory):
     root = tmp_path_factory.mktemp("graph")
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        resources = {"workspace": WorkspaceResource(root=str(root), params=str(write_params(root, TINY))),
-                     "tracking": TrackingResource()}
+        resources = {
+            "workspace": WorkspaceResource(root=str(root), params=str(write_params(root, TINY))),
+            "tracking": TrackingResource(),
+        }
         runs = materialize_all(resources)
         yield resources["workspace"].workspace(), runs
 
@@ -123,9 +125,12 @@ def test_rematerializing_a_data_asset_is_idempotent(materialized):
     from assets.definitions import ALL_ASSETS
     from assets.ecg import ecg_raw_records, ecg_records_validated, heartbeats
 
-    resources = {"workspace": WorkspaceResource(root=str(ws.root), params=str(ws.params_path)),
-                 "tracking": TrackingResource()}
-    result = dg.materialize(ALL_ASSETS, selection=[ecg_raw_records, ecg_records_validated, heartbeats],
-                            resources=resources)
+    resources = {
+        "workspace": WorkspaceResource(root=str(ws.root), params=str(ws.params_path)),
+        "tracking": TrackingResource(),
+    }
+    result = dg.materialize(
+        ALL_ASSETS, selection=[ecg_raw_records, ecg_records_validated, heartbeats], resources=resources
+    )
     assert result.success
     assert ws.heartbeats.read_bytes() == before

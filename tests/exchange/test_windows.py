@@ -1,0 +1,66 @@
+"""180-minute windows: strided, gap-aware, time-split without overlap, factors from the generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.errors import ConfigError
+from pipelines.exchange.bars import ingest_bars
+from pipelines.exchange.windows import WindowConfig, make_windows, minute_grid
+from pipelines.synthetic.btc import BARS_FILE, FACTORS_FILE, SyntheticBtcConfig, generate_btc
+from tests.conftest import shared
+
+
+def _bars(minutes, close=None):
+    ts = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.asarray(minutes), unit="min")
+    close = np.linspace(100, 110, len(ts)) if close is None else close
+    return pd.DataFrame({"timestamp": ts, "open": close, "high": close + 1, "low": close - 1, "close": close,
+                         "volume": 1.0})  # fmt: skip
+
+
+def test_short_gaps_are_forward_filled_and_long_gaps_stay_missing():
+    minutes = [m for m in range(60) if m not in (10, 11, 30, 31, 32, 33, 34, 35)]  # 2-minute and 6-minute gaps
+    _, cols = minute_grid(_bars(minutes), max_ffill_min=5)
+    assert np.isnan(cols["close"]).sum() == 6
+    assert cols["close"][10] == cols["close"][9] and cols["volume"][10] == 0.0
+
+
+def test_windows_never_span_a_long_gap():
+    minutes = [m for m in range(1000) if not 400 <= m < 410]
+    data = make_windows(_bars(minutes), WindowConfig(window_min=100, stride_min=50, test_fraction=0))
+    starts = (data.labels.start - data.labels.start.iloc[0]).dt.total_seconds().to_numpy() // 60
+    assert not np.any((starts < 410) & (starts + 100 > 400))
+    assert len(data) == 17  # starts 0, 50 .. 300 before the gap (7) and 450 .. 900 after it (10)
+
+
+def test_train_windows_end_before_the_first_test_window_starts():
+    data = make_windows(_bars(range(5000)), WindowConfig(window_min=180, stride_min=30, test_fraction=0.25))
+    starts = data.labels.start
+    first_test = starts[data.split == "test"].min()
+    last_train_end = starts[data.split == "train"].max() + pd.Timedelta(minutes=180)
+    assert last_train_end <= first_test
+
+
+def test_real_bars_give_log_return_windows_with_proxy_labels():
+    bars, _ = ingest_bars(shared("exchange"))
+    data = make_windows(bars, WindowConfig())
+    assert data.x.shape[1] == 180 and data.factor_kind == "proxy"
+    assert len(data) >= 40  # two days at a 60-minute stride, less the embargo
+    assert np.allclose(data.x[:, 0], 0) and np.abs(data.x).max() < 0.2
+    assert (data.labels.realised_vol > 0).all()
+
+
+def test_synthetic_windows_average_the_generator_factors(tmp_path):
+    generate_btc(tmp_path, SyntheticBtcConfig(days=10))
+    bars, _ = ingest_bars((tmp_path / BARS_FILE).parent)
+    factors = pd.read_csv(tmp_path / FACTORS_FILE)
+    data = make_windows(bars, WindowConfig(stride_min=180), factors)  # stride = block: one block per window
+    vol = data.factors[:, data.factor_names.index("volatility")]
+    assert np.corrcoef(vol, data.labels.realised_vol)[0, 1] > 0.8  # the realised volatility follows the factor
+
+
+def test_unknown_normalisation_is_a_config_error():
+    with pytest.raises(ConfigError, match="normalization"):
+        WindowConfig(normalization="minmax")

@@ -1,0 +1,40 @@
+"""params.yaml loading: typed sections, unknown keys refused, the repository's params.yaml valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import load_params
+from pipelines.ecg.beats import BeatConfig
+from pipelines.errors import ConfigError
+from pipelines.stages import sweep
+from pipelines.vae.trainer import TrainConfig
+from pipelines.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_repository_params_fill_every_stage_config():
+    ws = Workspace(REPO, REPO / "params.yaml")
+    assert load_params(ws.params_path, "train", TrainConfig) == TrainConfig(hidden=[256, 128])
+    assert [c.name for c in sweep(ws)] == ["b1_c0", "b4_c0", "g1000_c10", "g1000_c25"]
+    assert sweep(ws)[3].capacity_nats == 25.0 and sweep(ws)[3].gamma == 1000.0
+
+
+def test_unknown_key_is_an_error_naming_file_section_and_key(tmp_path):
+    (tmp_path / "params.yaml").write_text("beats:\n  fs_hz: 125\n  beat_lenght: 187\n")
+    with pytest.raises(ConfigError, match=r"params.yaml:beats: unknown key\(s\) \['beat_lenght'\]"):
+        load_params(tmp_path / "params.yaml", "beats", BeatConfig)
+
+
+def test_missing_section_gives_defaults(tmp_path):
+    (tmp_path / "params.yaml").write_text("train: {epochs: 3}\n")
+    assert load_params(tmp_path / "params.yaml", "beats", BeatConfig) == BeatConfig()
+
+
+def test_sweep_must_be_a_mapping(tmp_path):
+    (tmp_path / "params.yaml").write_text("sweep:\n  - {name: b1_c0}\n")
+    with pytest.raises(ConfigError, match="sweep must map config names"):
+        sweep(Workspace(tmp_path, tmp_path / "params.yaml"))

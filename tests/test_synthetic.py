@@ -1,0 +1,53 @@
+"""The embedded default data: deterministic, idempotent, written atomically, factors saved beside it."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from pipelines.synthetic.btc import FACTORS_FILE, SyntheticBtcConfig, generate_btc
+from pipelines.synthetic.ecg import FACTORS, SyntheticEcgConfig, generate_ecg
+
+
+def _snapshot(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_ecg_generation_is_deterministic_and_rerun_is_a_no_op(tmp_path):
+    cfg = SyntheticEcgConfig(n_patients=2, duration_s=10.0)
+    generate_ecg(tmp_path / "a", cfg)
+    generate_ecg(tmp_path / "b", cfg)
+    assert _snapshot(tmp_path / "a") == _snapshot(tmp_path / "b")
+    mtime = os.stat(tmp_path / "a" / "RECORDS").st_mtime_ns
+    generate_ecg(tmp_path / "a", cfg)
+    assert os.stat(tmp_path / "a" / "RECORDS").st_mtime_ns == mtime
+
+
+def test_changed_config_regenerates_and_leaves_no_temporary_directory(tmp_path):
+    generate_ecg(tmp_path / "ecg", SyntheticEcgConfig(n_patients=2, duration_s=10.0))
+    generate_ecg(tmp_path / "ecg", SyntheticEcgConfig(n_patients=3, duration_s=10.0))
+    assert len((tmp_path / "ecg" / "RECORDS").read_text().split()) == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["ecg"]
+
+
+def test_ecg_factors_are_saved_per_beat(tmp_path):
+    generate_ecg(tmp_path, SyntheticEcgConfig(n_patients=2, duration_s=20.0))
+    factors = pd.read_csv(tmp_path / "beat_factors.csv")
+    assert list(factors.columns) == ["record", "r_sample", *FACTORS]
+    assert factors.groupby("record").size().between(15, 40).all()  # 20 s at 50-110 bpm
+    assert factors.qrs_s.between(0.06, 0.14).all()
+
+
+def test_btc_factors_are_saved_per_window_block(tmp_path):
+    generate_btc(tmp_path, SyntheticBtcConfig(days=1))
+    factors = pd.read_csv(tmp_path / FACTORS_FILE)
+    assert len(factors) == 1440 // 180
+    assert list(factors.columns) == [
+        "start",
+        "trend",
+        "volatility",
+        "mean_reversion",
+        "jump_rate",
+        "volume_level",
+    ]
