@@ -25,6 +25,7 @@ $(DVC_VENV)/.installed: constraints-dvc.txt
 
 $(DAGSTER_HOME):
 	mkdir -p $@
+	test -f $@/dagster.yaml || cp infra/dagster.yaml $@/dagster.yaml
 
 demo: $(VENV)/.installed $(DAGSTER_HOME)
 	$(PY) -m assets.demo
