@@ -24,9 +24,10 @@ def beta_vae_model(
     """A beta-VAE trained on the partition's dataset with its beta/C config, logged and registered in MLflow."""
     ws = workspace.workspace()
     dataset, config = partition_parts(context)
-    result = stages.train(ws, dataset, config, tracking.tracker(ws.root))
+    tracker = tracking.tracker(ws.root)
+    result = stages.train(ws, dataset, config, tracker)
     run_id = result.extra["run_id"]
-    link = f"{tracking.ui_url}/{tracking.tracker(ws.root).run_url(run_id)}"
+    link = f"{tracking.ui_url}/{tracker.run_url(run_id)}"
     return materialize_result(
         result,
         mlflow_run_id=run_id,

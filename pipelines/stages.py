@@ -243,24 +243,25 @@ def train(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
 
 
 def _trained(ws: Workspace, dataset: str, config: str):
+    """The partition's trained model and its whole training set (raises when the test split is empty)."""
     from pipelines.vae.trainer import load_checkpoint
 
     model, _ = load_checkpoint(ws.model_dir(dataset, config) / "model.pt")
-    test = TrainingSet.load(ws.training_set(dataset)).part("test")
-    if len(test) == 0:
+    data = TrainingSet.load(ws.training_set(dataset))
+    if not (data.split == "test").any():
         raise DataValidationError(f"{dataset}: the test split is empty; cannot evaluate {config}")
-    return model, test
+    return model, data
 
 
 def traversals(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
-    from pipelines.evaluation.summary import EvalConfig, encode
+    from pipelines.evaluation.summary import EvalConfig, encode, mean_kl_per_latent
     from pipelines.evaluation.traversals import plot_traversals, traverse
 
     cfg = load_params(ws.params_path, "evaluation", EvalConfig)
-    model, test = _trained(ws, dataset, config)
+    model, data = _trained(ws, dataset, config)
+    test = data.part("test")
     x0 = test.x[min(cfg.traversal_index, len(test) - 1)]
-    mu, logvar = encode(model, test.x)
-    kl = (0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
+    kl = mean_kl_per_latent(*encode(model, test.x))
     values, decoded = traverse(model, x0, cfg.traversal_limit, cfg.traversal_steps)
     out = ws.eval_dir(dataset, config) / "traversals.png"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -283,8 +284,8 @@ def metrics(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
     from pipelines.evaluation.summary import EvalConfig, summarize_model
 
     cfg = load_params(ws.params_path, "evaluation", EvalConfig)
-    model, test = _trained(ws, dataset, config)
-    summary = summarize_model(model, test, cfg)
+    model, data = _trained(ws, dataset, config)
+    summary = summarize_model(model, data, cfg)
     out = write_text(ws.eval_dir(dataset, config) / "metrics.json", json.dumps(summary, indent=2) + "\n")
     run_id = run_info(ws, dataset, config)["run_id"]
     tracker.log_metrics(run_id, {f"test_{k}": v for k, v in summary.items() if not isinstance(v, list)})

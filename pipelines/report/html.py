@@ -56,8 +56,9 @@ def build_report(rows: list[dict], out_dir: str | Path, title: str = "β-VAE swe
         best = group["mig"].idxmax() if group["mig"].notna().any() else None
         kind = group["factor_kind"].iloc[0]
         parts.append(
-            f"<h2>{html.escape(dataset)}</h2><p class='note'>Metrics on the held-out test split; "
-            f"MIG against the {html.escape(kind)} factors. Highlighted: highest MIG (champion).</p>"
+            f"<h2>{html.escape(dataset)}</h2><p class='note'>Reconstruction and KL on the held-out "
+            f"test split; MIG on all samples against the {html.escape(kind)} factors. "
+            "Highlighted: highest MIG (champion).</p>"
         )
         header = "".join(f"<th>{html.escape(label)}</th>" for label in TABLE_COLUMNS.values())
         body = []
