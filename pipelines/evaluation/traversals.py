@@ -34,7 +34,9 @@ def plot_traversals(
     order = np.argsort(kl)[::-1]
     cols = 5
     rows = int(np.ceil(len(order) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.2 * cols, 2.4 * rows), sharex=True, sharey=True, squeeze=False, layout="constrained"
+    )
     cmap = plt.get_cmap("coolwarm")
     for ax, i in zip(axes.flat, order, strict=False):
         for s in range(len(values)):
@@ -48,7 +50,7 @@ def plot_traversals(
     for ax in axes[:, 0]:
         ax.set_ylabel(value_label, fontsize=8)
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(values[0], values[-1]))
-    fig.colorbar(sm, ax=axes, shrink=0.6, label="latent value (input: black dashes)")
+    fig.colorbar(sm, ax=axes, shrink=0.8, aspect=30, pad=0.01, label="latent value (input: black dashes)")
     fig.suptitle(title)
     fig.savefig(path, dpi=80)
     plt.close(fig)
