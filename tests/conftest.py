@@ -22,9 +22,10 @@ TINY = {
 
 
 def shared(*parts: str) -> Path:
+    """A path in the real data folder; missing data fails the test (CI has it), it is never skipped."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not found at {path} (set BVAE_SHARED_DATA)")
+        pytest.fail(f"real data not found at {path}: the checkout expects ../shared/data (or set BVAE_SHARED_DATA)")
     return path
 
 
