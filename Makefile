@@ -23,11 +23,12 @@ $(DVC_VENV)/.installed: constraints-dvc.txt
 	$(DVC_VENV)/bin/pip install -q -c constraints-dvc.txt dvc
 	touch $@
 
-$(DAGSTER_HOME):
-	mkdir -p $@
-	test -f $@/dagster.yaml || cp infra/dagster.yaml $@/dagster.yaml
+# the local instance: gpu pool limit, pipelines' progress logs in the run logs (infra/dagster.yaml)
+$(DAGSTER_HOME)/dagster.yaml: infra/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp infra/dagster.yaml $@
 
-demo: $(VENV)/.installed $(DAGSTER_HOME)
+demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m assets.demo
 
 lint: $(VENV)/.installed
@@ -41,7 +42,7 @@ format: $(VENV)/.installed
 test: install lint
 	$(PY) -m pytest
 
-ui: $(VENV)/.installed $(DAGSTER_HOME)
+ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -m assets
 
 mlflow: $(VENV)/.installed

@@ -34,7 +34,13 @@ def materialize_all(resources: dict, instance: dg.DagsterInstance | None = None,
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Only this module's lines go to the terminal directly; the pipelines' progress reaches it through Dagster's
+    # console logger (infra/dagster.yaml manages the `pipelines` loggers), so nothing prints twice.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.getLogger("assets.demo").addHandler(handler)
+    logging.getLogger("assets.demo").setLevel(logging.INFO)
+    logging.getLogger("pipelines").propagate = False  # a library's root handler would print them a second time
     t0 = time.perf_counter()
     resources = default_resources()
     materialize_all(resources, instance=dg.DagsterInstance.get())

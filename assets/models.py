@@ -11,6 +11,10 @@ from assets.results import image_md, materialize_result
 from pipelines import stages
 
 
+class TrainRequest(dg.Config):
+    force: bool = False  # retrain even when data and config are unchanged (otherwise the last run is reused)
+
+
 @dg.asset(
     group_name="models",
     partitions_def=model_partitions,
@@ -19,13 +23,13 @@ from pipelines import stages
     kinds={"pytorch", "mlflow"},
 )
 def beta_vae_model(
-    context: dg.AssetExecutionContext, workspace: WorkspaceResource, tracking: TrackingResource
+    context: dg.AssetExecutionContext, config: TrainRequest, workspace: WorkspaceResource, tracking: TrackingResource
 ) -> dg.MaterializeResult:
     """A beta-VAE trained on the partition's dataset with its beta/C config, logged and registered in MLflow."""
     ws = workspace.workspace()
-    dataset, config = partition_parts(context)
+    dataset, sweep_config = partition_parts(context)
     tracker = tracking.tracker(ws.root)
-    result = stages.train(ws, dataset, config, tracker)
+    result = stages.train(ws, dataset, sweep_config, tracker, force=config.force)
     run_id = result.extra["run_id"]
     link = f"{tracking.ui_url}/{tracker.run_url(run_id)}"
     return materialize_result(
@@ -35,6 +39,7 @@ def beta_vae_model(
         registered_model=f"{dataset}-beta-vae",
         model_version=result.extra["model_version"],
         data_md5=result.extra["data_md5"],
+        reused_previous_run=result.extra["reused"],
     )
 
 

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stage", choices=[*DATA_STAGES, *MODEL_STAGES, "report"])
     parser.add_argument("--dataset", choices=DATASETS)
     parser.add_argument("--config", help="sweep config name from params.yaml, e.g. b4_c0")
+    parser.add_argument("--force", action="store_true", help="train: retrain even when the partition is up to date")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     ws = Workspace.from_env()
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.dataset and args.config):
             parser.error(f"{args.stage} needs --dataset and --config")
         if args.stage == "train":
-            return _report("train", stages.train(ws, args.dataset, args.config, tracker))
+            return _report("train", stages.train(ws, args.dataset, args.config, tracker, force=args.force))
         status = _report("traversals", stages.traversals(ws, args.dataset, args.config, tracker))
         return status or _report("metrics", stages.metrics(ws, args.dataset, args.config, tracker))
     except PipelineError as e:

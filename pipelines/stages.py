@@ -8,6 +8,7 @@ turns into log lines or asset metadata.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass, field
@@ -197,8 +198,13 @@ def run_info(ws: Workspace, dataset: str, config: str) -> dict:
     return json.loads(_run_info_path(ws, dataset, config).read_text())
 
 
-def train(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
-    """Train one (dataset, config) partition, log it to MLflow and register the model."""
+def train(ws: Workspace, dataset: str, config: str, tracker, force: bool = False) -> StageResult:
+    """Train one (dataset, config) partition, log it to MLflow and register the model.
+
+    Idempotent: when the partition was already trained from the same data (md5) with the same configs, and its
+    checkpoint and MLflow run exist, that result is returned instead of a duplicate run and registry version
+    (training is seeded, so it would reproduce the same weights). `force` trains again regardless.
+    """
     from pipelines.vae.trainer import TrainConfig, save_checkpoint, train_vae
 
     if dataset not in DATASETS:
@@ -211,35 +217,41 @@ def train(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
     params = {
         "train": asdict(train_cfg),
         "loss": asdict(loss_cfg),
-        "data": {
-            "dataset": dataset,
-            "n_train": len(data),
-            "length": data.x.shape[1],
-            "factors": data.factor_names,
-        },
+        "data": {"dataset": dataset, "n_train": len(data), "length": data.x.shape[1], "factors": data.factor_names},
     }
+    fingerprint = hashlib.md5(json.dumps([params, data_md5], sort_keys=True).encode()).hexdigest()
+    ckpt_path = ws.model_dir(dataset, config) / "model.pt"
+    previous = _previous_run(ws, dataset, config, tracker)
+    if not force and previous.get("fingerprint") == fingerprint and ckpt_path.is_file():
+        log.info("%s/%s is up to date (MLflow run %s); not retraining", dataset, config, previous["run_id"])
+        return StageResult(ckpt_path, previous["final"], extra={**previous, "reused": True})
     run_id = tracker.start_run(dataset, config, params, tags={"data_md5": data_md5})
     try:
         model, history = train_vae(
             data.x, train_cfg, loss_cfg, on_epoch=lambda m: tracker.log_metrics(run_id, m, step=m["epoch"])
         )
-        ckpt = save_checkpoint(ws.model_dir(dataset, config) / "model.pt", model, train_cfg, loss_cfg, history)
+        ckpt = save_checkpoint(ckpt_path, model, train_cfg, loss_cfg, history)
         version = tracker.log_model(run_id, model, dataset, data.x[:5])
     except BaseException:
         tracker.end_run(run_id, "FAILED")
         raise
     tracker.end_run(run_id)
-    info = {"run_id": run_id, "model_version": version, "data_md5": data_md5, "tracking_uri": tracker.uri}
+    final = {k: history[-1][k] for k in ("epoch", "loss", "recon", "kl", "samples_per_s")}
+    info = {"run_id": run_id, "model_version": version, "data_md5": data_md5, "tracking_uri": tracker.uri,
+            "fingerprint": fingerprint, "final": final}  # fmt: skip
     write_text(_run_info_path(ws, dataset, config), json.dumps(info, indent=2) + "\n")
-    last = history[-1]
-    counts = {
-        "epochs": len(history),
-        "loss": last["loss"],
-        "recon": last["recon"],
-        "kl": last["kl"],
-        "samples_per_s": last["samples_per_s"],
-    }
-    return StageResult(ckpt, counts, extra=info)
+    return StageResult(ckpt, final, extra={**info, "reused": False})
+
+
+def _previous_run(ws: Workspace, dataset: str, config: str, tracker) -> dict:
+    """run.json of the partition's last training if its MLflow run still exists in this tracker, else {}."""
+    path = _run_info_path(ws, dataset, config)
+    if not path.is_file():
+        return {}
+    info = json.loads(path.read_text())
+    if info.get("tracking_uri") != tracker.uri or tracker.run_status(info["run_id"]) != "FINISHED":
+        return {}
+    return info
 
 
 def _trained(ws: Workspace, dataset: str, config: str):

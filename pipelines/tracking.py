@@ -84,6 +84,15 @@ class Tracker:
             path.write_text(json.dumps(payload, indent=2, default=float))
             self.client.log_artifact(run_id, str(path))
 
+    def run_status(self, run_id: str) -> str | None:
+        """FINISHED, FAILED, RUNNING, ... of a run, or None when this store does not have it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_run(run_id).info.status
+        except MlflowException:
+            return None
+
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status)
 
