@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export BVAE_ROOT := $(CURDIR)
 export DVC_BIN := $(CURDIR)/$(DVC_VENV)/bin/dvc
 
-.PHONY: install demo test lint format ui mlflow repro clean
+.PHONY: install demo test lint format ui mlflow repro bench clean
 
 install: $(VENV)/.installed $(DVC_VENV)/.installed
 
@@ -47,6 +47,12 @@ ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
 mlflow: $(VENV)/.installed
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
+
+# Benchmarks print their figures (ratios against a baseline measured in the same run) into benchmarks/results.md.
+bench: $(VENV)/.installed
+	{ echo "# Benchmark results"; echo; echo "Machine: $$(nproc) cores, $$(uname -m); $$(date -u +%F)."; echo; \
+	  $(PY) -m benchmarks.rpeaks; } > benchmarks/results.md
+	cat benchmarks/results.md
 
 repro: install
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(DVC_BIN) repro

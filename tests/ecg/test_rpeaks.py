@@ -12,15 +12,16 @@ from tests.conftest import shared
 BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")  # MIT-BIH beat annotations; rhythm and quality marks are not beats
 
 
-@pytest.mark.parametrize("record", ["100", "101", "103", "119", "200"])
+@pytest.mark.parametrize("record", ["100", "101", "103", "106", "119", "200", "210"])
 def test_detects_mitbih_beats_within_150_ms(record):
+    """Issue 4 goal: F1 >= 0.99 on every annotated record (106: many PVCs; 210: low-amplitude beats)."""
     import wfdb
 
     path = str(shared("mitdb", f"{record}.hea").with_suffix(""))
     rec, ann = wfdb.rdrecord(path), wfdb.rdann(path, "atr")
     reference = np.array([s for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEAT_SYMBOLS])
     scores = score_detections(detect_rpeaks(rec.p_signal[:, 0], rec.fs), reference, int(0.15 * rec.fs))
-    assert scores["sensitivity"] > 0.99 and scores["ppv"] > 0.99, scores
+    assert scores["f1"] >= 0.99 and scores["ppv"] > 0.995, scores
 
 
 def test_finds_every_synthetic_beat_within_10_ms():

@@ -1,0 +1,109 @@
+"""R-peak detection benchmark: our detector against wfdb's XQRS on the annotated MIT-BIH records, and the time
+to segment a whole 15-lead PTB record.
+
+    python -m benchmarks.rpeaks [--mitdb DIR] [--ptbdb DIR] [--repeats N]
+
+Accuracy: beats only (MIT-BIH beat symbols; rhythm, quality and non-beat marks excluded), 150 ms tolerance,
+channel 0 of each record. Speed: samples per second of the whole detection call, best of `repeats` runs, both
+detectors on the same machine in the same run; our speed is also printed as a ratio to XQRS's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.ecg.beats import BeatConfig, cut_beats
+from pipelines.ecg.records import read_signal
+from pipelines.ecg.rpeaks import detect_rpeaks, score_detections
+
+BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def xqrs(signal: np.ndarray, fs: float) -> np.ndarray:
+    from wfdb.processing import xqrs_detect
+
+    return xqrs_detect(signal, fs, verbose=False)
+
+
+DETECTORS = {"ours (pipelines.ecg.rpeaks)": detect_rpeaks, "wfdb xqrs_detect": xqrs}
+
+
+def timed(fn, repeats: int, *args):
+    """fn(*args)'s result and its best wall time over `repeats` calls, in seconds."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn(*args)
+        times.append(time.perf_counter() - t0)
+    return result, min(times)
+
+
+def mitdb_table(mitdb: Path, repeats: int) -> list[str]:
+    import wfdb
+
+    records = [line.strip() for line in (mitdb / "RECORDS").read_text().split() if (mitdb / f"{line}.atr").exists()]
+    totals = {name: {"tp": 0, "fp": 0, "fn": 0, "samples": 0, "seconds": 0.0} for name in DETECTORS}
+    rows = ["| record | detector | Se | +P | F1 | Msamples/s |", "|---|---|---|---|---|---|"]
+    for rec_name in records:
+        rec = wfdb.rdrecord(str(mitdb / rec_name))
+        ann = wfdb.rdann(str(mitdb / rec_name), "atr")
+        reference = np.array([s for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEAT_SYMBOLS])
+        signal = rec.p_signal[:, 0]
+        for name, detect in DETECTORS.items():
+            found, seconds = timed(detect, repeats, signal, rec.fs)
+            s = score_detections(found, reference, int(0.15 * rec.fs))
+            for k in ("tp", "fp", "fn"):
+                totals[name][k] += s[k]
+            totals[name]["samples"] += len(signal)
+            totals[name]["seconds"] += seconds
+            rows.append(f"| {rec_name} | {name} | {s['sensitivity']:.4f} | {s['ppv']:.4f} | {s['f1']:.4f} | "
+                        f"{len(signal) / seconds / 1e6:.2f} |")  # fmt: skip
+    rows += [
+        "",
+        "| all records | detector | Se | +P | F1 | Msamples/s | speed vs xqrs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    base = totals["wfdb xqrs_detect"]["samples"] / totals["wfdb xqrs_detect"]["seconds"]
+    for name, t in totals.items():
+        se, ppv = t["tp"] / (t["tp"] + t["fn"]), t["tp"] / (t["tp"] + t["fp"])
+        rate = t["samples"] / t["seconds"]
+        rows.append(f"| {len(records)} MIT-BIH | {name} | {se:.4f} | {ppv:.4f} | {2 * se * ppv / (se + ppv):.4f} | "
+                    f"{rate / 1e6:.2f} | {rate / base:.1f}x |")  # fmt: skip
+    return rows
+
+
+def ptb_segmentation(ptbdb: Path, repeats: int) -> list[str]:
+    """Seconds to condition, detect and cut beats from every lead of one 15-lead PTB record."""
+    record = "patient001/s0014lre"
+    signal, leads = read_signal(ptbdb, record)
+    cfg = BeatConfig()
+
+    def segment_all():
+        return sum(len(cut_beats(signal[:, j], 1000.0, cfg)[0]) for j in range(len(leads)))
+
+    n_beats, seconds = timed(segment_all, repeats)
+    return [f"PTB {record}: {len(leads)} leads x {signal.shape[0]} samples -> {n_beats} beats in {seconds:.3f} s "
+            f"(best of {repeats})"]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mitdb", type=Path, default=SHARED / "mitdb")
+    parser.add_argument("--ptbdb", type=Path, default=SHARED / "ptbdb")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    logging.getLogger("wfdb").setLevel(logging.WARNING)
+    print("## R-peak detection (MIT-BIH, channel 0, 150 ms tolerance)\n")
+    print("\n".join(mitdb_table(args.mitdb, args.repeats)))
+    print("\n## Heartbeat segmentation of a whole PTB record\n")
+    print("\n".join(ptb_segmentation(args.ptbdb, args.repeats)))
+
+
+if __name__ == "__main__":
+    main()
