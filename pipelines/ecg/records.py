@@ -45,6 +45,32 @@ def parse_comments(comments: list[str]) -> dict[str, str]:
     return out
 
 
+# Bytes per sample of the WFDB formats whose samples have a fixed width (format 212 packs 2 samples in 3 bytes,
+# 310 and 311 pack 3 samples in 4 bytes); https://physionet.org/physiotools/wag/signal-5.htm
+BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "61": 2.0, "80": 1.0, "160": 2.0, "212": 1.5, "24": 3.0, "32": 4.0,
+                    "310": 4 / 3, "311": 4 / 3}  # fmt: skip
+
+
+def check_signal_files(source: Path, record: str, header) -> None:
+    """Raise IngestError when a signal file is missing or its size disagrees with the header's sample count
+    (wfdb would fail on a short file, and silently read only part of a long one)."""
+    files: dict[str, list[str]] = {}
+    for name, fmt in zip(header.file_name, header.fmt, strict=True):
+        files.setdefault(name, []).append(str(fmt))
+    for name, fmts in files.items():
+        path = source / Path(record).parent / name
+        if not path.is_file():
+            raise IngestError(f"{record}: signal file {name} is missing")
+        width = sum(BYTES_PER_SAMPLE.get(f, np.nan) for f in fmts)
+        expected = header.sig_len * width
+        size = path.stat().st_size
+        if np.isfinite(expected) and size != int(np.ceil(expected)):
+            raise IngestError(
+                f"{record}: header says {header.sig_len} samples x {len(fmts)} signals ({int(np.ceil(expected))} "
+                f"bytes) but {name} holds {size} bytes ({int(size // width)} samples): truncated or wrong header"
+            )
+
+
 def read_header(source: Path, record: str, controls: set[str]) -> dict:
     """One row of the records table from `record`'s header; raises IngestError naming the record."""
     import wfdb
@@ -53,6 +79,9 @@ def read_header(source: Path, record: str, controls: set[str]) -> dict:
         header = wfdb.rdheader(str(source / record))
     except Exception as e:  # wfdb raises bare ValueError/FileNotFoundError/IndexError on bad headers
         raise IngestError(f"{record}: unreadable header ({type(e).__name__}: {e})") from e
+    if not header.sig_len or not header.fs:
+        raise IngestError(f"{record}: header gives no sample count or sampling rate")
+    check_signal_files(source, record, header)
     meta = parse_comments(header.comments or [])
     diagnosis = meta.get("reason for admission", "n/a")
     age = pd.to_numeric(meta.get("age"), errors="coerce")
@@ -60,8 +89,8 @@ def read_header(source: Path, record: str, controls: set[str]) -> dict:
         "record": record,
         "patient": Path(record).parent.name or record,
         "fs_hz": float(header.fs),
-        "n_samples": int(header.sig_len or 0),
-        "duration_s": float((header.sig_len or 0) / header.fs),
+        "n_samples": int(header.sig_len),
+        "duration_s": float(header.sig_len / header.fs),
         "leads": ",".join(name.lower() for name in header.sig_name or []),
         "age": float(age) if np.isfinite(age) else np.nan,
         "sex": meta.get("sex", "n/a"),

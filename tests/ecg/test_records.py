@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -50,17 +48,6 @@ def test_synthetic_records_read_like_ptb(tmp_path):
     assert (records.healthy == (records.diagnosis == "Healthy control")).all()
     signal, leads = read_signal(tmp_path / "ecg", records.record[0])
     assert leads == ["i", "ii", "v2"] and signal.shape == (12000, 3)
-
-
-def test_truncated_signal_file_is_rejected_by_name_and_others_survive(tmp_path):
-    src = tmp_path / "ptb"
-    shutil.copytree(shared("ptbdb"), src, ignore=shutil.ignore_patterns("patient10*"))
-    dat = src / "patient002" / "s0015lre.dat"
-    dat.write_bytes(dat.read_bytes()[:1000])
-    with pytest.raises(IngestError, match="patient002/s0015lre: unreadable signal"):
-        read_signal(src, "patient002/s0015lre")
-    records, _ = ingest_records(src)  # the header is intact, so ingest lists it; validation quarantines it
-    assert "patient002/s0015lre" in set(records.record)
 
 
 def test_header_comments_parse_key_value_lines():
