@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipelines.storage import write_npz
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "val", "test")
 
 
 @dataclass

@@ -1,18 +1,26 @@
-"""Heartbeat segmentation: condition each lead, find R peaks, resample, cut a fixed window around each R peak.
+"""Heartbeat segmentation: condition each lead, find R peaks, resample, cut one window per R peak, filter.
 
 Recipe (config `beats` in params.yaml):
 1. band-pass `bandpass_hz` (default 0.5-40 Hz, zero-phase Butterworth): 0.5 Hz removes baseline wander,
    40 Hz removes mains hum and muscle noise; units stay mV;
 2. R peaks on the conditioned lead at the record's own rate (pipelines.ecg.rpeaks);
 3. polyphase resampling to `fs_hz` (default 125 Hz, the rate of the public PTB heartbeat set of Kachuee et al.
-   2018, arXiv 1805.00794);
-4. a window from `pre_s` before to `post_s` after each R peak; beats cut off by the record's ends are dropped,
-   beats whose |amplitude| exceeds `max_abs_mv` are quarantined as artefacts.
+   2018, "ECG Heartbeat Classification: A Deep Transferable Representation", arXiv 1805.00794);
+4. one beat per R peak, by `recipe`:
+   - `centred` (default): from `pre_s` before to `post_s` after the R peak, in mV;
+   - `kachuee`: as the public PTB heartbeat set: each 10 s window min-max normalised to [0, 1], the beat taken
+     from its R peak over `rr_factor` x the window's median RR, zero-padded to `kachuee_len` (187) samples;
+   beats that would run past the record's ends are dropped;
+5. quality filter on the mV beat, each rejected beat quarantined with its reason: `clipped` (|x| beyond
+   `max_abs_mv` or non-finite), `flat` (peak-to-peak below `min_ptp_mv`), `noisy` (std of the second difference
+   over peak-to-peak above `max_noise_ratio`; clean beats stay below 0.1 on PTB and the synthetic data), `rr
+   outlier` (RR differs from the record's median RR by more than `max_rr_deviation`, relative);
+6. optional per-beat `normalize`: `none`, `minmax` ([0, 1]) or `zscore`.
 
 Each beat carries labels (record, patient, lead, diagnosis, healthy, RR interval, heart rate). Factors: for the
 synthetic data, the true factors of the beat whose R peak lies within `factor_tolerance_s` (from
-`beat_factors.csv`); for real data, proxy factors (heart rate and the healthy flag). Splits are by patient: no
-patient appears in two splits.
+`beat_factors.csv`); for real data, proxy factors (heart rate and the healthy flag). Splits are by patient,
+stratified by diagnosis: no patient appears in two splits.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from scipy.signal import resample_poly
 from pipelines.dataset import TrainingSet
 from pipelines.ecg.records import read_signal
 from pipelines.ecg.rpeaks import bandpass, detect_rpeaks
-from pipelines.errors import DataValidationError, IngestError
+from pipelines.errors import ConfigError, DataValidationError, IngestError
 from pipelines.quarantine import Reject
 
 log = logging.getLogger(__name__)
@@ -38,39 +46,107 @@ FACTORS_FILE = "beat_factors.csv"  # written by pipelines.synthetic.ecg beside s
 PROXY_FACTORS = ["hr_bpm", "healthy"]
 
 
+RECIPES = ("centred", "kachuee")
+NORMALIZATIONS = ("none", "minmax", "zscore")
+
+
 @dataclass(frozen=True)
 class BeatConfig:
     leads: tuple[str, ...] = ("ii",)  # beats are cut from each of these leads
     bandpass_hz: tuple[float, float] = (0.5, 40.0)  # baseline wander below, mains and EMG above
     fs_hz: float = 125.0  # resample rate, as in Kachuee et al. 2018
-    pre_s: float = 0.25  # window start before the R peak
-    post_s: float = 0.55  # window end after the R peak
-    max_abs_mv: float = 8.0  # beats reaching beyond are artefacts (electrode motion, clipping)
+    recipe: str = "centred"  # one of RECIPES
+    pre_s: float = 0.25  # centred: window start before the R peak
+    post_s: float = 0.55  # centred: window end after the R peak
+    kachuee_len: int = 187  # kachuee: samples per beat after zero-padding
+    rr_factor: float = 1.2  # kachuee: beat length = rr_factor x the 10 s window's median RR
+    normalize: str = "none"  # per-beat normalisation, one of NORMALIZATIONS
+    max_abs_mv: float = 8.0  # clipped: beats reaching beyond (electrode motion, ADC clipping)
+    min_ptp_mv: float = 0.1  # flat: a beat with less peak-to-peak has no QRS
+    max_noise_ratio: float = 0.2  # noisy: std(second difference) / peak-to-peak above this
+    max_rr_deviation: float = 0.5  # rr outlier: |RR / record median RR - 1| above this
+    val_fraction: float = 0.0  # share of patients for validation (per diagnosis, where counts allow)
     test_fraction: float = 0.25  # share of patients held out for evaluation
     factor_tolerance_s: float = 0.05  # synthetic data: match a detected R peak to a true beat within this
     seed: int = 0
 
+    def __post_init__(self):
+        if self.recipe not in RECIPES:
+            raise ConfigError(f"beats.recipe: {self.recipe!r} is not one of {RECIPES}")
+        if self.normalize not in NORMALIZATIONS:
+            raise ConfigError(f"beats.normalize: {self.normalize!r} is not one of {NORMALIZATIONS}")
+        if self.val_fraction < 0 or self.test_fraction < 0 or self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError("beats: val_fraction and test_fraction must be >= 0 and sum to less than 1")
+
 
 def beat_axis_ms(cfg: BeatConfig) -> np.ndarray:
     """Time of each beat sample relative to the R peak, in ms."""
+    if cfg.recipe == "kachuee":
+        return np.arange(cfg.kachuee_len) / cfg.fs_hz * 1000.0
     pre = int(round(cfg.pre_s * cfg.fs_hz))
     n = pre + int(round(cfg.post_s * cfg.fs_hz))
     return (np.arange(n) - pre) / cfg.fs_hz * 1000.0
 
 
-def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Beats (B, L) in mV at cfg.fs_hz and their R-peak sample indices (B,) at `fs_hz` for one lead."""
+def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One lead's beats: (beats (B, L) at cfg.fs_hz by cfg.recipe, in mV for `centred`; the same windows in mV
+    for the quality filter; R-peak sample indices (B,) at `fs_hz`)."""
     conditioned = bandpass(lead_mv, fs_hz, *cfg.bandpass_hz)
     r_peaks = detect_rpeaks(conditioned, fs_hz)
     ratio = Fraction(cfg.fs_hz / fs_hz).limit_denominator(1000)
     resampled = resample_poly(conditioned, ratio.numerator, ratio.denominator)
-    pre = int(round(cfg.pre_s * cfg.fs_hz))
+    r_new = np.round(r_peaks * float(ratio)).astype(np.int64)
     length = len(beat_axis_ms(cfg))
-    starts = np.round(r_peaks * float(ratio)).astype(np.int64) - pre
+    pre = 0 if cfg.recipe == "kachuee" else int(round(cfg.pre_s * cfg.fs_hz))
+    starts = r_new - pre
     inside = (starts >= 0) & (starts + length <= len(resampled))
-    starts, r_peaks = starts[inside], r_peaks[inside]
-    beats = resampled[starts[:, None] + np.arange(length)[None, :]]  # (B, L)
-    return beats, r_peaks
+    starts, r_new, r_peaks = starts[inside], r_new[inside], r_peaks[inside]
+    idx = starts[:, None] + np.arange(length)[None, :]  # (B, L)
+    beats_mv = resampled[idx]
+    if cfg.recipe == "centred":
+        return beats_mv, beats_mv, r_peaks
+    # kachuee: normalise each 10 s window to [0, 1], keep rr_factor x the window's median RR, zero-pad
+    window = int(10 * cfg.fs_hz)
+    win = r_new // window
+    n_win = len(resampled) // window + 1
+    padded = np.pad(resampled, (0, n_win * window - len(resampled)), mode="edge").reshape(n_win, window)
+    lo, hi = padded.min(axis=1), padded.max(axis=1)
+    rr = _rr_s(r_new, 1.0)  # in samples at cfg.fs_hz
+    med_rr = pd.Series(rr).groupby(win).transform("median").fillna(length).to_numpy()
+    keep = np.round(cfg.rr_factor * med_rr).astype(np.int64)  # (B,) samples kept per beat
+    scale = np.where(hi[win] > lo[win], hi[win] - lo[win], 1.0)
+    beats = (beats_mv - lo[win][:, None]) / scale[:, None]
+    beats[np.arange(length)[None, :] >= keep[:, None]] = 0.0
+    return beats, beats_mv, r_peaks
+
+
+def beat_quality(beats_mv: np.ndarray, rr_s: np.ndarray, cfg: BeatConfig) -> np.ndarray:
+    """Per beat (B,) the reasons it fails the quality filter, joined by '; ' ('' when it passes)."""
+    ptp = np.ptp(np.nan_to_num(beats_mv), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        noise = np.std(np.diff(beats_mv, n=2, axis=1), axis=1) / ptp
+        rr_dev = np.abs(rr_s / np.nanmedian(rr_s) - 1.0) if len(rr_s) else rr_s
+    tests = {
+        f"clipped (|x| > {cfg.max_abs_mv:g} mV or non-finite)": ~np.isfinite(beats_mv).all(axis=1)
+        | (np.abs(np.nan_to_num(beats_mv)).max(axis=1, initial=0) > cfg.max_abs_mv),
+        f"flat (peak-to-peak < {cfg.min_ptp_mv:g} mV)": ptp < cfg.min_ptp_mv,
+        f"noisy (noise ratio > {cfg.max_noise_ratio:g})": ~(noise <= cfg.max_noise_ratio),
+        f"rr outlier (> {cfg.max_rr_deviation:.0%} from the median RR)": ~(rr_dev <= cfg.max_rr_deviation),
+    }
+    reasons = np.full(len(beats_mv), "", dtype=object)
+    for reason, failed in tests.items():
+        reasons[failed] = np.where(reasons[failed] == "", reason, reasons[failed] + "; " + reason)
+    return reasons
+
+
+def normalize_beats(beats: np.ndarray, how: str) -> np.ndarray:
+    if how == "minmax":
+        lo, hi = beats.min(axis=1, keepdims=True), beats.max(axis=1, keepdims=True)
+        return (beats - lo) / np.where(hi > lo, hi - lo, 1.0)
+    if how == "zscore":
+        std = beats.std(axis=1, keepdims=True)
+        return (beats - beats.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)
+    return beats
 
 
 def _rr_s(r_peaks: np.ndarray, fs_hz: float) -> np.ndarray:
@@ -91,14 +167,32 @@ def _match_factors(true: pd.DataFrame, r_peaks: np.ndarray, tol: int) -> tuple[n
     return nearest, np.abs(ref[nearest] - r_peaks) <= tol
 
 
-def patient_split(patients: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
-    """'train'/'test' per row such that each patient's rows share one split; ~test_fraction of patients test."""
-    unique = np.array(sorted(set(patients)))
-    if len(unique) < 2 or test_fraction <= 0:
-        return np.full(len(patients), "train")
-    n_test = min(max(1, int(round(test_fraction * len(unique)))), len(unique) - 1)
-    test = np.random.default_rng(seed).permutation(unique)[:n_test]
-    return np.where(np.isin(patients, test), "test", "train")
+def patient_split(
+    patients: np.ndarray, diagnoses: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+) -> np.ndarray:
+    """'train'/'val'/'test' per row; every patient's rows share one split. Patients are drawn per diagnosis
+    (stratified) where a diagnosis has enough patients to give each split at least one; the rest train. At least
+    one patient is tested whenever there are two or more."""
+    table = pd.DataFrame({"patient": patients, "diagnosis": diagnoses}).drop_duplicates("patient")
+    rng = np.random.default_rng(seed)
+    assigned: dict[str, str] = {}
+    for _, group in sorted(table.groupby("diagnosis"), key=lambda g: str(g[0])):
+        ids = rng.permutation(sorted(group.patient))
+        n_test, n_val = int(round(test_fraction * len(ids))), int(round(val_fraction * len(ids)))
+        if n_test + n_val >= len(ids):  # too few patients with this diagnosis to stratify
+            n_test = n_val = 0
+        assigned |= {p: "test" for p in ids[:n_test]} | {p: "val" for p in ids[n_test : n_test + n_val]}
+    everyone = sorted(table.patient)
+    if test_fraction > 0 and len(everyone) > 1 and "test" not in assigned.values():
+        untested = [p for p in rng.permutation(everyone) if p not in assigned]
+        assigned[untested[0]] = "test"
+    return np.array([assigned.get(p, "train") for p in patients])
+
+
+def _value_label(cfg: BeatConfig) -> str:
+    if cfg.normalize != "none":
+        return f"amplitude ({cfg.normalize} per beat)"
+    return "amplitude (10 s window scaled to [0, 1])" if cfg.recipe == "kachuee" else "mV"
 
 
 def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) -> tuple[TrainingSet, list[Reject]]:
@@ -123,36 +217,24 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
             rejects.append(Reject(rec.record, str(e)))
             continue
         for j, lead in enumerate(leads):
-            beats, r_peaks = cut_beats(signal[:, j], rec.fs_hz, cfg)
+            beats, beats_mv, r_peaks = cut_beats(signal[:, j], rec.fs_hz, cfg)
             rr = _rr_s(r_peaks, rec.fs_hz)
-            ok = np.all(np.isfinite(beats), axis=1) & (np.abs(beats).max(axis=1, initial=0) <= cfg.max_abs_mv)
-            if (~ok).any():
-                rejects.append(
-                    Reject(
-                        f"{rec.record}:{lead}",
-                        f"{(~ok).sum()} beat(s) non-finite or beyond ±{cfg.max_abs_mv} mV",
-                    )
-                )
+            reasons = beat_quality(beats_mv, rr, cfg)
             if true_factors is not None:
                 truth = true_factors[true_factors.record == rec.record].sort_values("r_sample")
                 nearest, matched = _match_factors(truth, r_peaks, int(cfg.factor_tolerance_s * rec.fs_hz))
-                if (ok & ~matched).any():
-                    rejects.append(
-                        Reject(
-                            f"{rec.record}:{lead}",
-                            f"{(ok & ~matched).sum()} detected beat(s) "
-                            "with no true beat within tolerance (false detections)",
-                        )
-                    )
-                ok &= matched
+                reasons[(reasons == "") & ~matched] = "no true beat within tolerance (false detection)"
                 factors = truth[factor_names].to_numpy(dtype=np.float64)[nearest]
             else:
                 factors = np.column_stack([60.0 / rr, np.full(len(rr), float(rec.healthy))])
-            n = int(ok.sum())
-            if n == 0:
+            ok = reasons == ""
+            rejects += [
+                Reject(f"{rec.record}:{lead}@{r}", why) for r, why in zip(r_peaks[~ok], reasons[~ok], strict=True)
+            ]
+            if not ok.any():
                 rejects.append(Reject(f"{rec.record}:{lead}", "no usable beats"))
                 continue
-            parts.append((beats[ok], factors[ok], pd.DataFrame({
+            parts.append((normalize_beats(beats[ok], cfg.normalize), factors[ok], pd.DataFrame({
                 "record": rec.record, "patient": rec.patient, "lead": lead, "diagnosis": rec.diagnosis,
                 "healthy": bool(rec.healthy), "r_sample": r_peaks[ok], "rr_s": rr[ok], "hr_bpm": 60.0 / rr[ok],
             })))  # fmt: skip
@@ -163,10 +245,12 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
     labels = pd.concat([p[2] for p in parts], ignore_index=True)
     beats = TrainingSet(
         x=np.concatenate([p[0] for p in parts]).astype(np.float32), axis=beat_axis_ms(cfg),
-        axis_label="time from R peak (ms)", value_label="mV",
+        axis_label="time from R peak (ms)", value_label=_value_label(cfg),
         factors=np.concatenate([p[1] for p in parts]), factor_names=list(factor_names),
         factor_kind="generative" if true_factors is not None else "proxy",
-        split=patient_split(labels.patient.to_numpy(), cfg.test_fraction, cfg.seed), labels=labels,
+        split=patient_split(labels.patient.to_numpy(), labels.diagnosis.to_numpy(), cfg.val_fraction,
+                            cfg.test_fraction, cfg.seed),
+        labels=labels,
     )  # fmt: skip
     log.info("cut %d beats from %d records (%d quarantine entries)", len(beats), len(records), len(rejects))
     return beats, rejects

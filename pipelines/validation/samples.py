@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipelines.dataset import TrainingSet
+from pipelines.dataset import SPLITS, TrainingSet
 from pipelines.validation.expectations import Check, SuiteResult, run_suite
 
 
@@ -33,7 +33,7 @@ def validate_samples(name: str, data: TrainingSet, cfg: SampleChecksConfig) -> S
         ),
         Check(
             "ExpectColumnValuesToBeInSet",
-            {"column": "split", "value_set": ["train", "test"]},
+            {"column": "split", "value_set": list(SPLITS)},
             "unknown split",
         ),
     ] + [Check("ExpectColumnValuesToNotBeNull", {"column": c}, f"label {c} missing") for c in data.labels.columns]

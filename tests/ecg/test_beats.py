@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.ecg.beats import BeatConfig, beat_axis_ms, patient_split, segment_beats
+from pipelines.ecg.beats import (
+    BeatConfig,
+    beat_axis_ms,
+    beat_quality,
+    cut_beats,
+    normalize_beats,
+    patient_split,
+    segment_beats,
+)
 from pipelines.ecg.records import ingest_records
 from pipelines.synthetic.ecg import SyntheticEcgConfig, generate_ecg
 from tests.conftest import shared
@@ -36,9 +44,51 @@ def test_synthetic_beats_carry_their_true_factors(tmp_path):
     assert np.corrcoef(hr, beats.labels.hr_bpm)[0, 1] > 0.6  # measured RR agrees with the generator's rate
 
 
-def test_patient_split_never_puts_a_patient_in_two_splits():
-    patients = np.repeat([f"p{i}" for i in range(10)], 7)
-    split = patient_split(patients, 0.3, seed=0)
-    by_patient = pd.Series(split).groupby(patients).nunique()
-    assert (by_patient == 1).all()
-    assert set(split) == {"train", "test"} and (split == "test").sum() == 3 * 7
+def test_patient_split_never_puts_a_patient_in_two_splits_and_stratifies_by_diagnosis():
+    patients = np.repeat([f"p{i}" for i in range(20)], 7)
+    diagnoses = np.where(np.arange(20) < 10, "MI", "healthy").repeat(7)
+    split = patient_split(patients, diagnoses, val_fraction=0.2, test_fraction=0.2, seed=0)
+    assert (pd.Series(split).groupby(patients).nunique() == 1).all()
+    per_patient = pd.DataFrame({"p": patients, "d": diagnoses, "s": split}).drop_duplicates("p")
+    assert (per_patient.groupby(["d", "s"]).size().unstack()[["test", "val"]] == 2).all().all()
+
+
+def test_patient_split_tests_someone_even_when_no_diagnosis_can_be_stratified():
+    patients = np.array(["a", "a", "b", "c"])
+    split = patient_split(patients, np.array(["x", "x", "y", "z"]), 0.0, 0.25, seed=0)
+    assert (split == "test").any() and (split == "train").any() and split[0] == split[1]
+
+
+def test_kachuee_recipe_gives_187_samples_from_r_zero_padded_after_1_2_rr():
+    cfg = BeatConfig(recipe="kachuee")
+    fs, rr_s = 1000.0, 0.8
+    t = np.arange(int(30 * fs)) / fs
+    lead = np.exp(-0.5 * ((t % rr_s - 0.4) / 0.01) ** 2)  # one spike every 0.8 s
+    beats, beats_mv, r_peaks = cut_beats(lead, fs, cfg)
+    assert beats.shape[1] == 187 and beats_mv.shape == beats.shape
+    assert np.allclose(np.diff(r_peaks), rr_s * fs, atol=2)
+    kept = int(round(1.2 * rr_s * cfg.fs_hz))  # 120 samples at 125 Hz
+    assert np.all(beats[:, kept:] == 0.0)
+    inner = r_peaks < 20 * fs  # the last 10 s window holds the band-pass filter's edge transient
+    assert np.all(beats[inner, 0] > 0.99)  # starts at the R peak, its 10 s window scaled to [0, 1]
+    assert np.all(np.abs(beats[inner, 20:80]) < 0.01)  # flat between this R and the next
+
+
+def test_quality_filter_names_each_failure():
+    rng = np.random.default_rng(0)
+    good = np.sin(np.linspace(0, np.pi, 100))[None].repeat(5, axis=0)
+    beats = good.copy()
+    beats[1] *= 0.01  # flat
+    beats[2] += rng.normal(0, 0.3, 100)  # noisy
+    beats[3] *= 20  # clipped
+    rr = np.array([0.8, 0.8, 0.8, 0.8, 2.0])  # the last one is an RR outlier
+    reasons = beat_quality(beats, rr, BeatConfig())
+    assert reasons[0] == ""
+    assert reasons[1].startswith("flat") and reasons[2].startswith("noisy") and reasons[3].startswith("clipped")
+    assert reasons[4].startswith("rr outlier")
+
+
+def test_zscore_normalisation_is_per_beat():
+    beats = np.random.default_rng(0).normal(3, 2, (4, 50))
+    z = normalize_beats(beats, "zscore")
+    assert np.allclose(z.mean(axis=1), 0) and np.allclose(z.std(axis=1), 1)
