@@ -20,6 +20,7 @@ import pandas as pd
 from pipelines.config import from_dict, load_params, read_params
 from pipelines.dataset import TrainingSet
 from pipelines.ecg.beats import BeatConfig, segment_beats
+from pipelines.ecg.physionet import PhysioNetConfig, download_database
 from pipelines.ecg.records import ingest_records
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.exchange.bars import ingest_bars
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SourcesConfig:
-    ecg: str = "synthetic"  # "synthetic" or a WFDB directory in PTB layout (e.g. ../shared/data/ptbdb)
+    ecg: str = "synthetic"  # "synthetic", "physionet" (download, section `physionet`) or a WFDB directory in PTB
+    # layout (e.g. ../shared/data/ptbdb)
     btc: str = "synthetic"  # "synthetic" or a folder of OHLCV .zip/.csv files (e.g. ../shared/data/exchange)
 
 
@@ -80,19 +82,33 @@ def loss_config(ws: Workspace, name: str) -> LossConfig:
 
 
 def ecg_source(ws: Workspace) -> Path:
-    """The WFDB directory to read; the synthetic default is generated first (a no-op when current)."""
+    """The WFDB directory the ECG stages read (filled by ingest_ecg for the synthetic and PhysioNet sources)."""
     src = load_params(ws.params_path, "sources", SourcesConfig).ecg
     if src == "synthetic":
-        return generate_ecg(ws.synthetic_ecg_dir, load_params(ws.params_path, "synthetic_ecg", SyntheticEcgConfig))
+        return ws.synthetic_ecg_dir
+    if src == "physionet":
+        return ws.physionet_dir(load_params(ws.params_path, "physionet", PhysioNetConfig).database)
     return ws.resolve(src)
+
+
+def fetch_ecg_source(ws: Workspace) -> tuple[Path, list[str] | None, list[Reject]]:
+    """Make the ECG source present: generate the synthetic records (a no-op when current) or download from
+    PhysioNet (resumable, verified). Returns the directory, the records to ingest (None: all) and rejects."""
+    src = load_params(ws.params_path, "sources", SourcesConfig).ecg
+    if src == "synthetic":
+        generate_ecg(ws.synthetic_ecg_dir, load_params(ws.params_path, "synthetic_ecg", SyntheticEcgConfig))
+    elif src == "physionet":
+        cfg = load_params(ws.params_path, "physionet", PhysioNetConfig)
+        done, rejects = download_database(ecg_source(ws), cfg)
+        return ecg_source(ws), done, rejects
+    return ecg_source(ws), None, []
 
 
 def btc_source(ws: Workspace) -> tuple[Path, Path | None]:
     """The folder of bar files and, for synthetic data, the file of per-window generative factors."""
     src = load_params(ws.params_path, "sources", SourcesConfig).btc
     if src == "synthetic":
-        out = generate_btc(ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig))
-        return (out / BARS_FILE).parent, out / FACTORS_FILE
+        return (ws.synthetic_btc_dir / BARS_FILE).parent, ws.synthetic_btc_dir / FACTORS_FILE
     return ws.resolve(src), None
 
 
@@ -107,7 +123,9 @@ def generate(ws: Workspace) -> StageResult:
 
 
 def ingest_ecg(ws: Workspace) -> StageResult:
-    records, rejects = ingest_records(ecg_source(ws))
+    source, only, rejects = fetch_ecg_source(ws)
+    records, ingest_rejects = ingest_records(source, only)
+    rejects = rejects + ingest_rejects
     write_quarantine(ws.quarantine("ecg_ingest"), rejects)
     out = write_parquet(ws.ecg_records, records)
     return StageResult(out, {"records": len(records), "patients": records.patient.nunique()}, rejects)
@@ -158,6 +176,8 @@ def _samples_result(ws, section: str, name: str, data: TrainingSet, out: Path, r
 
 
 def ingest_btc(ws: Workspace) -> StageResult:
+    if load_params(ws.params_path, "sources", SourcesConfig).btc == "synthetic":
+        generate_btc(ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig))
     bars_dir, _ = btc_source(ws)
     bars, rejects = ingest_bars(bars_dir)
     write_quarantine(ws.quarantine("btc_ingest"), rejects)

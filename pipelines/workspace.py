@@ -42,6 +42,9 @@ class Workspace:
     def synthetic_btc_dir(self) -> Path:
         return self.data / "raw" / "synthetic_btc"
 
+    def physionet_dir(self, database: str) -> Path:
+        return self.data / "raw" / "physionet" / database
+
     # ECG stages
     @property
     def ecg_records(self) -> Path:

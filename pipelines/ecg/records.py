@@ -99,15 +99,16 @@ def read_header(source: Path, record: str, controls: set[str]) -> dict:
     }
 
 
-def ingest_records(source: str | Path) -> tuple[pd.DataFrame, list[Reject]]:
-    """The records table (columns RECORD_COLUMNS) of a WFDB source directory, and the rejected records."""
+def ingest_records(source: str | Path, only: list[str] | None = None) -> tuple[pd.DataFrame, list[Reject]]:
+    """The records table (columns RECORD_COLUMNS) of a WFDB source directory, and the rejected records.
+    `only` restricts it to those records (e.g. the subset that was downloaded)."""
     source = Path(source)
     if not source.is_dir():
         raise IngestError(f"{source}: ECG source directory not found")
     controls_file = source / "CONTROLS"
     controls = set(controls_file.read_text().split()) if controls_file.is_file() else set()
     rows, rejects = [], []
-    for record in list_records(source):
+    for record in only if only is not None else list_records(source):
         if not (source / f"{record}.hea").is_file():
             rejects.append(Reject(record, "listed in RECORDS but its .hea file is missing"))
             continue

@@ -1,0 +1,149 @@
+"""PhysioNet download against a local HTTP server that serves the real PTB files in PhysioNet's URL layout
+(`/ptbdb/1.0.0/...`), with a SHA256SUMS.txt, injected server errors and a tampered file."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import re
+import shutil
+import threading
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from pipelines.ecg.physionet import PhysioNetConfig, download_database
+from pipelines.ecg.records import ingest_records
+from tests.conftest import shared
+
+RECORDS = ["patient001/s0010_re", "patient104/s0306lre", "patient105/s0303lre"]
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files with byte ranges (as PhysioNet serves them), and `fail_next[path] = n` answering n requests
+    for a path with 500 first. `requests` logs each GET with its range."""
+
+    fail_next: dict[str, int] = {}
+    requests: list[str] = []
+
+    def do_GET(self):
+        byte_range = self.headers.get("Range", "")
+        self.requests.append(f"{self.path} {byte_range}".strip())
+        if self.fail_next.get(self.path, 0) > 0:
+            self.fail_next[self.path] -= 1
+            self.send_error(500, "injected")
+            return
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", byte_range)
+        path = Path(self.translate_path(self.path))
+        if not match or not path.is_file():
+            return super().do_GET()
+        data = path.read_bytes()
+        start, end = int(match[1]), int(match[2]) if match[2] else len(data) - 1
+        body = data[start : end + 1]
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{start + len(body) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_HEAD(self):
+        self.requests.append("HEAD " + self.path)
+        super().do_HEAD()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A PhysioNet-like server rooted at tmp/www; yields (base URL, the database folder it serves)."""
+    db = tmp_path / "www" / "ptbdb" / "1.0.0"
+    for record in RECORDS:
+        patient, name = record.split("/")
+        (db / patient).mkdir(parents=True, exist_ok=True)
+        for path in shared("ptbdb", patient).glob(f"{name}.*"):
+            shutil.copy(path, db / patient / path.name)
+    (db / "RECORDS").write_text("\n".join([*RECORDS, "patient002/s0015lre"]) + "\n")  # the last is not served
+    shutil.copy(shared("ptbdb", "CONTROLS"), db / "CONTROLS")
+    sums = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(db)}" for p in sorted(db.rglob("*.*"))]
+    (db / "SHA256SUMS.txt").write_text("\n".join(sums) + "\n")
+    Handler.fail_next, Handler.requests = {}, []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(tmp_path / "www")))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/", db
+    httpd.shutdown()
+
+
+def test_downloads_listed_records_verified_and_rejects_the_missing_one(server, tmp_path):
+    url, _ = server
+    done, rejects = download_database(tmp_path / "dl", PhysioNetConfig(index_url=url, backoff_s=0.01))
+    assert done == RECORDS
+    assert [r.item for r in rejects] == ["patient002/s0015lre"] and "not on the server" in rejects[0].reason
+    for record in RECORDS:  # header and both signal files, byte for byte
+        for suffix in (".hea", ".dat", ".xyz"):
+            assert (tmp_path / "dl" / f"{record}{suffix}").read_bytes() == shared("ptbdb", record + suffix).read_bytes()
+    records, _ = ingest_records(tmp_path / "dl")
+    assert set(records.record) == set(RECORDS)
+    assert records.set_index("record").loc["patient104/s0306lre"].healthy  # CONTROLS came along
+
+
+def test_rerun_skips_complete_files_and_resumes_a_partial_one(server, tmp_path):
+    url, _ = server
+    cfg = PhysioNetConfig(index_url=url, records=tuple(RECORDS), backoff_s=0.01)
+    download_database(tmp_path / "dl", cfg)
+    dat = tmp_path / "dl" / "patient001" / "s0010_re.dat"
+    dat.write_bytes(dat.read_bytes()[:1000])  # an interrupted download
+    Handler.requests.clear()
+    done, rejects = download_database(tmp_path / "dl", cfg)
+    assert done == RECORDS and rejects == []
+    assert dat.read_bytes() == shared("ptbdb", "patient001", "s0010_re.dat").read_bytes()
+    # complete files cost a HEAD each (size check); the partial one is completed with one ranged GET
+    gets = [r for r in Handler.requests if not r.startswith("HEAD") and (".dat" in r or ".xyz" in r or ".hea" in r)]
+    assert gets == ["/ptbdb/1.0.0/patient001/s0010_re.dat bytes=1000-"], Handler.requests
+
+
+def test_server_errors_are_retried(server, tmp_path):
+    url, _ = server
+    Handler.fail_next["/ptbdb/1.0.0/patient105/s0303lre.hea"] = 2
+    done, rejects = download_database(
+        tmp_path / "dl", PhysioNetConfig(index_url=url, records=("patient105/s0303lre",), backoff_s=0.01)
+    )
+    assert done == ["patient105/s0303lre"] and rejects == []
+
+
+def test_a_file_that_does_not_match_its_checksum_is_quarantined(server, tmp_path):
+    url, db = server
+    xyz = db / "patient104" / "s0306lre.xyz"
+    xyz.write_bytes(b"\0" * xyz.stat().st_size)  # same size, other bytes: only the checksum can tell
+    done, rejects = download_database(tmp_path / "dl", PhysioNetConfig(index_url=url, records=tuple(RECORDS)))
+    assert "patient104/s0306lre" not in done
+    assert rejects[0].reason == (
+        "patient104/s0306lre.xyz: SHA-256 does not match SHA256SUMS.txt after a fresh download"
+    )
+
+
+def test_record_names_that_escape_the_folder_are_rejected(server, tmp_path):
+    url, _ = server
+    done, rejects = download_database(
+        tmp_path / "dl", PhysioNetConfig(index_url=url, records=("../../etc/passwd", "/abs/rec"))
+    )
+    assert done == [] and all("would leave the download folder" in r.reason for r in rejects)
+    assert not (tmp_path / "etc").exists()
+
+
+def test_physionet_source_feeds_the_ingest_stage(server, tmp_path):
+    from pipelines import stages
+    from pipelines.workspace import Workspace
+    from tests.conftest import TINY, write_params
+
+    url, _ = server
+    physionet = {"index_url": url, "records": [*RECORDS, "patient002/s0015lre"]}
+    params = write_params(tmp_path, {**TINY, "sources": {"ecg": "physionet"}, "physionet": physionet})
+    ws = Workspace(tmp_path, params)
+    result = stages.ingest_ecg(ws)
+    assert result.counts["records"] == 3
+    assert [r.item for r in result.rejects] == ["patient002/s0015lre"]
+    assert (ws.physionet_dir("ptbdb") / "patient001" / "s0010_re.xyz").is_file()
+    assert stages.validate_ecg(ws).counts["records_valid"] == 3
