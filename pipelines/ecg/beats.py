@@ -3,7 +3,8 @@
 Recipe (config `beats` in params.yaml):
 1. band-pass `bandpass_hz` (default 0.5-40 Hz, zero-phase Butterworth): 0.5 Hz removes baseline wander,
    40 Hz removes mains hum and muscle noise; units stay mV;
-2. R peaks on the conditioned lead at the record's own rate (pipelines.ecg.rpeaks);
+2. R peaks at the record's own rate (pipelines.ecg.rpeaks) on the conditioned reference lead `rpeak_lead`
+   (default II), used for every lead of the simultaneous recording (or on each lead when it is empty);
 3. polyphase resampling to `fs_hz` (default 125 Hz, the rate of the public PTB heartbeat set of Kachuee et al.
    2018, "ECG Heartbeat Classification: A Deep Transferable Representation", arXiv 1805.00794);
 4. one beat per R peak, by `recipe`:
@@ -53,6 +54,7 @@ NORMALIZATIONS = ("none", "minmax", "zscore")
 @dataclass(frozen=True)
 class BeatConfig:
     leads: tuple[str, ...] = ("ii",)  # beats are cut from each of these leads
+    rpeak_lead: str = "ii"  # R peaks found on this lead serve every lead (simultaneous); "" = each lead its own
     bandpass_hz: tuple[float, float] = (0.5, 40.0)  # baseline wander below, mains and EMG above
     fs_hz: float = 125.0  # resample rate, as in Kachuee et al. 2018
     recipe: str = "centred"  # one of RECIPES
@@ -88,11 +90,15 @@ def beat_axis_ms(cfg: BeatConfig) -> np.ndarray:
     return (np.arange(n) - pre) / cfg.fs_hz * 1000.0
 
 
-def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cut_beats(
+    lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One lead's beats: (beats (B, L) at cfg.fs_hz by cfg.recipe, in mV for `centred`; the same windows in mV
-    for the quality filter; R-peak sample indices (B,) at `fs_hz`)."""
+    for the quality filter; R-peak sample indices (B,) at `fs_hz`). R peaks are detected on this lead unless
+    given (from the reference lead of the same recording)."""
     conditioned = bandpass(lead_mv, fs_hz, *cfg.bandpass_hz)
-    r_peaks = detect_rpeaks(conditioned, fs_hz)
+    if r_peaks is None:
+        r_peaks = detect_rpeaks(conditioned, fs_hz)
     ratio = Fraction(cfg.fs_hz / fs_hz).limit_denominator(1000)
     resampled = resample_poly(conditioned, ratio.numerator, ratio.denominator)
     r_new = np.round(r_peaks * float(ratio)).astype(np.int64)
@@ -189,6 +195,15 @@ def patient_split(
     return np.array([assigned.get(p, "train") for p in patients])
 
 
+def _reference_peaks(source: Path, rec, cfg: BeatConfig) -> np.ndarray | None:
+    """R peaks of the record's reference lead (None: detect on each lead). Small-QRS leads (aVL, III) have
+    T waves as tall as their R waves; detecting once on a lead with a clear QRS keeps all leads' beats aligned."""
+    if not cfg.rpeak_lead:
+        return None
+    signal, _ = read_signal(source, rec.record, [cfg.rpeak_lead])
+    return detect_rpeaks(bandpass(signal[:, 0], rec.fs_hz, *cfg.bandpass_hz), rec.fs_hz)
+
+
 def _value_label(cfg: BeatConfig) -> str:
     if cfg.normalize != "none":
         return f"amplitude ({cfg.normalize} per beat)"
@@ -213,11 +228,12 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
     for i, rec in enumerate(records.itertuples(index=False)):
         try:
             signal, leads = read_signal(source, rec.record, list(cfg.leads))
+            reference = _reference_peaks(source, rec, cfg)
         except IngestError as e:
             rejects.append(Reject(rec.record, str(e)))
             continue
         for j, lead in enumerate(leads):
-            beats, beats_mv, r_peaks = cut_beats(signal[:, j], rec.fs_hz, cfg)
+            beats, beats_mv, r_peaks = cut_beats(signal[:, j], rec.fs_hz, cfg, reference)
             rr = _rr_s(r_peaks, rec.fs_hz)
             reasons = beat_quality(beats_mv, rr, cfg)
             if true_factors is not None:

@@ -92,3 +92,13 @@ def test_zscore_normalisation_is_per_beat():
     beats = np.random.default_rng(0).normal(3, 2, (4, 50))
     z = normalize_beats(beats, "zscore")
     assert np.allclose(z.mean(axis=1), 0) and np.allclose(z.std(axis=1), 1)
+
+
+def test_all_15_ptb_leads_share_the_reference_leads_r_peaks():
+    """Regression: detecting on aVL and III of patient002 found T waves too (278 RR-outlier beats)."""
+    leads = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6", "vx", "vy", "vz")
+    records, _ = ingest_records(shared("ptbdb"))
+    records = records[records.record == "patient002/s0015lre"]
+    beats, rejects = segment_beats(records, shared("ptbdb"), BeatConfig(leads=leads))
+    per_lead = beats.labels.groupby("lead").r_sample.apply(tuple)
+    assert rejects == [] and len(per_lead) == 15 and per_lead.nunique() == 1  # the same beats in every lead
