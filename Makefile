@@ -49,9 +49,15 @@ mlflow: $(VENV)/.installed
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
 
 # Benchmarks print their figures (ratios against a baseline measured in the same run) into benchmarks/results.md.
-bench: $(VENV)/.installed
+# neurokit2 only for the R-peak comparison, in its own environment (not a project dependency)
+.venv-neurokit/.installed: constraints-neurokit.txt
+	test -x .venv-neurokit/bin/python || $(PYTHON) -m venv .venv-neurokit
+	.venv-neurokit/bin/pip install -q -c constraints-neurokit.txt neurokit2 wfdb
+	touch $@
+
+bench: $(VENV)/.installed .venv-neurokit/.installed
 	{ echo "# Benchmark results"; echo; echo "Machine: $$(nproc) cores, $$(uname -m); $$(date -u +%F)."; echo; \
-	  $(PY) -m benchmarks.rpeaks; } > benchmarks/results.md
+	  $(PY) -m benchmarks.rpeaks --neurokit-python .venv-neurokit/bin/python; } > benchmarks/results.md
 	cat benchmarks/results.md
 
 repro: install

@@ -3,6 +3,9 @@ to segment a whole 15-lead PTB record.
 
     python -m benchmarks.rpeaks [--mitdb DIR] [--ptbdb DIR] [--repeats N]
 
+neurokit2's default detector is scored too when `--neurokit-python` names an environment that has it (it is not a
+project dependency; `make bench` builds .venv-neurokit from constraints-neurokit.txt).
+
 Accuracy: beats only (MIT-BIH beat symbols; rhythm, quality and non-beat marks excluded), 150 ms tolerance,
 channel 0 of each record. Speed: samples per second of the whole detection call, best of `repeats` runs, both
 detectors on the same machine in the same run; our speed is also printed as a ratio to XQRS's.
@@ -11,7 +14,9 @@ detectors on the same machine in the same run; our speed is also printed as a ra
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import subprocess
 import time
 from pathlib import Path
 
@@ -19,7 +24,7 @@ import numpy as np
 
 from pipelines.ecg.beats import BeatConfig, cut_beats
 from pipelines.ecg.records import read_signal
-from pipelines.ecg.rpeaks import detect_rpeaks, score_detections
+from pipelines.ecg.rpeaks import bandpass, detect_rpeaks, score_detections
 
 BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -32,6 +37,15 @@ def xqrs(signal: np.ndarray, fs: float) -> np.ndarray:
 
 
 DETECTORS = {"ours (pipelines.ecg.rpeaks)": detect_rpeaks, "wfdb xqrs_detect": xqrs}
+NEUROKIT = "neurokit2 ecg_peaks (default)"
+
+
+def neurokit_results(python: Path, mitdb: Path, records: list[str], repeats: int) -> dict:
+    """Peaks and best times of neurokit2's default detector, run in its own environment (`python`)."""
+    script = Path(__file__).with_name("neurokit_peaks.py")
+    proc = subprocess.run([str(python), str(script), str(mitdb), *records, "--repeats", str(repeats)],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return json.loads(proc.stdout)
 
 
 def timed(fn, repeats: int, *args):
@@ -44,19 +58,23 @@ def timed(fn, repeats: int, *args):
     return result, min(times)
 
 
-def mitdb_table(mitdb: Path, repeats: int) -> list[str]:
+def mitdb_table(mitdb: Path, repeats: int, neurokit_python: Path | None) -> list[str]:
     import wfdb
 
     records = [line.strip() for line in (mitdb / "RECORDS").read_text().split() if (mitdb / f"{line}.atr").exists()]
-    totals = {name: {"tp": 0, "fp": 0, "fn": 0, "samples": 0, "seconds": 0.0} for name in DETECTORS}
+    names = [*DETECTORS, *([NEUROKIT] if neurokit_python else [])]
+    totals = {name: {"tp": 0, "fp": 0, "fn": 0, "samples": 0, "seconds": 0.0} for name in names}
+    nk = neurokit_results(neurokit_python, mitdb, records, repeats) if neurokit_python else {}
     rows = ["| record | detector | Se | +P | F1 | Msamples/s |", "|---|---|---|---|---|---|"]
     for rec_name in records:
         rec = wfdb.rdrecord(str(mitdb / rec_name))
         ann = wfdb.rdann(str(mitdb / rec_name), "atr")
         reference = np.array([s for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEAT_SYMBOLS])
         signal = rec.p_signal[:, 0]
-        for name, detect in DETECTORS.items():
-            found, seconds = timed(detect, repeats, signal, rec.fs)
+        runs = {name: timed(detect, repeats, signal, rec.fs) for name, detect in DETECTORS.items()}
+        if rec_name in nk:
+            runs[NEUROKIT] = (np.asarray(nk[rec_name]["peaks"]), nk[rec_name]["seconds"])
+        for name, (found, seconds) in runs.items():
             s = score_detections(found, reference, int(0.15 * rec.fs))
             for k in ("tp", "fp", "fn"):
                 totals[name][k] += s[k]
@@ -84,8 +102,9 @@ def ptb_segmentation(ptbdb: Path, repeats: int) -> list[str]:
     signal, leads = read_signal(ptbdb, record)
     cfg = BeatConfig()
 
-    def segment_all():
-        return sum(len(cut_beats(signal[:, j], 1000.0, cfg)[0]) for j in range(len(leads)))
+    def segment_all():  # as segment_beats does it: R peaks once on lead II, beats cut from every lead
+        reference = detect_rpeaks(bandpass(signal[:, leads.index("ii")], 1000.0, *cfg.bandpass_hz), 1000.0)
+        return sum(len(cut_beats(signal[:, j], 1000.0, cfg, reference)[0]) for j in range(len(leads)))
 
     n_beats, seconds = timed(segment_all, repeats)
     return [f"PTB {record}: {len(leads)} leads x {signal.shape[0]} samples -> {n_beats} beats in {seconds:.3f} s "
@@ -97,10 +116,12 @@ def main() -> None:
     parser.add_argument("--mitdb", type=Path, default=SHARED / "mitdb")
     parser.add_argument("--ptbdb", type=Path, default=SHARED / "ptbdb")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--neurokit-python", type=Path, default=None,
+                        help="python of an environment with neurokit2 (make bench uses .venv-neurokit)")  # fmt: skip
     args = parser.parse_args()
     logging.getLogger("wfdb").setLevel(logging.WARNING)
     print("## R-peak detection (MIT-BIH, channel 0, 150 ms tolerance)\n")
-    print("\n".join(mitdb_table(args.mitdb, args.repeats)))
+    print("\n".join(mitdb_table(args.mitdb, args.repeats, args.neurokit_python)))
     print("\n## Heartbeat segmentation of a whole PTB record\n")
     print("\n".join(ptb_segmentation(args.ptbdb, args.repeats)))
 
