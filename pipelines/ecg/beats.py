@@ -59,7 +59,8 @@ class BeatConfig:
     fs_hz: float = 125.0  # resample rate, as in Kachuee et al. 2018
     recipe: str = "centred"  # one of RECIPES
     pre_s: float = 0.25  # centred: window start before the R peak
-    post_s: float = 0.55  # centred: window end after the R peak
+    post_s: float = 1.246  # centred: window end after the R peak (0.25 + 1.246 s = 187 samples at 125 Hz, as the
+    # public PTB heartbeat set; the next beat's QRS falls inside, so the heart rate shows)
     kachuee_len: int = 187  # kachuee: samples per beat after zero-padding
     rr_factor: float = 1.2  # kachuee: beat length = rr_factor x the 10 s window's median RR
     normalize: str = "none"  # per-beat normalisation, one of NORMALIZATIONS

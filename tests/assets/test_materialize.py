@@ -60,7 +60,7 @@ def test_blocking_checks_pass_and_report_expectations(materialized):
 def test_heartbeats_and_windows_have_expected_shapes(materialized):
     ws, _ = materialized
     beats = TrainingSet.load(ws.heartbeats)
-    assert beats.x.shape[1] == 100  # 0.25 s + 0.55 s at 125 Hz
+    assert beats.x.shape[1] == 187  # 0.25 s + 1.246 s at 125 Hz
     assert beats.factor_names[:2] == ["hr_bpm", "qrs_s"] and beats.factor_kind == "generative"
     # 4 patients x 40 s at 50-100 bpm: between 100 and 300 beats, every patient present
     assert 100 <= len(beats) <= 300 and beats.labels.patient.nunique() == 4

@@ -22,7 +22,7 @@ from tests.conftest import shared
 def test_real_ptb_beats_are_cut_around_r_with_proxy_factors():
     records, _ = ingest_records(shared("ptbdb"))
     beats, rejects = segment_beats(records, shared("ptbdb"), BeatConfig())
-    assert beats.x.shape[1] == len(beat_axis_ms(BeatConfig())) == 100
+    assert beats.x.shape[1] == len(beat_axis_ms(BeatConfig())) == 187
     assert beats.factor_kind == "proxy" and beats.factor_names == ["hr_bpm", "healthy"]
     per_record = beats.labels.groupby("record").size()
     assert set(per_record.index) == set(records.record)
