@@ -24,6 +24,7 @@ from pipelines.ecg.physionet import PhysioNetConfig, download_database
 from pipelines.ecg.records import ingest_records
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.exchange.bars import ingest_bars
+from pipelines.exchange.candles import CandlesApiConfig, update_store
 from pipelines.exchange.windows import WindowConfig, make_windows
 from pipelines.quarantine import Reject, write_quarantine
 from pipelines.storage import write_parquet, write_text
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 class SourcesConfig:
     ecg: str = "synthetic"  # "synthetic", "physionet" (download, section `physionet`) or a WFDB directory in PTB
     # layout (e.g. ../shared/data/ptbdb)
-    btc: str = "synthetic"  # "synthetic" or a folder of OHLCV .zip/.csv files (e.g. ../shared/data/exchange)
+    btc: str = "synthetic"  # "synthetic", "coinbase" (candles API, section `coinbase`) or a folder of OHLCV
+    # .zip/.csv files (e.g. ../shared/data/exchange)
 
 
 @dataclass
@@ -109,6 +111,8 @@ def btc_source(ws: Workspace) -> tuple[Path, Path | None]:
     src = load_params(ws.params_path, "sources", SourcesConfig).btc
     if src == "synthetic":
         return (ws.synthetic_btc_dir / BARS_FILE).parent, ws.synthetic_btc_dir / FACTORS_FILE
+    if src == "coinbase":
+        return ws.data / "raw" / "coinbase", None
     return ws.resolve(src), None
 
 
@@ -176,9 +180,12 @@ def _samples_result(ws, section: str, name: str, data: TrainingSet, out: Path, r
 
 
 def ingest_btc(ws: Workspace) -> StageResult:
-    if load_params(ws.params_path, "sources", SourcesConfig).btc == "synthetic":
-        generate_btc(ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig))
+    src = load_params(ws.params_path, "sources", SourcesConfig).btc
     bars_dir, _ = btc_source(ws)
+    if src == "synthetic":
+        generate_btc(ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig))
+    elif src == "coinbase":
+        update_store(bars_dir, load_params(ws.params_path, "coinbase", CandlesApiConfig))
     bars, rejects = ingest_bars(bars_dir)
     write_quarantine(ws.quarantine("btc_ingest"), rejects)
     out = write_parquet(ws.btc_bars, bars)

@@ -3,6 +3,7 @@
 Formats read (chosen by file, so one source folder may mix them):
 - QuantConnect Lean minute zips (`YYYYMMDD_trade.zip`): one headerless CSV per UTC day with
   milliseconds since midnight, open, high, low, close, volume;
+- Parquet stores of the candles API client (pipelines.exchange.candles);
 - generic OHLCV CSV with a header naming a time column (`timestamp`, `time`, `date`, `datetime` or `unix`)
   holding epoch seconds, epoch milliseconds or date-time text (ISO-8601, or CryptoDataDownload's
   `2019-10-17 09-AM`); a banner line above the header and newest-first order are handled.
@@ -99,7 +100,13 @@ def read_ohlcv_csv(path: Path) -> pd.DataFrame:
 
 def read_bar_file(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
     """Clean bars (BAR_COLUMNS, ascending, unique times) of one file and its row rejects."""
-    frame = read_lean_zip(path) if path.suffix == ".zip" else read_ohlcv_csv(path)
+    if path.suffix == ".zip":
+        frame = read_lean_zip(path)
+    elif path.suffix == ".parquet":  # a store written by pipelines.exchange.candles
+        frame = pd.read_parquet(path)[BAR_COLUMNS]
+        frame = frame.assign(line=np.arange(1, len(frame) + 1))
+    else:
+        frame = read_ohlcv_csv(path)
     for col in PRICE_COLUMNS:
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
     rejects = []
@@ -121,7 +128,7 @@ def read_bar_file(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
 
 
 def ingest_bars(source: str | Path, bar_s: int = 60) -> tuple[pd.DataFrame, list[Reject]]:
-    """All bars of the `*.zip` and `*.csv` files in `source` (one table, ascending UTC, unique timestamps).
+    """All bars of the `*.zip`, `*.csv` and `*.parquet` files in `source` (one table, ascending UTC, unique timestamps).
 
     Files whose bar interval (smallest spacing) is not `bar_s` seconds are rejected whole, so hourly files are not mixed
     into minute bars. Raises IngestError when the source folder is missing.
@@ -130,7 +137,7 @@ def ingest_bars(source: str | Path, bar_s: int = 60) -> tuple[pd.DataFrame, list
     if not source.is_dir():
         raise IngestError(f"{source}: bar source directory not found")
     frames, rejects = [], []
-    files = sorted(p for p in source.iterdir() if p.suffix in (".zip", ".csv"))
+    files = sorted(p for p in source.iterdir() if p.suffix in (".zip", ".csv", ".parquet"))
     for path in files:
         try:
             bars, row_rejects = read_bar_file(path)
