@@ -25,6 +25,7 @@ from pipelines.ecg.records import ingest_records
 from pipelines.errors import ConfigError, DataValidationError
 from pipelines.exchange.bars import ingest_bars
 from pipelines.exchange.candles import CandlesApiConfig, update_store
+from pipelines.exchange.gaps import gap_stats
 from pipelines.exchange.windows import WindowConfig, make_windows
 from pipelines.quarantine import Reject, write_quarantine
 from pipelines.storage import write_parquet, write_text
@@ -210,7 +211,10 @@ def price_windows(ws: Workspace) -> StageResult:
     factors = pd.read_csv(factors_file) if factors_file is not None else None
     windows = make_windows(bars, cfg, factors)
     out = windows.save(ws.price_windows)
-    return _samples_result(ws, "window_checks", "price_windows", windows, out, [])
+    result = _samples_result(ws, "window_checks", "price_windows", windows, out, [])
+    days = max((bars.timestamp.max() - bars.timestamp.min()) / pd.Timedelta(days=1), 1 / 1440)
+    result.counts |= gap_stats(bars, cfg.max_ffill_min) | {"windows_per_day": round(len(windows) / days, 2)}
+    return result
 
 
 # --- model, traversals, metrics, report -------------------------------------------------------------------

@@ -28,9 +28,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from pipelines.dataset import TrainingSet
 from pipelines.errors import ConfigError, DataValidationError
+from pipelines.exchange.gaps import minute_grid
 
 log = logging.getLogger(__name__)
 
+CHUNK = 8192  # windows normalised at a time
 PROXY_FACTORS = ["realised_vol", "trend", "log_volume", "range", "hour_utc"]
 NORMALIZATIONS = ("log_return", "relative", "zscore")
 
@@ -51,32 +53,20 @@ class WindowConfig:
             raise ConfigError(f"windows: window_min {self.window_min} and stride_min {self.stride_min} too small")
 
 
-def minute_grid(bars: pd.DataFrame, max_ffill_min: int) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]]:
-    """Bars on a complete minute grid: arrays close/high/low/volume with NaN in gaps longer than max_ffill_min."""
-    minutes = ((bars["timestamp"] - bars["timestamp"].iloc[0]) // pd.Timedelta(minutes=1)).to_numpy()
-    grid = pd.date_range(bars["timestamp"].iloc[0], periods=int(minutes[-1]) + 1, freq="min")
-    cols = {c: np.full(len(grid), np.nan) for c in ("close", "high", "low", "volume")}
-    for c in cols:
-        cols[c][minutes] = bars[c].to_numpy()
-    missing = np.isnan(cols["close"])
-    run_id = np.cumsum(np.diff(np.concatenate([[0], missing.astype(np.int8)])) == 1) * missing
-    run_len = np.bincount(run_id)[run_id]
-    fill = missing & (run_len <= max_ffill_min)
-    last_valid = np.maximum.accumulate(np.where(~missing, np.arange(len(grid)), 0))
-    prev_close = cols["close"][last_valid]
-    for c in ("close", "high", "low"):
-        cols[c][fill] = prev_close[fill]
-    cols["volume"][fill] = 0.0
-    return grid, cols
-
-
-def _normalize(closes: np.ndarray, how: str) -> np.ndarray:
-    if how == "log_return":
-        return np.log(closes / closes[:, :1])
+def _normalize(log_c: np.ndarray, close: np.ndarray, starts: np.ndarray, w: int, how: str) -> np.ndarray:
+    """Windows (N, w) float32 starting at `starts`, normalised as NORMALIZATIONS describes."""
+    if how == "log_return":  # filled in chunks so the float64 intermediate stays small
+        out = np.empty((len(starts), w), dtype=np.float32)
+        view = sliding_window_view(log_c, w)
+        for i in range(0, len(starts), CHUNK):
+            part = starts[i : i + CHUNK]
+            out[i : i + CHUNK] = view[part] - log_c[part, None]
+        return out
+    closes = sliding_window_view(close, w)[starts]
     if how == "relative":
-        return closes / closes[:, :1] - 1.0
+        return (closes / closes[:, :1] - 1.0).astype(np.float32)
     std = closes.std(axis=1, keepdims=True)
-    return (closes - closes.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)
+    return ((closes - closes.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
 def _window_means(per_minute: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
@@ -112,18 +102,28 @@ def make_windows(bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFr
     grid, cols = minute_grid(bars, cfg.max_ffill_min)
     w = cfg.window_min
     gap_count = np.concatenate([[0], np.cumsum(np.isnan(cols["close"]))])
-    starts = np.arange(0, len(grid) - w + 1, cfg.stride_min)
-    starts = starts[gap_count[starts + w] - gap_count[starts] == 0]
+    candidates = np.arange(0, len(grid) - w + 1, cfg.stride_min)
+    gap_free = gap_count[candidates + w] - gap_count[candidates] == 0
+    starts = candidates[gap_free]
     if len(starts) == 0:
         raise DataValidationError(f"no gap-free {w}-minute window in {len(bars)} bars")
-    closes = sliding_window_view(cols["close"], w)[starts]  # (N, W) view, copied by the fancy index
-    log_ret = np.diff(np.log(closes), axis=1)
-    highs = sliding_window_view(cols["high"], w)[starts].max(axis=1)
-    lows = sliding_window_view(cols["low"], w)[starts].min(axis=1)
-    volume = sliding_window_view(cols["volume"], w)[starts].sum(axis=1)
+    # Every per-window quantity is a strided view (no copy) reduced along its last axis, or a difference of
+    # cumulative sums: O(T) work for the labels whatever the stride.
+    log_c = np.log(cols["close"])
+    ret = np.diff(log_c, prepend=log_c[0])  # ret[t] = log return into minute t
+    csum = np.concatenate([[0.0], np.nancumsum(ret)])
+    csum2 = np.concatenate([[0.0], np.nancumsum(ret**2)])
+    n_ret = w - 1  # returns inside a window: minutes start+1 .. start+w-1
+    mean = (csum[starts + w] - csum[starts + 1]) / n_ret
+    var = (csum2[starts + w] - csum2[starts + 1]) / n_ret - mean**2
+    view = np.s_[:: cfg.stride_min]
+    highs = sliding_window_view(cols["high"], w)[view].max(axis=1)[gap_free]
+    lows = sliding_window_view(cols["low"], w)[view].min(axis=1)[gap_free]
+    vol_sum = np.concatenate([[0.0], np.nancumsum(cols["volume"])])
     labels = pd.DataFrame({
-        "start": grid[starts], "realised_vol": log_ret.std(axis=1), "trend": np.log(closes[:, -1] / closes[:, 0]),
-        "log_volume": np.log1p(volume), "range": np.log(highs / lows), "hour_utc": grid[starts].hour.to_numpy(),
+        "start": grid[starts], "realised_vol": np.sqrt(np.maximum(var, 0.0)),
+        "trend": log_c[starts + w - 1] - log_c[starts], "log_volume": np.log1p(vol_sum[starts + w] - vol_sum[starts]),
+        "range": np.log(highs / lows), "hour_utc": grid[starts].hour.to_numpy(),
     })  # fmt: skip
     if block_factors is not None:
         names = [c for c in block_factors.columns if c != "start"]
@@ -133,7 +133,7 @@ def make_windows(bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFr
         factors = labels[PROXY_FACTORS].to_numpy(dtype=np.float64)
     split = time_split(starts, cfg)
     keep = split != "embargo"
-    n_gaps = int(np.sum(np.diff(np.concatenate([[0], np.isnan(cols["close"]).astype(np.int8)])) == 1))
+    n_gaps = int(np.sum(np.diff(np.concatenate([[0], np.isnan(cols["close"]).astype(np.int8)])) == 1))  # long ones
     log.info(
         "%d windows of %d min (stride %d) from %d bars; %d long gap(s); %d embargoed",
         keep.sum(),
@@ -144,7 +144,7 @@ def make_windows(bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFr
         (~keep).sum(),
     )
     return TrainingSet(
-        x=_normalize(closes[keep], cfg.normalization).astype(np.float32), axis=np.arange(w, dtype=np.float64),
+        x=_normalize(log_c, cols["close"], starts[keep], w, cfg.normalization), axis=np.arange(w, dtype=np.float64),
         axis_label="minutes since window start", value_label=f"close ({cfg.normalization})",
         factors=factors[keep], factor_names=list(names), factor_kind="generative" if block_factors is not None
         else "proxy", split=split[keep], labels=labels[keep].reset_index(drop=True),

@@ -8,7 +8,8 @@ import pytest
 
 from pipelines.errors import ConfigError
 from pipelines.exchange.bars import ingest_bars
-from pipelines.exchange.windows import WindowConfig, make_windows, minute_grid
+from pipelines.exchange.gaps import gap_stats, minute_grid
+from pipelines.exchange.windows import WindowConfig, make_windows
 from pipelines.synthetic.btc import BARS_FILE, FACTORS_FILE, SyntheticBtcConfig, generate_btc
 from tests.conftest import shared
 
@@ -25,6 +26,13 @@ def test_short_gaps_are_forward_filled_and_long_gaps_stay_missing():
     _, cols = minute_grid(_bars(minutes), max_ffill_min=5)
     assert np.isnan(cols["close"]).sum() == 6
     assert cols["close"][10] == cols["close"][9] and cols["volume"][10] == 0.0
+
+
+def test_gap_stats_count_short_and_long_gaps():
+    minutes = [m for m in range(60) if m not in (10, 11, 30, 31, 32, 33, 34, 35)]
+    assert gap_stats(_bars(minutes), max_ffill_min=5) == {
+        "missing_minutes": 8, "gaps": 2, "gaps_filled": 1, "gaps_long": 1, "longest_gap_min": 6,
+    }  # fmt: skip
 
 
 def test_windows_never_span_a_long_gap():
