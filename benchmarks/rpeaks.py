@@ -104,7 +104,7 @@ def ptb_segmentation(ptbdb: Path, repeats: int) -> list[str]:
 
     def segment_all():  # as segment_beats does it: R peaks once on lead II, beats cut from every lead
         reference = detect_rpeaks(bandpass(signal[:, leads.index("ii")], 1000.0, *cfg.bandpass_hz), 1000.0)
-        return sum(len(cut_beats(signal[:, j], 1000.0, cfg, reference)[0]) for j in range(len(leads)))
+        return sum(len(cut_beats(signal[:, j], 1000.0, cfg, reference).beats) for j in range(len(leads)))
 
     n_beats, seconds = timed(segment_all, repeats)
     return [f"PTB {record}: {len(leads)} leads x {signal.shape[0]} samples -> {n_beats} beats in {seconds:.3f} s "

@@ -91,40 +91,48 @@ def beat_axis_ms(cfg: BeatConfig) -> np.ndarray:
     return (np.arange(n) - pre) / cfg.fs_hz * 1000.0
 
 
-def cut_beats(
-    lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One lead's beats: (beats (B, L) at cfg.fs_hz by cfg.recipe, in mV for `centred`; the same windows in mV
-    for the quality filter; R-peak sample indices (B,) at `fs_hz`). R peaks are detected on this lead unless
-    given (from the reference lead of the same recording)."""
+@dataclass
+class LeadBeats:
+    beats: np.ndarray  # (B, L) at cfg.fs_hz, by cfg.recipe (mV for `centred`)
+    beats_mv: np.ndarray  # (B, L) the same windows in mV, for the quality filter
+    r_peaks: np.ndarray  # (B,) R-peak samples at the record's rate
+    rr_s: np.ndarray  # (B,) RR interval before each beat, from all detected peaks
+    dropped: np.ndarray  # R peaks whose window runs past the record's ends
+
+
+def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.ndarray | None = None) -> LeadBeats:
+    """One lead's beats at cfg.fs_hz. R peaks are detected on this lead unless given (from the reference lead of
+    the same recording)."""
     conditioned = bandpass(lead_mv, fs_hz, *cfg.bandpass_hz)
     if r_peaks is None:
         r_peaks = detect_rpeaks(conditioned, fs_hz)
     ratio = Fraction(cfg.fs_hz / fs_hz).limit_denominator(1000)
     resampled = resample_poly(conditioned, ratio.numerator, ratio.denominator)
     r_new = np.round(r_peaks * float(ratio)).astype(np.int64)
+    rr_all = _rr_s(r_peaks, fs_hz)  # before dropping edge beats, so each beat keeps its true preceding RR
     length = len(beat_axis_ms(cfg))
     pre = 0 if cfg.recipe == "kachuee" else int(round(cfg.pre_s * cfg.fs_hz))
     starts = r_new - pre
     inside = (starts >= 0) & (starts + length <= len(resampled))
-    starts, r_new, r_peaks = starts[inside], r_new[inside], r_peaks[inside]
+    dropped = r_peaks[~inside]
+    starts, r_new, r_peaks, rr_s = starts[inside], r_new[inside], r_peaks[inside], rr_all[inside]
     idx = starts[:, None] + np.arange(length)[None, :]  # (B, L)
     beats_mv = resampled[idx]
     if cfg.recipe == "centred":
-        return beats_mv, beats_mv, r_peaks
+        return LeadBeats(beats_mv, beats_mv, r_peaks, rr_s, dropped)
     # kachuee: normalise each 10 s window to [0, 1], keep rr_factor x the window's median RR, zero-pad
     window = int(10 * cfg.fs_hz)
     win = r_new // window
     n_win = len(resampled) // window + 1
     padded = np.pad(resampled, (0, n_win * window - len(resampled)), mode="edge").reshape(n_win, window)
     lo, hi = padded.min(axis=1), padded.max(axis=1)
-    rr = _rr_s(r_new, 1.0)  # in samples at cfg.fs_hz
+    rr = rr_s * cfg.fs_hz  # in samples at cfg.fs_hz
     med_rr = pd.Series(rr).groupby(win).transform("median").fillna(length).to_numpy()
     keep = np.round(cfg.rr_factor * med_rr).astype(np.int64)  # (B,) samples kept per beat
     scale = np.where(hi[win] > lo[win], hi[win] - lo[win], 1.0)
     beats = (beats_mv - lo[win][:, None]) / scale[:, None]
     beats[np.arange(length)[None, :] >= keep[:, None]] = 0.0
-    return beats, beats_mv, r_peaks
+    return LeadBeats(beats, beats_mv, r_peaks, rr_s, dropped)
 
 
 def beat_quality(beats_mv: np.ndarray, rr_s: np.ndarray, cfg: BeatConfig) -> np.ndarray:
@@ -234,11 +242,15 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
             rejects.append(Reject(rec.record, str(e)))
             continue
         for j, lead in enumerate(leads):
-            beats, beats_mv, r_peaks = cut_beats(signal[:, j], rec.fs_hz, cfg, reference)
-            rr = _rr_s(r_peaks, rec.fs_hz)
-            reasons = beat_quality(beats_mv, rr, cfg)
+            cut = cut_beats(signal[:, j], rec.fs_hz, cfg, reference)
+            beats, r_peaks, rr = cut.beats, cut.r_peaks, cut.rr_s
+            rejects += [Reject(f"{rec.record}:{lead}@{r}", "window runs past the record's end") for r in cut.dropped]
+            reasons = beat_quality(cut.beats_mv, rr, cfg)
             if true_factors is not None:
                 truth = true_factors[true_factors.record == rec.record].sort_values("r_sample")
+                if truth.empty:
+                    rejects.append(Reject(rec.record, f"no true factors for this record in {FACTORS_FILE}"))
+                    break
                 nearest, matched = _match_factors(truth, r_peaks, int(cfg.factor_tolerance_s * rec.fs_hz))
                 reasons[(reasons == "") & ~matched] = "no true beat within tolerance (false detection)"
                 factors = truth[factor_names].to_numpy(dtype=np.float64)[nearest]

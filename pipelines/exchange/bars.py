@@ -33,8 +33,25 @@ PRICE_COLUMNS = ["open", "high", "low", "close", "volume"]
 TIME_COLUMNS = ("timestamp", "time", "date", "datetime", "unix")
 
 
-def read_lean_zip(path: Path) -> pd.DataFrame:
-    """Bars of one Lean minute zip, with a `line` column (1-based line in the CSV)."""
+def _well_formed(lines: list[str], first: int, n_fields: int, name: str) -> tuple[str, np.ndarray, list[Reject]]:
+    """The data lines from index `first` that have exactly `n_fields` comma-separated fields (joined), their
+    1-based line numbers, and a reject per malformed line; blank lines are skipped."""
+    keep, numbers, rejects = [], [], []
+    for i in range(first, len(lines)):
+        line = lines[i]
+        if not line.strip():
+            continue
+        fields = line.count(",") + 1
+        if fields != n_fields:
+            rejects.append(Reject(f"{name}:{i + 1}", f"malformed row: {fields} fields, expected {n_fields}"))
+            continue
+        keep.append(line)
+        numbers.append(i + 1)
+    return "\n".join(keep), np.array(numbers, dtype=np.int64), rejects
+
+
+def read_lean_zip(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
+    """Bars of one Lean minute zip, with a `line` column (1-based line in the CSV), and malformed-row rejects."""
     day = re.match(r"(\d{8})", path.name)
     if not day:
         raise IngestError(f"{path.name}: no YYYYMMDD date in the file name")
@@ -44,17 +61,17 @@ def read_lean_zip(path: Path) -> pd.DataFrame:
             if not names:
                 raise IngestError(f"{path.name}: zip holds no CSV file")
             text = zf.read(names[0]).decode()
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
+    except (zipfile.BadZipFile, EOFError, OSError, UnicodeDecodeError) as e:
         raise IngestError(f"{path.name}: corrupt zip ({e})") from e
     if not text.strip():
         raise IngestError(f"{path.name}: empty file")
-    raw = pd.read_csv(io.StringIO(text), header=None, names=["ms", *PRICE_COLUMNS], dtype=str)
+    body, lines, rejects = _well_formed(text.splitlines(), 0, 6, path.name)
+    raw = pd.read_csv(io.StringIO(body), header=None, names=["ms", *PRICE_COLUMNS], dtype=str)
     ms = pd.to_numeric(raw["ms"], errors="coerce")
     frame = raw[PRICE_COLUMNS].assign(
-        timestamp=pd.Timestamp(day.group(1), tz="UTC") + pd.to_timedelta(ms, unit="ms"),
-        line=np.arange(1, len(raw) + 1),
+        timestamp=pd.Timestamp(day.group(1), tz="UTC") + pd.to_timedelta(ms, unit="ms"), line=lines
     )
-    return frame
+    return frame, rejects
 
 
 def _header_line(lines: list[str]) -> int:
@@ -77,8 +94,8 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     return parsed
 
 
-def read_ohlcv_csv(path: Path) -> pd.DataFrame:
-    """Bars of a generic OHLCV CSV, with a `line` column (1-based line in the file)."""
+def read_ohlcv_csv(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
+    """Bars of a generic OHLCV CSV, with a `line` column (1-based line in the file), and malformed-row rejects."""
     text = path.read_text(errors="replace")
     lines = text.splitlines()
     if not any(line.strip() for line in lines):
@@ -86,30 +103,35 @@ def read_ohlcv_csv(path: Path) -> pd.DataFrame:
     head = _header_line(lines)
     if head < 0:
         raise IngestError(f"{path.name}: no header line naming a 'close' column in the first 5 lines")
-    raw = pd.read_csv(io.StringIO(text), skiprows=head, dtype=str, on_bad_lines="skip")
-    raw.columns = [c.strip().lower() for c in raw.columns]
+    header = [c.strip().lower() for c in lines[head].split(",")]
+    body, numbers, rejects = _well_formed(lines, head + 1, len(header), path.name)
+    raw = pd.read_csv(io.StringIO(body), header=None, names=header, dtype=str)
     time_col = next((c for c in TIME_COLUMNS if c in raw.columns), None)
     volume_col = "volume_btc" if "volume_btc" in raw.columns else "volume"
     missing = [c for c in ["open", "high", "low", "close", volume_col] if c not in raw.columns]
     if time_col is None or missing:
         raise IngestError(f"{path.name}: missing column(s) {missing or ['timestamp']} in header {list(raw.columns)}")
-    return raw[["open", "high", "low", "close"]].assign(
-        volume=raw[volume_col], timestamp=parse_timestamps(raw[time_col]), line=np.arange(len(raw)) + head + 2
+    frame = raw[["open", "high", "low", "close"]].assign(
+        volume=raw[volume_col], timestamp=parse_timestamps(raw[time_col]), line=numbers
     )
+    return frame, rejects
 
 
 def read_bar_file(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
-    """Clean bars (BAR_COLUMNS, ascending, unique times) of one file and its row rejects."""
-    if path.suffix == ".zip":
-        frame = read_lean_zip(path)
-    elif path.suffix == ".parquet":  # a store written by pipelines.exchange.candles
-        frame = pd.read_parquet(path)[BAR_COLUMNS]
-        frame = frame.assign(line=np.arange(1, len(frame) + 1))
-    else:
-        frame = read_ohlcv_csv(path)
+    """Clean bars (BAR_COLUMNS, ascending, unique times) of one file and its row rejects. Raises IngestError
+    naming the file when it cannot be parsed at all."""
+    try:
+        if path.suffix == ".zip":
+            frame, rejects = read_lean_zip(path)
+        elif path.suffix == ".parquet":  # a store written by pipelines.exchange.candles
+            frame, rejects = pd.read_parquet(path)[BAR_COLUMNS], []
+            frame = frame.assign(line=np.arange(1, len(frame) + 1))
+        else:
+            frame, rejects = read_ohlcv_csv(path)
+    except (ValueError, KeyError, UnicodeDecodeError, OSError) as e:  # pandas/arrow parse errors are ValueErrors
+        raise IngestError(f"{path.name}: unreadable ({type(e).__name__}: {str(e)[:200]})") from e
     for col in PRICE_COLUMNS:
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    rejects = []
     bad_time = frame["timestamp"].isna()
     bad_value = frame[PRICE_COLUMNS].isna().any(axis=1) & ~bad_time
     for line in frame.loc[bad_time, "line"]:

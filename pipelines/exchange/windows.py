@@ -70,9 +70,14 @@ def _normalize(log_c: np.ndarray, close: np.ndarray, starts: np.ndarray, w: int,
 
 
 def _window_means(per_minute: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
-    """Mean of each column of per_minute (T, F) over [start, start + width) for each start, via cumsums."""
-    csum = np.concatenate([np.zeros((1, per_minute.shape[1])), np.cumsum(per_minute, axis=0)])
-    return (csum[starts + width] - csum[starts]) / width
+    """Mean of each column of per_minute (T, F) over [start, start + width) for each start, via cumsums; NaN
+    minutes (no factor known) are left out, and a window with none known is NaN."""
+    zero = np.zeros((1, per_minute.shape[1]))
+    csum = np.concatenate([zero, np.nancumsum(per_minute, axis=0)])
+    count = np.concatenate([zero, np.cumsum(np.isfinite(per_minute), axis=0)])
+    n = count[starts + width] - count[starts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (csum[starts + width] - csum[starts]) / n, np.nan)
 
 
 def expand_block_factors(grid: pd.DatetimeIndex, factors: pd.DataFrame) -> np.ndarray:

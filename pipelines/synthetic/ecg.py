@@ -6,7 +6,8 @@ IEEE TBME 2003, doi:10.1109/TBME.2003.808805), evaluated directly in time instea
 a sigmoid-edged ST segment shift. T-wave timing scales with sqrt(RR) (Bazett). On top come white noise and
 sinusoidal baseline wander.
 
-Factors drawn per beat (patient mean + beat-to-beat spread): heart rate, QRS width, P and T amplitude and ST
+Factors drawn per beat (patient mean + beat-to-beat spread): heart rate (of the RR interval ending at the beat,
+which also sets the beat's T-wave timing), QRS width, P and T amplitude and ST
 shift; per record: noise and baseline wander. Myocardial-infarction patients get ST elevation. The factors of
 every beat are saved in `beat_factors.csv` (record, R-peak sample, factors) beside the records.
 
@@ -86,7 +87,7 @@ def _draw_record(rng: np.random.Generator, cfg: SyntheticEcgConfig, mi: bool) ->
     spread = {"qrs_s": 0.01, "p_mv": 0.04, "t_mv": 0.08, "st_mv": 0.04}
     n_max = int(cfg.duration_s * 110 / 60) + 2  # more beats than 110 bpm can fit
     hr = np.clip(hr0 + rng.normal(0, 5, n_max), 40, 140)
-    r_times = 0.5 + np.concatenate([[0.0], np.cumsum(60.0 / hr[:-1])])
+    r_times = 0.5 + np.concatenate([[0.0], np.cumsum(60.0 / hr[1:])])  # hr[i]: the rate of the RR ending at beat i
     keep = r_times + BEAT_SPAN_S[1] < cfg.duration_s
     n = int(keep.sum())
     factors = {"hr_bpm": hr[:n]}

@@ -61,6 +61,35 @@ def test_malformed_duplicate_and_out_of_order_rows_are_quarantined_by_line(tmp_p
     }
 
 
+def test_a_row_with_extra_fields_is_quarantined_and_later_line_numbers_stay_right(tmp_path):
+    """Regression (review of issue 3): such rows were skipped silently and shifted every later line number."""
+    _write_csv(tmp_path / "bars.csv", [
+        "2024-01-01T00:00:00Z,10,11,9,10.5,1",
+        "2024-01-01T00:01:00Z,10,11,9,10.5,1,surprise",
+        "",
+        "2024-01-01T00:01:00Z,10,11,9,10.5,1",
+        "2024-01-01T00:02:00Z,x,11,9,10.5,1",
+    ])  # fmt: skip
+    bars, rejects = ingest_bars(tmp_path)
+    assert len(bars) == 2
+    assert {(r.item, r.reason) for r in rejects} == {
+        ("bars.csv:3", "malformed row: 7 fields, expected 6"),
+        ("bars.csv:6", "missing or non-numeric open"),
+    }
+
+
+def test_unparseable_files_are_rejected_by_name(tmp_path):
+    (tmp_path / "quotes.csv").write_text('timestamp,open,high,low,close,volume\n"2024-01-01,1,1,1,1,1\n')
+    with zipfile.ZipFile(tmp_path / "20240102_trade.zip", "w") as zf:
+        zf.writestr("20240102_trade.csv", b"\xff\xfe\x00garbage")
+    pd.DataFrame({"timestamp": [1]}).to_parquet(tmp_path / "store.parquet")  # columns missing
+    bars, rejects = ingest_bars(tmp_path)
+    reasons = {r.item: r.reason for r in rejects}
+    assert set(reasons) == {"quotes.csv", "20240102_trade.zip", "store.parquet"}, reasons
+    assert reasons["store.parquet"].startswith("store.parquet: unreadable (KeyError")
+    assert len(bars) == 0
+
+
 def test_empty_file_and_corrupt_zip_are_rejected_and_the_rest_is_read(tmp_path):
     shutil.copy(shared("exchange", "20170903_trade.zip"), tmp_path)
     (tmp_path / "empty.csv").write_text("")

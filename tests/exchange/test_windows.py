@@ -72,3 +72,12 @@ def test_synthetic_windows_average_the_generator_factors(tmp_path):
 def test_unknown_normalisation_is_a_config_error():
     with pytest.raises(ConfigError, match="normalization"):
         WindowConfig(normalization="minmax")
+
+
+def test_minutes_before_the_first_factor_block_do_not_poison_later_windows(tmp_path):
+    """Regression (review of issue 3): one NaN minute made every later window's factors NaN via cumsum."""
+    generate_btc(tmp_path, SyntheticBtcConfig(days=2))
+    bars, _ = ingest_bars((tmp_path / BARS_FILE).parent)
+    factors = pd.read_csv(tmp_path / FACTORS_FILE).iloc[1:]  # the first block's factors are unknown
+    data = make_windows(bars, WindowConfig(stride_min=180, test_fraction=0), factors)
+    assert np.isnan(data.factors[0]).all() and np.isfinite(data.factors[1:]).all()
