@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.tracking import Tracker, default_tracking_uri
+from pipelines.tracking import Tracker, tracker_for
 from pipelines.workspace import Workspace
 
 
@@ -29,8 +29,7 @@ class TrackingResource(dg.ConfigurableResource):
     ui_url: str = "http://127.0.0.1:5000"  # where `make mlflow` serves the UI, for run links in metadata
 
     def tracker(self, root: Path) -> Tracker:
-        uri = self.tracking_uri or default_tracking_uri(root)
-        return Tracker(uri, artifact_root=root / "mlartifacts" if uri.startswith("sqlite:") else None)
+        return tracker_for(root, self.tracking_uri)
 
 
 def default_resources() -> dict:

@@ -24,20 +24,56 @@ def read_params(path: str | Path) -> dict[str, Any]:
     params = yaml.safe_load(path.read_text())
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, got {type(params).__name__}")
+    unknown = sorted(set(params) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {unknown}; allowed: {list(SECTIONS)}")
     return params
 
 
+SECTIONS = (  # every top-level section params.yaml may hold; a misspelt one would silently give defaults
+    "sources", "physionet", "coinbase", "synthetic_ecg", "synthetic_btc", "ecg_validation", "beats",
+    "heartbeat_checks", "btc_validation", "windows", "window_checks", "train", "sweep", "evaluation",
+)  # fmt: skip
+
+
+def _check_type(value: Any, default: Any, key: str, where: str) -> Any:
+    """`value` checked against the type of the field's default (ints pass for floats, lists become tuples)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        ok = isinstance(value, bool) and isinstance(default, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float)
+        value = float(value) if ok else value
+    elif isinstance(default, int | str):
+        ok = isinstance(value, type(default))
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list | tuple)
+        value = tuple(value) if ok else value
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(f"{where}.{key}: {value!r} is not a {type(default).__name__}")
+    return value
+
+
 def from_dict(cls: type[T], values: dict[str, Any] | None, where: str = "") -> T:
-    """Build dataclass `cls` from `values`, raising ConfigError on keys the dataclass does not have."""
+    """Build dataclass `cls` from `values`, raising ConfigError on keys the dataclass does not have and on values
+    whose type differs from the field default's."""
+    where = where or cls.__name__
+    if values is not None and not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {values!r}")
     values = dict(values or {})
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ConfigError(f"{where or cls.__name__}: unknown key(s) {unknown}; allowed: {sorted(names)}")
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(fields)}")
+    for key, value in values.items():
+        default = fields[key].default
+        if default is not dataclasses.MISSING:
+            values[key] = _check_type(value, default, key, where)
     try:
         return cls(**values)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"{where or cls.__name__}: {e}") from e
+        raise ConfigError(f"{where}: {e}") from e
 
 
 def load_params(path: str | Path, section: str, cls: type[T]) -> T:

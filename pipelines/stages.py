@@ -14,7 +14,6 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pipelines.config import from_dict, load_params, read_params
@@ -69,9 +68,13 @@ def sweep(ws: Workspace) -> list[LossConfig]:
     entries = read_params(ws.params_path).get("sweep")
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(f"{ws.params_path}: sweep must map config names to settings, got {entries!r}")
-    return [
-        from_dict(LossConfig, {**(v or {}), "name": k}, where=f"{ws.params_path}:sweep.{k}") for k, v in entries.items()
-    ]
+    configs = []
+    for name, settings in entries.items():
+        where = f"{ws.params_path}:sweep.{name}"
+        if settings is not None and not isinstance(settings, dict):
+            raise ConfigError(f"{where}: expected a mapping of settings, got {settings!r}")
+        configs.append(from_dict(LossConfig, {**(settings or {}), "name": str(name)}, where=where))
+    return configs
 
 
 def loss_config(ws: Workspace, name: str) -> LossConfig:
@@ -369,14 +372,10 @@ def report(ws: Workspace, tracker) -> StageResult:
             )
     if not rows:
         raise DataValidationError("report: no partition has metrics; materialize the models first")
-    from pipelines.report.html import build_report
+    from pipelines.report.html import build_report, pick_champions
 
-    out = build_report(rows, ws.report_dir)
-    champions = {}
-    for dataset in {r["dataset"] for r in rows}:
-        scored = [r for r in rows if r["dataset"] == dataset and np.isfinite(r["mig"])]
-        if scored:
-            best = max(scored, key=lambda r: r["mig"])
-            tracker.set_alias(dataset, "champion", best["model_version"])
-            champions[dataset] = best["config"]
-    return StageResult(out, {"runs": len(rows)}, extra={"champions": champions})
+    champions = pick_champions(rows)
+    for dataset, row in champions.items():
+        tracker.set_alias(dataset, "champion", row["model_version"])
+    out = build_report(rows, ws.report_dir, champions)
+    return StageResult(out, {"runs": len(rows)}, extra={"champions": {d: r["config"] for d, r in champions.items()}})

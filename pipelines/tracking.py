@@ -149,7 +149,8 @@ def _param(key: str, value):
     return Param(key, json.dumps(value) if isinstance(value, list | tuple) else str(value))
 
 
-def tracker_for(root: str | Path) -> Tracker:
-    """The tracker of a project checkout: $MLFLOW_TRACKING_URI, else sqlite in the root with local artifacts."""
-    uri = default_tracking_uri(root)
+def tracker_for(root: str | Path, uri: str = "") -> Tracker:
+    """The tracker of a project checkout: `uri`, else $MLFLOW_TRACKING_URI, else sqlite in the root; a local
+    (sqlite) store keeps its artifacts in <root>/mlartifacts."""
+    uri = uri or default_tracking_uri(root)
     return Tracker(uri, artifact_root=Path(root) / "mlartifacts" if uri.startswith("sqlite:") else None)

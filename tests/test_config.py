@@ -18,13 +18,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_repository_params_fill_every_stage_config():
     ws = Workspace(REPO, REPO / "params.yaml")
-    assert load_params(ws.params_path, "train", TrainConfig) == TrainConfig(hidden=[256, 128])
+    assert load_params(ws.params_path, "train", TrainConfig) == TrainConfig()
     assert [c.name for c in sweep(ws)] == ["b1_c0", "b4_c0", "g1000_c10", "g1000_c25"]
     assert sweep(ws)[3].capacity_nats == 25.0 and sweep(ws)[3].gamma == 1000.0
 
 
 def test_unknown_key_is_an_error_naming_file_section_and_key(tmp_path):
-    (tmp_path / "params.yaml").write_text("beats:\n  fs_hz: 125\n  beat_lenght: 187\n")
+    (tmp_path / "params.yaml").write_text("beats:\n  fs_hz: 125.0\n  beat_lenght: 187\n")
     with pytest.raises(ConfigError, match=r"params.yaml:beats: unknown key\(s\) \['beat_lenght'\]"):
         load_params(tmp_path / "params.yaml", "beats", BeatConfig)
 
@@ -38,3 +38,24 @@ def test_sweep_must_be_a_mapping(tmp_path):
     (tmp_path / "params.yaml").write_text("sweep:\n  - {name: b1_c0}\n")
     with pytest.raises(ConfigError, match="sweep must map config names"):
         sweep(Workspace(tmp_path, tmp_path / "params.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("beat:\n  fs_hz: 125.0\n", r"unknown section\(s\) \['beat'\]"),
+        ("beats: 5\n", "beats: expected a mapping of settings, got 5"),
+        ("beats:\n  pre_s: fast\n", r"beats.pre_s: 'fast' is not a float"),
+        ("beats:\n  leads: ii\n", r"beats.leads: 'ii' is not a tuple"),
+    ],
+)
+def test_misspelt_sections_and_wrong_types_are_named(tmp_path, text, message):
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_params(tmp_path / "params.yaml", "beats", BeatConfig)
+
+
+def test_ints_are_accepted_where_floats_are_expected(tmp_path):
+    (tmp_path / "params.yaml").write_text("beats:\n  fs_hz: 250\n  leads: [i, ii]\n")
+    cfg = load_params(tmp_path / "params.yaml", "beats", BeatConfig)
+    assert cfg.fs_hz == 250.0 and isinstance(cfg.fs_hz, float) and cfg.leads == ("i", "ii")

@@ -51,3 +51,13 @@ def test_btc_factors_are_saved_per_window_block(tmp_path):
         "jump_rate",
         "volume_level",
     ]
+
+
+def test_a_changed_generator_regenerates(tmp_path):
+    """The manifest records the generator's source md5: data made by other code is not current."""
+    cfg = SyntheticEcgConfig(n_patients=2, duration_s=10.0)
+    generate_ecg(tmp_path / "ecg", cfg)
+    manifest = tmp_path / "ecg" / "generator.json"
+    manifest.write_text(manifest.read_text().replace('"generator_md5": "', '"generator_md5": "0'))
+    generate_ecg(tmp_path / "ecg", cfg)
+    assert '"generator_md5": "0' not in manifest.read_text()

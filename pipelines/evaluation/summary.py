@@ -10,6 +10,7 @@ import torch
 
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.mig import mig
+from pipelines.vae.losses import kl_per_latent
 from pipelines.vae.model import BetaVAE
 
 
@@ -41,8 +42,8 @@ def reconstruct(model: BetaVAE, x: np.ndarray) -> np.ndarray:
 
 
 def mean_kl_per_latent(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-    """KL(q(z|x) || N(0, I)) per latent (D,) in nats, averaged over samples."""
-    return (0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar)).mean(axis=0)
+    """KL(q(z|x) || N(0, I)) per latent (D,) in nats, averaged over samples (the training loss's formula)."""
+    return kl_per_latent(torch.as_tensor(mu), torch.as_tensor(logvar)).mean(dim=0).numpy()
 
 
 def summarize_model(model: BetaVAE, data: TrainingSet, cfg: EvalConfig) -> dict:

@@ -141,10 +141,10 @@ def update_store(store_dir: str | Path, cfg: CandlesApiConfig, session=None, now
     stored = pd.read_parquet(path) if path.is_file() else None
     end = pd.Timestamp(cfg.end) if cfg.end else (now or pd.Timestamp.now(tz="UTC")).floor("min")
     start = pd.Timestamp(cfg.start)
-    if stored is not None and len(stored):
-        start = max(start, stored.timestamp.max() + pd.Timedelta(seconds=cfg.granularity_s))
     if start.tz is None or end.tz is None:
         raise ConfigError(f"candles: start {cfg.start!r} and end {cfg.end!r} must carry a time zone (use Z for UTC)")
+    if stored is not None and len(stored):
+        start = max(start, stored.timestamp.max() + pd.Timedelta(seconds=cfg.granularity_s))
     if start >= end:
         log.info("candle store %s is up to date (last bar %s)", path, start)
         return path

@@ -7,6 +7,7 @@ import base64
 import html
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipelines.storage import write_csv, write_text
@@ -39,11 +40,24 @@ def _fmt(value) -> str:
     return html.escape(str(value))
 
 
-def build_report(rows: list[dict], out_dir: str | Path, title: str = "β-VAE sweep report") -> Path:
+def pick_champions(rows: list[dict]) -> dict[str, dict]:
+    """Per dataset, the row with the highest MIG (the sweep's champion criterion); ties go to the first config
+    in name order. Datasets without a finite MIG have no champion."""
+    champions = {}
+    for row in sorted(rows, key=lambda r: (r["dataset"], r["config"])):
+        best = champions.get(row["dataset"])
+        if np.isfinite(row["mig"]) and (best is None or row["mig"] > best["mig"]):
+            champions[row["dataset"]] = row
+    return champions
+
+
+def build_report(
+    rows: list[dict], out_dir: str | Path, champions: dict[str, dict], title: str = "β-VAE sweep report"
+) -> Path:
     """Write `index.html` and `sweep.csv` to `out_dir` from one row per (dataset, config) partition.
 
-    Each row holds the TABLE_COLUMNS keys, `dataset`, `factor_kind` and `traversal_png` (a path).
-    The row with the highest MIG per dataset is highlighted (the champion criterion of the sweep).
+    Each row holds the TABLE_COLUMNS keys, `dataset`, `factor_kind` and `traversal_png` (a path); the champion
+    row of each dataset (from pick_champions) is highlighted.
     """
     out_dir = Path(out_dir)
     frame = pd.DataFrame(rows).sort_values(["dataset", "config"]).reset_index(drop=True)
@@ -53,7 +67,7 @@ def build_report(rows: list[dict], out_dir: str | Path, title: str = "β-VAE swe
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
     ]
     for dataset, group in frame.groupby("dataset", sort=True):
-        best = group["mig"].idxmax() if group["mig"].notna().any() else None
+        best = champions.get(dataset, {}).get("config")
         kind = group["factor_kind"].iloc[0]
         parts.append(
             f"<h2>{html.escape(dataset)}</h2><p class='note'>Reconstruction and KL on the held-out "
@@ -62,9 +76,9 @@ def build_report(rows: list[dict], out_dir: str | Path, title: str = "β-VAE swe
         )
         header = "".join(f"<th>{html.escape(label)}</th>" for label in TABLE_COLUMNS.values())
         body = []
-        for i, row in group.iterrows():
+        for _, row in group.iterrows():
             cells = "".join(f"<td>{_fmt(row.get(col, ''))}</td>" for col in TABLE_COLUMNS)
-            body.append(f"<tr class='{'best' if i == best else ''}'>{cells}</tr>")
+            body.append(f"<tr class='{'best' if row['config'] == best else ''}'>{cells}</tr>")
         parts.append(f"<table><tr>{header}</tr>{''.join(body)}</table>")
         for _, row in group.iterrows():
             parts.append(f"<h3>{html.escape(dataset)} · {html.escape(row['config'])}</h3>{_img(row['traversal_png'])}")

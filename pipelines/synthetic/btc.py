@@ -93,7 +93,7 @@ def simulate_bars(rng: np.random.Generator, cfg: SyntheticBtcConfig, factors: pd
 def generate_btc(out_dir: str | Path, cfg: SyntheticBtcConfig) -> Path:
     """Write bars and per-window factors to `out_dir` (replaced atomically); a no-op if current for `cfg`."""
     out_dir = Path(out_dir)
-    if is_current(out_dir, cfg):
+    if is_current(out_dir, cfg, __file__):
         log.info("synthetic bars in %s are current; not regenerating", out_dir)
         return out_dir
     rng = np.random.default_rng(cfg.seed)
@@ -111,7 +111,7 @@ def generate_btc(out_dir: str | Path, cfg: SyntheticBtcConfig) -> Path:
         factors.assign(start=factors.start.dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(
             tmp / FACTORS_FILE, index=False, float_format="%.8g"
         )
-        write_manifest(tmp, cfg)
+        write_manifest(tmp, cfg, __file__)
     log.info(
         "wrote %d synthetic minute bars (%d blocks, %d minutes missing) to %s",
         len(bars),

@@ -127,7 +127,7 @@ def generate_ecg(out_dir: str | Path, cfg: SyntheticEcgConfig) -> Path:
     import wfdb
 
     out_dir = Path(out_dir)
-    if is_current(out_dir, cfg):
+    if is_current(out_dir, cfg, __file__):
         log.info("synthetic ECG in %s is current; not regenerating", out_dir)
         return out_dir
     rng = np.random.default_rng(cfg.seed)
@@ -166,6 +166,6 @@ def generate_ecg(out_dir: str | Path, cfg: SyntheticEcgConfig) -> Path:
         (tmp / "RECORDS").write_text("\n".join(records) + "\n")
         (tmp / "CONTROLS").write_text("\n".join(controls) + "\n")
         pd.concat(factor_rows).to_csv(tmp / "beat_factors.csv", index=False, float_format="%.6g")
-        write_manifest(tmp, cfg)
+        write_manifest(tmp, cfg, __file__)
     log.info("wrote %d synthetic ECG records (%d MI) to %s", len(records), n_mi, out_dir)
     return out_dir

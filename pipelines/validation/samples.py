@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from pipelines.dataset import SPLITS, TrainingSet
 from pipelines.validation.expectations import Check, SuiteResult, run_suite
@@ -48,7 +47,3 @@ def validate_samples(name: str, data: TrainingSet, cfg: SampleChecksConfig) -> S
         }
     )
     return result
-
-
-def sample_counts(data: TrainingSet) -> pd.Series:
-    return pd.Series(data.split).value_counts()
