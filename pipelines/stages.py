@@ -260,6 +260,7 @@ def train(ws: Workspace, dataset: str, config: str, tracker, force: bool = False
         log.info("%s/%s is up to date (MLflow run %s); not retraining", dataset, config, previous["run_id"])
         return StageResult(ckpt_path, previous["final"], extra={**previous, "reused": True})
     run_id = tracker.start_run(dataset, config, params, tags={"data_md5": data_md5})
+    tracker.log_training_data(run_id, data_path, data_md5, name=f"{dataset}-training-set")
     try:
         model, history = train_vae(
             data.x, train_cfg, loss_cfg, on_epoch=lambda m: tracker.log_metrics(run_id, m, step=m["epoch"])

@@ -64,6 +64,17 @@ class Tracker:
         log.info("MLflow run %s for %s/%s at %s", run.info.run_id, dataset, config, self.uri)
         return run.info.run_id
 
+    def log_training_data(self, run_id: str, path: str | Path, md5: str, name: str) -> None:
+        """Record the training data as the run's input dataset, its digest the DVC md5 of the file."""
+        from mlflow.data.artifact_dataset_sources import LocalArtifactDatasetSource
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag
+
+        source = LocalArtifactDatasetSource(str(Path(path).resolve()))
+        dataset = MetaDataset(source=source, name=name, digest=md5)
+        tags = [InputTag(key="mlflow.data.context", value="training")]
+        self.client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags)])
+
     def log_metrics(self, run_id: str, metrics: dict, step: int | None = None) -> None:
         from mlflow.entities import Metric
 

@@ -88,6 +88,9 @@ def test_mlflow_has_one_run_and_one_registered_version_per_partition(materialize
         assert {"train.lr", "loss.beta", "loss.capacity_nats"} <= set(run.data.params)
         assert {"loss", "recon", "kl", "kl_0", "test_recon_rmse", "test_mig"} <= set(run.data.metrics)
         assert len(tracker.client.get_metric_history(run.info.run_id, "loss")) == 2  # one point per epoch
+        dataset_md5 = hashlib.md5(ws.training_set(dataset).read_bytes()).hexdigest()
+        assert run.data.tags["data_md5"] == dataset_md5
+        assert [d.dataset.digest for d in run.inputs.dataset_inputs] == [dataset_md5]  # DVC md5 as the digest
         versions = tracker.client.search_model_versions(f"name='{dataset}-beta-vae'")
         assert len(versions) == len(CONFIGS)
         assert tracker.client.get_model_version_by_alias(f"{dataset}-beta-vae", "champion") is not None
