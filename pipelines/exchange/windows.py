@@ -13,8 +13,9 @@ Labels per window (usable as proxy factors): realised volatility (std of 1-minut
 return over the window), log volume, range (log of max high / min low) and hour of day (UTC) of the start.
 With synthetic data, the generative factors of the minutes a window covers are averaged into its factors.
 
-Splits are time-ordered: the latest `test_fraction` of windows is the test set, and training windows end at
-least `embargo_min` minutes before the first test window starts, so no training window overlaps a test window.
+Splits are time-ordered: train, then `val_fraction` of the windows, then the latest `test_fraction`; a window of
+an earlier split ends at least `embargo_min` minutes before the first window of the next one starts (windows in
+between are dropped as embargo), so no window overlaps a window of another split.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class WindowConfig:
     stride_min: int = 60  # minutes between window starts
     max_ffill_min: int = 5  # gaps up to this long are forward-filled; longer gaps split the series
     normalization: str = "log_return"  # one of NORMALIZATIONS
+    val_fraction: float = 0.0  # share of windows for validation, just before the test windows
     test_fraction: float = 0.2  # latest share of windows held out
     embargo_min: int = 0  # extra minutes between the last training window's end and the first test start
 
@@ -91,13 +93,21 @@ def expand_block_factors(grid: pd.DatetimeIndex, factors: pd.DataFrame) -> np.nd
 
 
 def time_split(starts: np.ndarray, cfg: WindowConfig) -> np.ndarray:
-    """'train'/'test'/'embargo' per window start (minutes on the grid), ordered in time."""
-    if cfg.test_fraction <= 0 or len(starts) < 2:
-        return np.full(len(starts), "train")
-    first_test = starts[min(int(np.floor(len(starts) * (1 - cfg.test_fraction))), len(starts) - 1)]
-    split = np.where(starts >= first_test, "test", "embargo")
-    split[starts + cfg.window_min + cfg.embargo_min <= first_test] = "train"
-    return split
+    """'train'/'val'/'test'/'embargo' per window start (minutes on the grid), in that order in time. A window
+    that would overlap the next split (or come within `embargo_min` of its first window) is 'embargo'."""
+    split = np.full(len(starts), "train", dtype=object)
+    if len(starts) < 2:
+        return split.astype(str)
+    bounds = []  # (name, index of its first window), later splits first
+    for name, fraction in (("test", cfg.test_fraction), ("val", cfg.val_fraction + cfg.test_fraction)):
+        if fraction > 0 and (name == "test" or cfg.val_fraction > 0):
+            bounds.append((name, min(int(np.floor(len(starts) * (1 - fraction))), len(starts) - 1)))
+    for name, first in bounds:  # test first, then val: each later split claims its windows and embargoes
+        start = starts[first]
+        unassigned = split == "train"
+        split[unassigned & (starts >= start)] = name
+        split[unassigned & (starts < start) & (starts + cfg.window_min + cfg.embargo_min > start)] = "embargo"
+    return split.astype(str)
 
 
 def make_windows(bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFrame | None = None) -> TrainingSet:

@@ -1,5 +1,6 @@
-"""Great Expectations suite for a training set (heartbeats or price windows): every sample finite and within
-a plausible amplitude, every label present. The blocking check also asks for enough training samples."""
+"""Great Expectations suite for a training set (heartbeats or price windows): every sample as long as the axis,
+finite and within a plausible amplitude, every label present. The blocking check also asks for enough training
+samples."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def validate_samples(name: str, data: TrainingSet, cfg: SampleChecksConfig) -> S
     frame["all_finite"] = np.isfinite(data.x).all(axis=1)
     frame["max_abs"] = np.abs(np.nan_to_num(data.x, nan=np.inf)).max(axis=1)
     frame["split"] = data.split
+    frame["length"] = data.x.shape[1]  # one row per sample: its number of values
     checks = [
         Check("ExpectColumnValuesToBeInSet", {"column": "all_finite", "value_set": [True]}, "non-finite value"),
         Check(
@@ -34,6 +36,11 @@ def validate_samples(name: str, data: TrainingSet, cfg: SampleChecksConfig) -> S
             "ExpectColumnValuesToBeInSet",
             {"column": "split", "value_set": list(SPLITS)},
             "unknown split",
+        ),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "length", "value_set": [len(data.axis)]},
+            f"length differs from the {len(data.axis)} points of the axis",
         ),
     ] + [Check("ExpectColumnValuesToNotBeNull", {"column": c}, f"label {c} missing") for c in data.labels.columns]
     result = run_suite(name, frame, checks)

@@ -43,6 +43,16 @@ def test_windows_never_span_a_long_gap():
     assert len(data) == 17  # starts 0, 50 .. 300 before the gap (7) and 450 .. 900 after it (10)
 
 
+def test_train_val_test_are_ordered_in_time_with_an_embargo_between_them():
+    cfg = WindowConfig(window_min=180, stride_min=30, val_fraction=0.2, test_fraction=0.2, embargo_min=60)
+    data = make_windows(_bars(range(10_000)), cfg)
+    starts = data.labels.start
+    assert set(data.split) == {"train", "val", "test"}
+    for earlier, later in (("train", "val"), ("val", "test")):
+        end = starts[data.split == earlier].max() + pd.Timedelta(minutes=180 + 60)
+        assert end <= starts[data.split == later].min(), (earlier, later)
+
+
 def test_train_windows_end_before_the_first_test_window_starts():
     data = make_windows(_bars(range(5000)), WindowConfig(window_min=180, stride_min=30, test_fraction=0.25))
     starts = data.labels.start
