@@ -6,6 +6,7 @@ with the previous close (volume 0), longer runs stay missing and no window may c
 
 Normalisation of each window's closes c[0..W-1] (config `normalization`):
 - `log_return` (default): log(c[t] / c[0]), the cumulative log return since the window opened;
+- `step_log_return`: log(c[t] / c[t-1]), the 1-minute log returns (0 for the first minute);
 - `relative`: c[t] / c[0] - 1;
 - `zscore`: (c[t] - mean(c)) / std(c) per window (drops the volatility level; for shape-only studies).
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 8192  # windows normalised at a time
 PROXY_FACTORS = ["realised_vol", "trend", "log_volume", "range", "hour_utc"]
-NORMALIZATIONS = ("log_return", "relative", "zscore")
+NORMALIZATIONS = ("log_return", "step_log_return", "relative", "zscore")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ def _normalize(log_c: np.ndarray, close: np.ndarray, starts: np.ndarray, w: int,
             part = starts[i : i + CHUNK]
             out[i : i + CHUNK] = view[part] - log_c[part, None]
         return out
+    if how == "step_log_return":
+        steps = np.diff(sliding_window_view(log_c, w)[starts], axis=1)
+        return np.concatenate([np.zeros((len(starts), 1)), steps], axis=1).astype(np.float32)
     closes = sliding_window_view(close, w)[starts]
     if how == "relative":
         return (closes / closes[:, :1] - 1.0).astype(np.float32)

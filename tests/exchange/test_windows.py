@@ -79,6 +79,17 @@ def test_synthetic_windows_average_the_generator_factors(tmp_path):
     assert np.corrcoef(vol, data.labels.realised_vol)[0, 1] > 0.8  # the realised volatility follows the factor
 
 
+@pytest.mark.parametrize("how", ["log_return", "step_log_return", "relative", "zscore"])
+def test_normalisations_agree_with_their_definitions(how):
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 400)))
+    data = make_windows(_bars(range(400), close), WindowConfig(window_min=50, stride_min=50, test_fraction=0,
+                                                               normalization=how))  # fmt: skip
+    c = close[:50]
+    expected = {"log_return": np.log(c / c[0]), "step_log_return": np.diff(np.log(c), prepend=np.log(c[0])),
+                "relative": c / c[0] - 1, "zscore": (c - c.mean()) / c.std()}[how]  # fmt: skip
+    np.testing.assert_allclose(data.x[0], expected, rtol=1e-5, atol=1e-6)
+
+
 def test_unknown_normalisation_is_a_config_error():
     with pytest.raises(ConfigError, match="normalization"):
         WindowConfig(normalization="minmax")
