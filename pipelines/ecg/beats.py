@@ -130,7 +130,8 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
     med_rr = pd.Series(rr).groupby(win).transform("median").fillna(length).to_numpy()
     keep = np.round(cfg.rr_factor * med_rr).astype(np.int64)  # (B,) samples kept per beat
     scale = np.where(hi[win] > lo[win], hi[win] - lo[win], 1.0)
-    beats = (beats_mv - lo[win][:, None]) / scale[:, None]
+    # a beat may run into the next 10 s window; it keeps its own window's scale, clipped to [0, 1]
+    beats = np.clip((beats_mv - lo[win][:, None]) / scale[:, None], 0.0, 1.0)
     beats[np.arange(length)[None, :] >= keep[:, None]] = 0.0
     return LeadBeats(beats, beats_mv, r_peaks, rr_s, dropped)
 

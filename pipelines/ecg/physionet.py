@@ -21,12 +21,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pipelines.errors import IngestError
+from pipelines.errors import ConfigError, IngestError
 from pipelines.quarantine import Reject
 
 log = logging.getLogger(__name__)
 
 INDEX_FILES = ("RECORDS", "CONTROLS", "SHA256SUMS.txt")
+
+
+class NotOnServer(IngestError):
+    """The server answered that the file does not exist (as opposed to failing to answer)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,12 @@ class PhysioNetConfig:
     records: tuple[str, ...] = ()  # empty: every record in the database's RECORDS file
     retries: int = 3  # attempts per file on network errors, with exponential back-off
     backoff_s: float = 1.0
+
+    def __post_init__(self):
+        if self.retries < 1 or self.backoff_s < 0:
+            raise ConfigError(
+                f"physionet: retries must be >= 1 and backoff_s >= 0, got {self.retries}, {self.backoff_s}"
+            )
 
 
 def sha256(path: Path) -> str:
@@ -75,7 +85,7 @@ class Downloader:
                 self._download.dl_pn_file((base, subdir, self.db_dir, str(self.dest), True, overwrite))
                 return local
             except FileNotFoundError as e:
-                raise IngestError(f"{relpath}: not on the server ({e})") from e
+                raise NotOnServer(f"{relpath}: not on the server ({e})") from e
             except Exception as e:  # requests/NetFile errors: connection, timeout, 5xx
                 if attempt == self.cfg.retries:
                     raise IngestError(f"{relpath}: download failed after {attempt} attempts ({e})") from e
@@ -87,6 +97,8 @@ class Downloader:
     def fetch_verified(self, relpath: str) -> Path:
         """fetch(), then check the SHA-256 when known; one full re-download on a mismatch."""
         local = self.fetch(relpath)
+        if self.checksums and relpath not in self.checksums:
+            raise IngestError(f"{relpath}: not listed in the server's SHA256SUMS.txt; cannot verify it")
         expected = self.checksums.get(relpath)
         if expected is None or sha256(local) == expected:
             return local
@@ -101,7 +113,7 @@ class Downloader:
         for name in INDEX_FILES:
             try:
                 self.fetch(name, overwrite=True)
-            except IngestError:
+            except NotOnServer:  # only an answer "no such file" makes an index file absent; errors stop the run
                 if name == "RECORDS":
                     raise
                 (self.dest / name).unlink(missing_ok=True)  # optional; never keep a stale copy
@@ -123,6 +135,8 @@ class Downloader:
             header = wfdb.rdheader(str(header_path.with_suffix("")))
         except Exception as e:  # wfdb raises bare ValueErrors on malformed headers
             raise IngestError(f"{record}: downloaded header is unreadable ({e})") from e
+        if not hasattr(header, "file_name"):
+            raise IngestError(f"{record}: multi-segment records are not supported")
         subdir = posixpath.dirname(record)
         for name in sorted(set(header.file_name or [])):
             self.fetch_verified(posixpath.join(subdir, safe_record_name(name)))

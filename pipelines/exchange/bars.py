@@ -167,8 +167,8 @@ def ingest_bars(source: str | Path, bar_s: int = 60) -> tuple[pd.DataFrame, list
             rejects.append(Reject(path.name, str(e)))
             continue
         rejects += row_rejects
-        spacing = bars["timestamp"].diff().dt.total_seconds().min()  # the bar interval; larger steps are gaps
-        if len(bars) > 1 and spacing != bar_s:
+        spacing = bars["timestamp"].diff().dt.total_seconds().min() if len(bars) > 1 else bar_s  # larger: gaps
+        if spacing != bar_s:
             rejects.append(Reject(path.name, f"bars every {spacing:g} s, expected {bar_s} s"))
             continue
         frames.append(bars)

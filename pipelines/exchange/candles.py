@@ -16,6 +16,7 @@ drops duplicate timestamps and replaces the file atomically, so re-running never
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import time
@@ -44,7 +45,14 @@ class CandlesApiConfig:
     min_interval_s: float = 0.34  # at most ~3 requests a second (public rate limit)
     retries: int = 6  # attempts per page on transient errors
     backoff_s: float = 1.0  # first wait; doubles each retry
+    max_wait_s: float = 60.0  # a Retry-After asking for longer is an error, not a sleep
     timeout_s: float = 10.0
+
+    def __post_init__(self):
+        if self.retries < 1 or self.backoff_s < 0 or self.min_interval_s < 0 or self.granularity_s < 1:
+            raise ConfigError("coinbase: retries and granularity_s must be >= 1; backoff_s, min_interval_s >= 0")
+        if not 1 <= self.max_per_request <= 300:
+            raise ConfigError(f"coinbase: max_per_request {self.max_per_request} outside the API's 1..300")
 
 
 class TransientError(Exception):
@@ -53,6 +61,22 @@ class TransientError(Exception):
     def __init__(self, message: str, retry_after_s: float | None = None):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), never negative; None when absent or
+    unreadable (the client's own back-off applies then)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - pd.Timestamp.now(tz="UTC").to_pydatetime()).total_seconds())
 
 
 class CandlesClient:
@@ -76,8 +100,7 @@ class CandlesClient:
         except (requests.Timeout, requests.ConnectionError) as e:
             raise TransientError(f"{url}: {type(e).__name__}") from e
         if resp.status_code == 429 or resp.status_code >= 500:
-            retry_after = resp.headers.get("Retry-After")
-            raise TransientError(f"{url}: HTTP {resp.status_code}", float(retry_after) if retry_after else None)
+            raise TransientError(f"{url}: HTTP {resp.status_code}", _retry_after_s(resp.headers.get("Retry-After")))
         if resp.status_code >= 400:
             raise IngestError(f"{url} {params}: HTTP {resp.status_code} {resp.text[:300]!r} (not retried)")
         try:
@@ -98,6 +121,9 @@ class CandlesClient:
                 if attempt == self.cfg.retries:
                     raise IngestError(f"{e}; gave up after {attempt} attempts") from e
                 delay = e.retry_after_s if e.retry_after_s is not None else self.cfg.backoff_s * 2 ** (attempt - 1)
+                if delay > self.cfg.max_wait_s:
+                    msg = f"{e}; the server asks to wait {delay:.0f} s (more than {self.cfg.max_wait_s:g})"
+                    raise IngestError(msg) from e
                 log.warning("%s; retry %d/%d in %.2f s", e, attempt, self.cfg.retries - 1, delay)
                 time.sleep(delay)
         raise AssertionError("unreachable")
@@ -120,7 +146,7 @@ class CandlesClient:
                 log.info("candles: %d pages, %.0f%% of the range, %.1f pages/s", n_pages, 100 * done,
                          n_pages / (time.perf_counter() - t0))  # fmt: skip
         if not frames:
-            return pd.DataFrame(columns=[*BAR_COLUMNS, "source"])
+            return _empty_bars()
         raw = pd.concat(frames, ignore_index=True)
         bars = raw.assign(timestamp=pd.to_datetime(raw["time"], unit="s", utc=True))[BAR_COLUMNS].astype(
             {c: "float64" for c in BAR_COLUMNS[1:]}
@@ -131,6 +157,12 @@ class CandlesClient:
         return bars.assign(source=f"coinbase:{self.cfg.product}")
 
 
+def _empty_bars() -> pd.DataFrame:
+    columns = {"timestamp": pd.Series(dtype="datetime64[ns, UTC]")}
+    columns |= {c: pd.Series(dtype="float64") for c in BAR_COLUMNS[1:]}
+    return pd.DataFrame(columns).assign(source=pd.Series(dtype="str"))
+
+
 def store_path(store_dir: str | Path, cfg: CandlesApiConfig) -> Path:
     return Path(store_dir) / f"{cfg.product}.parquet"
 
@@ -139,12 +171,20 @@ def update_store(store_dir: str | Path, cfg: CandlesApiConfig, session=None, now
     """Fetch the bars after the store's last one (or from cfg.start) up to cfg.end (or now) and append them."""
     path = store_path(store_dir, cfg)
     stored = pd.read_parquet(path) if path.is_file() else None
-    end = pd.Timestamp(cfg.end) if cfg.end else (now or pd.Timestamp.now(tz="UTC")).floor("min")
-    start = pd.Timestamp(cfg.start)
-    if start.tz is None or end.tz is None:
-        raise ConfigError(f"candles: start {cfg.start!r} and end {cfg.end!r} must carry a time zone (use Z for UTC)")
+    step = pd.Timedelta(seconds=cfg.granularity_s)
+    try:
+        start = pd.Timestamp(cfg.start)
+        end = pd.Timestamp(cfg.end) if cfg.end else None
+    except ValueError as e:
+        raise ConfigError(f"coinbase: start {cfg.start!r} or end {cfg.end!r} is not a date-time ({e})") from e
+    if start.tz is None or (end is not None and end.tz is None):
+        raise ConfigError(f"coinbase: start {cfg.start!r} and end {cfg.end!r} must carry a time zone (use Z for UTC)")
+    # only complete bars: the bar of the current minute is still forming and would never be corrected
+    last_complete = (now or pd.Timestamp.now(tz="UTC")).floor(step)
+    end = min(end, last_complete) if end is not None else last_complete
+    start, end = start.ceil(step), end.floor(step)  # pages on bar boundaries, or bars fall between pages
     if stored is not None and len(stored):
-        start = max(start, stored.timestamp.max() + pd.Timedelta(seconds=cfg.granularity_s))
+        start = max(start, stored.timestamp.max() + step)
     if start >= end:
         log.info("candle store %s is up to date (last bar %s)", path, start)
         return path

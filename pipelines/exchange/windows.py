@@ -54,6 +54,10 @@ class WindowConfig:
             raise ConfigError(f"windows.normalization: {self.normalization!r} is not one of {NORMALIZATIONS}")
         if self.window_min < 2 or self.stride_min < 1:
             raise ConfigError(f"windows: window_min {self.window_min} and stride_min {self.stride_min} too small")
+        if self.val_fraction < 0 or self.test_fraction < 0 or self.val_fraction + self.test_fraction >= 1:
+            raise ConfigError("windows: val_fraction and test_fraction must be >= 0 and sum to less than 1")
+        if self.embargo_min < 0 or self.max_ffill_min < 0:
+            raise ConfigError("windows: embargo_min and max_ffill_min must be >= 0 (a negative embargo leaks)")
 
 
 def _normalize(log_c: np.ndarray, close: np.ndarray, starts: np.ndarray, w: int, how: str) -> np.ndarray:

@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.ecg.physionet import PhysioNetConfig, download_database
 from pipelines.ecg.records import ingest_records
+from pipelines.errors import IngestError
 from tests.conftest import shared
 
 RECORDS = ["patient001/s0010_re", "patient104/s0306lre", "patient105/s0303lre"]
@@ -130,7 +131,24 @@ def test_record_names_that_escape_the_folder_are_rejected(server, tmp_path):
         tmp_path / "dl", PhysioNetConfig(index_url=url, records=("../../etc/passwd", "/abs/rec"))
     )
     assert done == [] and all("would leave the download folder" in r.reason for r in rejects)
-    assert not (tmp_path / "etc").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dl", "www"]  # nothing written beside the download
+
+
+def test_an_unanswered_checksum_file_stops_the_download_instead_of_skipping_verification(server, tmp_path):
+    """Review finding: a 5xx on SHA256SUMS.txt used to read as "no checksums" and let any file through."""
+    url, _ = server
+    Handler.fail_next["/ptbdb/1.0.0/SHA256SUMS.txt"] = 3
+    with pytest.raises(IngestError, match="SHA256SUMS.txt: download failed after 3 attempts"):
+        download_database(tmp_path / "dl", PhysioNetConfig(index_url=url, records=tuple(RECORDS), backoff_s=0.01))
+
+
+def test_a_file_missing_from_the_checksum_list_is_rejected(server, tmp_path):
+    url, db = server
+    sums = db / "SHA256SUMS.txt"
+    sums.write_text("".join(line + "\n" for line in sums.read_text().splitlines() if "s0303lre.xyz" not in line))
+    done, rejects = download_database(tmp_path / "dl", PhysioNetConfig(index_url=url, records=tuple(RECORDS)))
+    assert "patient105/s0303lre" not in done
+    assert rejects[0].reason == "patient105/s0303lre.xyz: not listed in the server's SHA256SUMS.txt; cannot verify it"
 
 
 def test_physionet_source_feeds_the_ingest_stage(server, tmp_path):

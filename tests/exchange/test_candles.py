@@ -28,6 +28,7 @@ def real_bars():
 class CandlesHandler(http.server.BaseHTTPRequestHandler):
     bars: pd.DataFrame
     faults: list[str] = []  # consumed one per request: "429", "500", "timeout", "truncated", "empty", "ok"
+    retry_after = "0"  # the Retry-After header of a 429
     requests: list[dict] = []
 
     def do_GET(self):
@@ -38,7 +39,7 @@ class CandlesHandler(http.server.BaseHTTPRequestHandler):
         if url.path != "/products/BTC-USD/candles":
             return self._send(404, {"message": "NotFound"})
         if fault == "429":
-            return self._send(429, {"message": "Public rate limit exceeded"}, {"Retry-After": "0"})
+            return self._send(429, {"message": "Public rate limit exceeded"}, {"Retry-After": self.retry_after})
         if fault == "500":
             return self._send(500, {"message": "Internal server error"})
         if fault == "timeout":
@@ -120,10 +121,32 @@ def test_an_empty_page_is_a_gap_not_an_error(api, tmp_path, real_bars):
 
 
 def test_non_transient_4xx_is_a_clear_error_without_retries(api, tmp_path):
-    with pytest.raises(IngestError, match=r"HTTP 400 .*granularity too small.*not retried"):
-        update_store(tmp_path, config(api, max_per_request=500))
+    with pytest.raises(IngestError, match=r"products/BTC-EUR/candles .*HTTP 404 .*NotFound.*not retried"):
+        update_store(tmp_path, config(api, product="BTC-EUR"))
     assert len(CandlesHandler.requests) == 1
-    assert not store_path(tmp_path, config(api)).exists()  # nothing half-written
+    assert not store_path(tmp_path, config(api, product="BTC-EUR")).exists()  # nothing half-written
+
+
+def test_start_and_end_off_the_minute_are_aligned_so_no_bar_falls_between_pages(api, tmp_path, real_bars):
+    """Review finding: a start at :30 lost the bar at each page edge; an end at :30 sent a backwards request."""
+    stored = pd.read_parquet(update_store(tmp_path, config(api, start="2017-09-03T00:00:30Z",
+                                                           end="2017-09-03T10:00:30Z")))  # fmt: skip
+    expected = real_bars[(real_bars.timestamp >= "2017-09-03T00:01:00Z") & (real_bars.timestamp < "2017-09-03T10:00Z")]
+    assert list(stored.timestamp) == list(expected.timestamp)
+    assert all(pd.Timestamp(r["start"]) <= pd.Timestamp(r["end"]) for r in CandlesHandler.requests)
+
+
+def test_only_complete_bars_are_stored(api, tmp_path):
+    now = pd.Timestamp("2017-09-03T05:00:40Z")  # the 05:00 bar is still forming
+    stored = pd.read_parquet(update_store(tmp_path, config(api, end=""), now=now))
+    assert stored.timestamp.max() == pd.Timestamp("2017-09-03T04:59:00Z")
+
+
+def test_an_absurd_retry_after_is_an_error_not_a_day_long_sleep(api, tmp_path, monkeypatch):
+    CandlesHandler.faults = ["429"]
+    monkeypatch.setattr(CandlesHandler, "retry_after", "86400")
+    with pytest.raises(IngestError, match="asks to wait 86400 s"):
+        update_store(tmp_path, config(api))
 
 
 def test_persistent_failure_gives_up_with_the_reason(api, tmp_path):

@@ -90,6 +90,24 @@ def test_normalisations_agree_with_their_definitions(how):
     np.testing.assert_allclose(data.x[0], expected, rtol=1e-5, atol=1e-6)
 
 
+def test_labels_equal_their_per_window_definitions():
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.002, 2000)))
+    data = make_windows(_bars(range(2000), close), WindowConfig(window_min=180, stride_min=37, test_fraction=0))
+    for i, start in enumerate(range(0, 2000 - 180 + 1, 37)):
+        c = close[start : start + 180]
+        assert data.labels.realised_vol[i] == pytest.approx(np.std(np.diff(np.log(c))), rel=1e-6)
+        assert data.labels.trend[i] == pytest.approx(np.log(c[-1] / c[0]), rel=1e-9)
+        assert data.labels.range[i] == pytest.approx(np.log((c + 1).max() / (c - 1).min()), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "bad", [{"embargo_min": -60}, {"test_fraction": 1.0}, {"val_fraction": 0.5, "test_fraction": 0.5}]
+)
+def test_split_settings_that_would_leak_or_empty_a_split_are_config_errors(bad):
+    with pytest.raises(ConfigError, match="windows:"):
+        WindowConfig(**bad)
+
+
 def test_unknown_normalisation_is_a_config_error():
     with pytest.raises(ConfigError, match="normalization"):
         WindowConfig(normalization="minmax")
