@@ -205,13 +205,17 @@ def patient_split(
     return np.array([assigned.get(p, "train") for p in patients])
 
 
-def _reference_peaks(source: Path, rec, cfg: BeatConfig) -> np.ndarray | None:
-    """R peaks of the record's reference lead (None: detect on each lead). Small-QRS leads (aVL, III) have
-    T waves as tall as their R waves; detecting once on a lead with a clear QRS keeps all leads' beats aligned."""
-    if not cfg.rpeak_lead:
-        return None
-    signal, _ = read_signal(source, rec.record, [cfg.rpeak_lead])
-    return detect_rpeaks(bandpass(signal[:, 0], rec.fs_hz, *cfg.bandpass_hz), rec.fs_hz)
+def _read_leads(source: Path, record: str, fs_hz: float, cfg: BeatConfig):
+    """The record's beat leads (n_samples, n_leads), their names, and the R peaks of the reference lead (None:
+    detect on each lead), in one read. Small-QRS leads (aVL, III) have T waves as tall as their R waves;
+    detecting once on a lead with a clear QRS keeps all leads' beats aligned."""
+    wanted = [lead.lower() for lead in cfg.leads]
+    ref = cfg.rpeak_lead.lower()
+    signal, names = read_signal(source, record, wanted + ([ref] if ref and ref not in wanted else []))
+    if not ref:
+        return signal, names, None
+    peaks = detect_rpeaks(bandpass(signal[:, names.index(ref)], fs_hz, *cfg.bandpass_hz), fs_hz)
+    return signal[:, : len(wanted)], names[: len(wanted)], peaks
 
 
 def _value_label(cfg: BeatConfig) -> str:
@@ -237,8 +241,7 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
     parts, rejects = [], []
     for i, rec in enumerate(records.itertuples(index=False)):
         try:
-            signal, leads = read_signal(source, rec.record, list(cfg.leads))
-            reference = _reference_peaks(source, rec, cfg)
+            signal, leads, reference = _read_leads(source, rec.record, rec.fs_hz, cfg)
         except IngestError as e:
             rejects.append(Reject(rec.record, str(e)))
             continue
