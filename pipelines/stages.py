@@ -263,7 +263,11 @@ def train(ws: Workspace, dataset: str, config: str, tracker, force: bool = False
     tracker.log_training_data(run_id, data_path, data_md5, name=f"{dataset}-training-set")
     try:
         model, history = train_vae(
-            data.x, train_cfg, loss_cfg, on_epoch=lambda m: tracker.log_metrics(run_id, m, step=m["epoch"])
+            data.x,
+            train_cfg,
+            loss_cfg,
+            on_epoch=lambda m: tracker.log_metrics(run_id, m, step=m["epoch"]),
+            resume_path=ws.model_dir(dataset, config) / "resume.pt",  # a killed run continues from here
         )
         ckpt = save_checkpoint(ckpt_path, model, train_cfg, loss_cfg, history)
         version = tracker.log_model(run_id, model, dataset, data.x[:5])

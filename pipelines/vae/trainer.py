@@ -8,6 +8,8 @@ logger, a test passes `list.append`. CUDA is used when present.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import time
@@ -37,6 +39,7 @@ class TrainConfig:
     anneal_fraction: float = 0.8  # share of all steps over which C(t) rises from 0 to C
     seed: int = 0
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
+    checkpoint_every: int = 10  # epochs between resume checkpoints (0: none)
 
 
 def pick_device(name: str) -> torch.device:
@@ -52,9 +55,14 @@ def train_vae(
     cfg: TrainConfig,
     loss_cfg: LossConfig,
     on_epoch: Callable[[dict], None] | None = None,
+    resume_path: str | Path | None = None,
 ) -> tuple[BetaVAE, list[dict]]:
     """Train a BetaVAE on samples `x_train` (N, L) in data units; returns the model (CPU, eval mode) and the
-    per-epoch metrics. Raises TrainingError on empty data or a non-finite loss."""
+    per-epoch metrics. Raises TrainingError on empty data or a non-finite loss.
+
+    With `resume_path`, a checkpoint (model, optimizer, RNG state, step, history) is written there every
+    `cfg.checkpoint_every` epochs, and a run that finds one from the same configs and data continues from it: a
+    killed run ends with the same weights as an uninterrupted one. The file is removed when training ends."""
     if len(x_train) < 2 or not np.isfinite(x_train).all():
         raise TrainingError(f"training data must hold >= 2 finite samples, got {x_train.shape}")
     device = pick_device(cfg.device)
@@ -67,7 +75,18 @@ def train_vae(
     n = len(data)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     anneal_steps = int(cfg.anneal_fraction * cfg.epochs * steps_per_epoch)
-    history, step = [], 0
+    history, step, first_epoch = [], 0, 1
+    resume_key = _resume_key(cfg, loss_cfg, x_train)
+    if resume_path is not None and Path(resume_path).is_file():
+        state = torch.load(resume_path, map_location=device, weights_only=False)
+        if state["key"] == resume_key:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"].to(gen.get_state().device))
+            history, step, first_epoch = state["history"], state["step"], state["epoch"] + 1
+            log.info("%s: resuming from epoch %d (%s)", loss_cfg.name, state["epoch"], resume_path)
+        else:
+            log.info("%s: %s is from other configs or data; starting afresh", loss_cfg.name, resume_path)
     log.info(
         "training %s on %d samples x %d features, %d epochs, device %s",
         loss_cfg.name,
@@ -76,7 +95,7 @@ def train_vae(
         cfg.epochs,
         device,
     )
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(first_epoch, cfg.epochs + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(n, device=device, generator=gen)
         sums = {
@@ -121,9 +140,22 @@ def train_vae(
             capacity,
             n / seconds,
         )
+        if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
+            state = {"key": resume_key, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                     "generator": gen.get_state(), "step": step, "epoch": epoch, "history": history}  # fmt: skip
+            with atomic_path(resume_path) as tmp:
+                torch.save(state, tmp)
         if on_epoch is not None:
             on_epoch(metrics)
+    if resume_path is not None:
+        Path(resume_path).unlink(missing_ok=True)
     return model.cpu().eval(), history
+
+
+def _resume_key(cfg: TrainConfig, loss_cfg: LossConfig, x_train: np.ndarray) -> str:
+    """What a resume checkpoint must match: both configs and the data's bytes."""
+    digest = hashlib.md5(np.ascontiguousarray(x_train).tobytes()).hexdigest()
+    return json.dumps([asdict(cfg), asdict(loss_cfg), digest], sort_keys=True, default=str)
 
 
 def save_checkpoint(path: str | Path, model: BetaVAE, cfg: TrainConfig, loss_cfg: LossConfig, history: list[dict]):

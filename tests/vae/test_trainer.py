@@ -56,3 +56,39 @@ def test_checkpoint_round_trips_the_model(tmp_path, sines):
 def test_non_finite_data_is_refused():
     with pytest.raises(TrainingError, match="finite"):
         train_vae(np.array([[1.0, np.nan], [0.0, 1.0]]), TrainConfig(epochs=1), LossConfig("b1"))
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_and_ends_with_the_same_weights(tmp_path, sines):
+    cfg = TrainConfig(epochs=6, hidden=(32,), checkpoint_every=2)
+    loss = LossConfig("g1000_c5", capacity_nats=5.0)  # the capacity schedule depends on the resumed step count
+    uninterrupted, history = train_vae(sines, cfg, loss)
+
+    def kill_at_epoch_5(metrics):
+        if metrics["epoch"] == 5:
+            raise KeyboardInterrupt
+
+    resume = tmp_path / "resume.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_vae(sines, cfg, loss, on_epoch=kill_at_epoch_5, resume_path=resume)
+    assert torch.load(resume, weights_only=False)["epoch"] == 4  # the last checkpoint before the kill
+    seen = []
+    resumed, resumed_history = train_vae(sines, cfg, loss, on_epoch=seen.append, resume_path=resume)
+    assert [m["epoch"] for m in seen] == [5, 6] and len(resumed_history) == 6
+    for a, b in zip(uninterrupted.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert not resume.exists()  # removed once training completed
+
+
+def test_a_checkpoint_from_other_data_is_not_resumed(tmp_path, sines):
+    cfg = TrainConfig(epochs=2, hidden=(16,), checkpoint_every=1)
+    resume = tmp_path / "resume.pt"
+
+    def keep_checkpoint(metrics):
+        if metrics["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_vae(sines, cfg, LossConfig("b1"), on_epoch=keep_checkpoint, resume_path=resume)
+    seen = []
+    train_vae(sines[::-1].copy(), cfg, LossConfig("b1"), on_epoch=seen.append, resume_path=resume)
+    assert [m["epoch"] for m in seen] == [1, 2]  # started afresh
