@@ -58,7 +58,8 @@ mlflow: $(VENV)/.installed
 bench: $(VENV)/.installed .venv-neurokit/.installed
 	{ echo "# Benchmark results"; echo; echo "Machine: $$(nproc) cores, $$(uname -m); $$(date -u +%F)."; echo; \
 	  $(PY) -m benchmarks.rpeaks --neurokit-python .venv-neurokit/bin/python; echo; \
-	  $(PY) -m benchmarks.windows; } > benchmarks/results.md
+	  $(PY) -m benchmarks.windows; echo; \
+	  $(PY) -m benchmarks.training 2>/dev/null; } > benchmarks/results.md
 	cat benchmarks/results.md
 
 repro: install
