@@ -259,7 +259,10 @@ def train(ws: Workspace, dataset: str, config: str, tracker, force: bool = False
     if not force and previous.get("fingerprint") == fingerprint and ckpt_path.is_file():
         log.info("%s/%s is up to date (MLflow run %s); not retraining", dataset, config, previous["run_id"])
         return StageResult(ckpt_path, previous["final"], extra={**previous, "reused": True})
-    run_id = tracker.start_run(dataset, config, params, tags={"data_md5": data_md5})
+    sweep_params = {"train": asdict(train_cfg), "sweep": [asdict(c) for c in sweep(ws)], "data_md5": data_md5}
+    sweep_key = hashlib.md5(json.dumps(sweep_params, sort_keys=True).encode()).hexdigest()
+    parent = tracker.sweep_run(dataset, sweep_key, sweep_params)
+    run_id = tracker.start_run(dataset, config, params, tags={"data_md5": data_md5}, parent_run_id=parent)
     tracker.log_training_data(run_id, data_path, data_md5, name=f"{dataset}-training-set")
     try:
         model, history = train_vae(

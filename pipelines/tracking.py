@@ -57,9 +57,26 @@ class Tracker:
         location = (self.artifact_root / name).as_uri() if self.artifact_root else None
         return self.client.create_experiment(name, artifact_location=location)
 
-    def start_run(self, dataset: str, config: str, params: dict, tags: dict | None = None) -> str:
-        """A new run for one (dataset, config) partition; returns its id."""
+    def sweep_run(self, dataset: str, sweep_key: str, params: dict) -> str:
+        """The parent run of one sweep (one grid of configs on one data version) of `dataset`: found by its
+        `sweep_key` tag, created on first use; partition runs nest under it."""
+        exp = self.experiment_id(dataset)
+        found = self.client.search_runs([exp], filter_string=f"tags.sweep_key = '{sweep_key}'", max_results=1)
+        if found:
+            return found[0].info.run_id
+        tags = {"sweep_key": sweep_key, "dataset": dataset, "kind": "sweep"}
+        run = self.client.create_run(exp, run_name=f"{dataset}-sweep", tags=tags)
+        self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in _flatten(params).items()])
+        self.client.set_terminated(run.info.run_id, "FINISHED")
+        return run.info.run_id
+
+    def start_run(
+        self, dataset: str, config: str, params: dict, tags: dict | None = None, parent_run_id: str | None = None
+    ) -> str:
+        """A new run for one (dataset, config) partition, nested under `parent_run_id` when given."""
         tags = {"dataset": dataset, "config": config, **(tags or {})}
+        if parent_run_id:
+            tags["mlflow.parentRunId"] = parent_run_id  # what start_run(parent_run_id=) sets, without global state
         run = self.client.create_run(self.experiment_id(dataset), run_name=f"{dataset}-{config}", tags=tags)
         self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in _flatten(params).items()])
         log.info("MLflow run %s for %s/%s at %s", run.info.run_id, dataset, config, self.uri)

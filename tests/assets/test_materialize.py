@@ -82,7 +82,10 @@ def test_mlflow_has_one_run_and_one_registered_version_per_partition(materialize
     tracker = TrackingResource().tracker(ws.root)
     for dataset in ("ecg", "btc"):
         exp = tracker.client.get_experiment_by_name(f"{dataset}-beta-vae")
-        runs = tracker.client.search_runs([exp.experiment_id])
+        sweeps = tracker.client.search_runs([exp.experiment_id], filter_string="tags.kind = 'sweep'")
+        runs = tracker.client.search_runs([exp.experiment_id], filter_string="tags.config != ''")
+        assert len(sweeps) == 1  # one grid on one data version: one parent, every partition nested under it
+        assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {sweeps[0].info.run_id}
         assert sorted(r.data.tags["config"] for r in runs) == sorted(CONFIGS)
         run = runs[0]
         assert {"train.lr", "loss.beta", "loss.capacity_nats"} <= set(run.data.params)
