@@ -11,8 +11,12 @@ sample's features and averaged over the batch; the KL is summed over latents and
 the two (a mean over features with a batch-summed KL, as some popular ports do, AntixK/PyTorch-VAE issue 54)
 silently rescales beta by the input size.
 
-Likelihood: Gaussian with fixed std `sigma` on standardised data, so recon = 0.5 * sum(((x - x_hat) / sigma)^2)
-per sample (the constant log-normaliser is dropped; it does not change gradients).
+Likelihood (`train.likelihood`):
+- "gaussian": fixed std `sigma` on standardised data, recon = 0.5 * sum(((x - x_hat) / sigma)^2) per sample (the
+  constant log-normaliser is dropped; it does not change gradients);
+- "bernoulli": samples min-max scaled to [0, 1] and the decoder's outputs read as logits, recon = the binary
+  cross-entropy summed over features (the likelihood of Higgins et al. and Burgess et al. on binary images;
+  for real-valued signals it is the "continuous" use of BCE, so scale-free but not a true likelihood).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from pipelines.errors import ConfigError
 
@@ -45,6 +50,18 @@ def gaussian_recon(x_hat: torch.Tensor, x: torch.Tensor, sigma: float) -> torch.
     return 0.5 * (((x - x_hat) / sigma) ** 2).sum(dim=-1)
 
 
+def bernoulli_recon(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample binary cross-entropy of targets `x` in [0, 1] (clamped) under `logits`, (B,): summed over
+    features."""
+    target = x.clamp(0.0, 1.0).expand_as(logits)
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(dim=-1)
+
+
+def recon_loss(out: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float) -> torch.Tensor:
+    """Per-sample negative log-likelihood (...,) of normalised `x` under the decoder's raw output `out`."""
+    return bernoulli_recon(out, x) if likelihood == "bernoulli" else gaussian_recon(out, x, sigma)
+
+
 def kl_per_latent(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(q(z|x) || N(0, I)) per sample and latent, (B, D), in nats."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
@@ -64,3 +81,25 @@ def vae_loss(recon: torch.Tensor, kl: torch.Tensor, cfg: LossConfig, capacity: f
     if cfg.capacity_nats > 0:
         return recon_mean + cfg.gamma * (kl_total - capacity).abs()
     return recon_mean + cfg.beta * kl_total
+
+
+def stacked_vae_loss(
+    recon: torch.Tensor, kl: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor, capacity: torch.Tensor
+) -> torch.Tensor:
+    """`vae_loss` for G models at once: recon (G, B), kl (G, B, D), and per-model beta, gamma and capacity target
+    (G,); `capacity` is each model's C(t). Returns (G,).
+    `loss_weights` builds beta and gamma so: beta 0 for capacity models, gamma 0 for beta-VAE models."""
+    recon_mean = recon.mean(dim=-1)
+    kl_total = kl.sum(dim=-1).mean(dim=-1)
+    return recon_mean + beta * kl_total + gamma * (kl_total - capacity).abs()
+
+
+def loss_weights(cfgs: list[LossConfig], device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(beta, gamma, C) tensors (G,) for `stacked_vae_loss`: a capacity model weighs the KL by gamma * |KL - C(t)|
+    and not by beta; a beta-VAE model by beta, with gamma 0."""
+    capacity_on = [c.capacity_nats > 0 for c in cfgs]
+    beta = [0.0 if on else c.beta for c, on in zip(cfgs, capacity_on, strict=True)]
+    gamma = [c.gamma if on else 0.0 for c, on in zip(cfgs, capacity_on, strict=True)]
+    return tuple(
+        torch.tensor(v, dtype=torch.float32, device=device) for v in (beta, gamma, [c.capacity_nats for c in cfgs])
+    )

@@ -1,8 +1,11 @@
-"""MLP beta-VAE for fixed-length 1-D samples (heartbeats, price windows).
+"""MLP beta-VAE for fixed-length 1-D samples (heartbeats, price windows), and the same network stacked G times
+so that a whole beta/C grid trains in one pass.
 
-The model standardises its input with a scalar mean and std measured on the training set and kept as buffers,
-so a saved or registered model takes and returns samples in data units (mV, log return) with no external
-preprocessing. `forward` returns the reconstruction of the posterior mean (deterministic), which is what a
+The model normalises its input with a scalar offset and scale measured on the training set and kept as buffers
+(`x_mean`, `x_std`), so a saved or registered model takes and returns samples in data units (mV, log return)
+with no external preprocessing. With the Gaussian likelihood they are the training mean and std; with the
+Bernoulli likelihood the training minimum and range, so that normalised samples lie in [0, 1] and the decoder
+emits logits. `forward` returns the reconstruction of the posterior mean (deterministic), which is what a
 served model should do; training uses `encode`, `reparameterize` and `decode_standardized` directly.
 """
 
@@ -13,12 +16,21 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from pipelines.errors import ConfigError
+
+LIKELIHOODS = ("gaussian", "bernoulli")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
     input_dim: int
     latent_dim: int = 10  # the mission's latent size
     hidden: tuple[int, ...] = (256, 128)
+    likelihood: str = "gaussian"  # "gaussian" (decoder emits the mean) or "bernoulli" (decoder emits logits)
+
+    def __post_init__(self):
+        if self.likelihood not in LIKELIHOODS:
+            raise ConfigError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -54,11 +66,15 @@ class BetaVAE(nn.Module):
         return mu + eps * torch.exp(0.5 * logvar)
 
     def decode_standardized(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's raw output: the normalised mean (Gaussian) or the logits (Bernoulli)."""
         return self.decoder(z)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Samples (B, L) in data units decoded from latents `z` (B, D)."""
-        return self.decoder(z) * self.x_std + self.x_mean
+        out = self.decoder(z)
+        if self.cfg.likelihood == "bernoulli":
+            out = torch.sigmoid(out)
+        return out * self.x_std + self.x_mean
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction (B, L) of `x` (B, L) through the posterior mean, in data units."""
@@ -67,3 +83,76 @@ class BetaVAE(nn.Module):
 
     def describe(self) -> dict:
         return {**asdict(self.cfg), "x_mean": float(self.x_mean), "x_std": float(self.x_std)}
+
+
+class StackedVAE(nn.Module):
+    """G BetaVAEs of one shape as one module: every Linear layer's weight is stacked to (G, in, out) and its bias
+    to (G, 1, out), and a layer is one batched matrix multiply for all G models. The models share the input batch
+    and the normalisation; gradients of the summed losses are each model's own gradients, and Adam is elementwise,
+    so training the stack is training each model alone (up to float rounding in the batched kernels)."""
+
+    def __init__(self, models: list[BetaVAE]):
+        super().__init__()
+        first = models[0]
+        if any(m.cfg != first.cfg or m.describe() != first.describe() for m in models):
+            raise ConfigError("stacked models must share their config and normalisation")
+        self.cfg = first.cfg
+        self.register_buffer("x_mean", first.x_mean.clone())
+        self.register_buffer("x_std", first.x_std.clone())
+        self.encoder = self._stack([m.encoder for m in models])
+        self.decoder = self._stack([m.decoder for m in models])
+
+    @staticmethod
+    def _stack(mlps: list[nn.Sequential]) -> nn.ParameterList:
+        params = nn.ParameterList()
+        for i, layer in enumerate(mlps[0]):
+            if isinstance(layer, nn.Linear):
+                params.append(torch.stack([m[i].weight.detach().T for m in mlps]).contiguous())  # (G, in, out)
+                params.append(torch.stack([m[i].bias.detach()[None] for m in mlps]))  # (G, 1, out)
+        return params
+
+    @property
+    def size(self) -> int:
+        return self.encoder[0].shape[0]
+
+    @staticmethod
+    def _run(params: nn.ParameterList, h: torch.Tensor) -> torch.Tensor:
+        """(G, B, in) or a shared (B, in) -> (G, B, out): batched Linear layers with ReLU between them."""
+        n = len(params) // 2
+        for i in range(n):
+            w, b = params[2 * i], params[2 * i + 1]
+            h = torch.baddbmm(b, h.expand(w.shape[0], *h.shape[-2:]), w)
+            if i < n - 1:
+                h = torch.relu(h)
+        return h
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.x_mean) / self.x_std
+
+    def encode_standardized(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance (G, B, D) of normalised samples `x` (B, L) shared by all G models."""
+        mu, logvar = self._run(self.encoder, x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode_standardized(self, z: torch.Tensor) -> torch.Tensor:
+        """Raw decoder outputs (G, B, L) of latents `z` (G, B, D)."""
+        return self._run(self.decoder, z)
+
+    def unstack(self, g: int) -> BetaVAE:
+        """Model `g` as a plain BetaVAE (CPU, eval mode): what is saved, logged and registered."""
+        model = BetaVAE(self.cfg, float(self.x_mean), float(self.x_std))
+        for mlp, params in ((model.encoder, self.encoder), (model.decoder, self.decoder)):
+            linears = [layer for layer in mlp if isinstance(layer, nn.Linear)]
+            for j, layer in enumerate(linears):
+                layer.weight.data.copy_(params[2 * j][g].T)
+                layer.bias.data.copy_(params[2 * j + 1][g, 0])
+        return model.eval()
+
+
+def init_models(cfg: ModelConfig, count: int, seed: int, x_mean: float, x_std: float) -> list[BetaVAE]:
+    """`count` BetaVAEs each initialised from `seed` (PyTorch's default Linear init), as a single run would be."""
+    models = []
+    for _ in range(count):
+        torch.manual_seed(seed)
+        models.append(BetaVAE(cfg, x_mean, x_std))
+    return models

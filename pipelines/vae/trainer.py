@@ -1,9 +1,15 @@
-"""Training loop for one beta-VAE config: the data live as one standardised tensor on the device and are sliced
-per batch (no DataLoader over in-memory tensors: slicing a resident tensor is far faster), Adam, seeded.
+"""Training of beta-VAEs: one config, or a whole beta/C grid in one vectorised pass (`StackedVAE`).
 
-The loop reads top to bottom: shuffle -> per batch (capacity target -> forward -> loss -> step) -> epoch
-metrics -> callback. Metrics reach the caller through `on_epoch(metrics)`; the Dagster asset passes the MLflow
-logger, a test passes `list.append`. CUDA is used when present.
+The data live as one normalised tensor on the device and are sliced per batch (no DataLoader over in-memory
+tensors). Every config of a grid sees the same batches (one shuffle stream seeded by `train.seed`) and draws its
+reparameterisation noise from its own stream, seeded by `train.seed` and its name, one (N, D) draw per epoch; so a
+config's result does not depend on the grid it was trained in, and `train_vae` is `train_grid` with one config.
+The optimizer is Adam with the fused kernel (CPU and CUDA). On CUDA the whole step (forward, backward, Adam) is
+captured once as a CUDA graph and replayed, and the matrix multiplies run in bf16 autocast (`train.amp`).
+
+The loop reads top to bottom: shuffle and noise -> per batch (capacity target -> forward -> loss -> step) ->
+epoch metrics -> callback. Metrics reach the caller through `on_epoch(index, metrics)`; the training stage passes
+the MLflow logger, a test passes a list's append.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 import logging
 import math
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,10 +27,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines.errors import TrainingError
+from pipelines.errors import ConfigError, TrainingError
 from pipelines.storage import atomic_path
-from pipelines.vae.losses import LossConfig, capacity_at, gaussian_recon, kl_per_latent, vae_loss
-from pipelines.vae.model import BetaVAE, ModelConfig
+from pipelines.vae.losses import (
+    LossConfig,
+    capacity_at,
+    kl_per_latent,
+    loss_weights,
+    recon_loss,
+    stacked_vae_loss,
+)
+from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +49,20 @@ class TrainConfig:
     lr: float = 5e-4  # Adam, the mission's default
     latent_dim: int = 10
     hidden: tuple[int, ...] = (256, 128)
+    likelihood: str = "gaussian"  # or "bernoulli" (pipelines.vae.losses)
     recon_sigma: float = 0.1  # std of the Gaussian likelihood, in standardised data units
     anneal_fraction: float = 0.8  # share of all steps over which C(t) rises from 0 to C
     seed: int = 0
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
+    amp: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "off"
+    cuda_graphs: bool = True  # on CUDA, capture the training step once and replay it
     checkpoint_every: int = 10  # epochs between resume checkpoints (0: none)
+
+    def __post_init__(self):
+        if self.amp not in ("auto", "bf16", "off"):
+            raise ConfigError(f"train.amp must be auto, bf16 or off, got {self.amp!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("train.epochs and train.batch_size must be >= 1")
 
 
 def pick_device(name: str) -> torch.device:
@@ -50,6 +73,11 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def noise_seed(seed: int, name: str) -> int:
+    """The seed of a config's reparameterisation-noise stream: fixed by the run seed and the config's name."""
+    return (seed * 1_000_003 + zlib.crc32(name.encode())) % 2**63
+
+
 def train_vae(
     x_train: np.ndarray,
     cfg: TrainConfig,
@@ -57,105 +85,209 @@ def train_vae(
     on_epoch: Callable[[dict], None] | None = None,
     resume_path: str | Path | None = None,
 ) -> tuple[BetaVAE, list[dict]]:
-    """Train a BetaVAE on samples `x_train` (N, L) in data units; returns the model (CPU, eval mode) and the
-    per-epoch metrics. Raises TrainingError on empty data or a non-finite loss.
+    """Train one BetaVAE on samples `x_train` (N, L) in data units: `train_grid` with one config."""
+    callback = None if on_epoch is None else (lambda _, metrics: on_epoch(metrics))
+    [(model, history)] = train_grid(x_train, cfg, [loss_cfg], callback, resume_path)
+    return model, history
 
-    With `resume_path`, a checkpoint (model, optimizer, RNG state, step, history) is written there every
+
+def train_grid(
+    x_train: np.ndarray,
+    cfg: TrainConfig,
+    loss_cfgs: list[LossConfig],
+    on_epoch: Callable[[int, dict], None] | None = None,
+    resume_path: str | Path | None = None,
+) -> list[tuple[BetaVAE, list[dict]]]:
+    """Train one BetaVAE per entry of `loss_cfgs` on `x_train` (N, L), all in one vectorised pass; returns each
+    model (CPU, eval mode) with its per-epoch metrics. Raises TrainingError on empty or non-finite data or when a
+    loss becomes non-finite (naming the config).
+
+    With `resume_path`, a checkpoint (weights, optimizer, RNG streams, step, histories) is written there every
     `cfg.checkpoint_every` epochs, and a run that finds one from the same configs and data continues from it: a
     killed run ends with the same weights as an uninterrupted one. The file is removed when training ends."""
-    if len(x_train) < 2 or not np.isfinite(x_train).all():
+    if len(x_train) < 2 or x_train.ndim != 2 or not np.isfinite(x_train).all():
         raise TrainingError(f"training data must hold >= 2 finite samples, got {x_train.shape}")
+    if not loss_cfgs or len({c.name for c in loss_cfgs}) != len(loss_cfgs):
+        raise ConfigError(f"a grid needs one or more configs with distinct names, got {[c.name for c in loss_cfgs]}")
     device = pick_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    mean, std = float(x_train.mean()), float(x_train.std()) or 1.0
-    model = BetaVAE(ModelConfig(x_train.shape[1], cfg.latent_dim, tuple(cfg.hidden)), mean, std).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    data = model.standardize(torch.as_tensor(x_train, dtype=torch.float32, device=device))  # (N, L)
-    n = len(data)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    anneal_steps = int(cfg.anneal_fraction * cfg.epochs * steps_per_epoch)
-    history, step, first_epoch = [], 0, 1
-    resume_key = _resume_key(cfg, loss_cfg, x_train)
+    model_cfg = ModelConfig(x_train.shape[1], cfg.latent_dim, tuple(cfg.hidden), cfg.likelihood)
+    offset, scale = _normalisation(x_train, cfg.likelihood)
+    net = StackedVAE(init_models(model_cfg, len(loss_cfgs), cfg.seed, offset, scale)).to(device)
+    graphs = cfg.cuda_graphs and device.type == "cuda"
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=True, capturable=graphs)
+    data = net.standardize(torch.as_tensor(x_train, dtype=torch.float32, device=device))  # (N, L)
+    n, names = len(data), [c.name for c in loss_cfgs]
+    anneal_steps = int(cfg.anneal_fraction * cfg.epochs * math.ceil(n / cfg.batch_size))
+    order = torch.Generator(device=device).manual_seed(cfg.seed)
+    noises = [torch.Generator(device=device).manual_seed(noise_seed(cfg.seed, name)) for name in names]
+    histories: list[list[dict]] = [[] for _ in loss_cfgs]
+    step, first_epoch = 0, 1
+    resume_key = _resume_key(cfg, loss_cfgs, x_train)
     if resume_path is not None and Path(resume_path).is_file():
         state = torch.load(resume_path, map_location=device, weights_only=False)
         if state["key"] == resume_key:
-            model.load_state_dict(state["model"])
+            net.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
-            gen.set_state(state["generator"].to(gen.get_state().device))
-            history, step, first_epoch = state["history"], state["step"], state["epoch"] + 1
-            log.info("%s: resuming from epoch %d (%s)", loss_cfg.name, state["epoch"], resume_path)
+            for gen, gen_state in zip([order, *noises], state["generators"], strict=True):
+                gen.set_state(gen_state.to(gen.get_state().device))
+            histories, step, first_epoch = state["history"], state["step"], state["epoch"] + 1
+            log.info("%s: resuming from epoch %d (%s)", ", ".join(names), state["epoch"], resume_path)
         else:
-            log.info("%s: %s is from other configs or data; starting afresh", loss_cfg.name, resume_path)
+            log.info("%s: %s is from other configs or data; starting afresh", ", ".join(names), resume_path)
+    stepper = _Stepper(net, opt, data, loss_cfgs, cfg, anneal_steps, device, step)
+    if graphs:
+        stepper.capture()
     log.info(
-        "training %s on %d samples x %d features, %d epochs, device %s",
-        loss_cfg.name,
-        n,
-        data.shape[1],
-        cfg.epochs,
-        device,
-    )
+        "training %s on %d samples x %d features, %d epochs, device %s%s%s",
+        ", ".join(names), n, data.shape[1], cfg.epochs, device,
+        ", bf16 autocast" if stepper.amp else "", ", CUDA graphs" if graphs else "",
+    )  # fmt: skip
     for epoch in range(first_epoch, cfg.epochs + 1):
         t0 = time.perf_counter()
-        perm = torch.randperm(n, device=device, generator=gen)
-        sums = {
-            "loss": torch.zeros((), device=device),
-            "recon": torch.zeros((), device=device),
-            "kl": torch.zeros(cfg.latent_dim, device=device),
-        }
-        model.train()
+        perm = torch.randperm(n, device=device, generator=order)
+        eps = torch.stack([torch.randn(n, cfg.latent_dim, device=device, generator=g) for g in noises])  # (G, N, D)
+        stepper.reset_sums()
         for start in range(0, n, cfg.batch_size):
-            batch = data[perm[start : start + cfg.batch_size]]  # (B, L)
-            capacity = capacity_at(step, loss_cfg.capacity_nats, anneal_steps)
-            mu, logvar = model.encoder(batch).chunk(2, dim=-1)  # (B, D) each
-            x_hat = model.decode_standardized(model.reparameterize(mu, logvar, gen))
-            recon = gaussian_recon(x_hat, batch, cfg.recon_sigma)  # (B,)
-            kl = kl_per_latent(mu, logvar)  # (B, D)
-            loss = vae_loss(recon, kl, loss_cfg, capacity)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            stepper.step(perm[start : start + cfg.batch_size], eps[:, start : start + cfg.batch_size])
             step += 1
-            sums["loss"] += loss.detach() * len(batch)
-            sums["recon"] += recon.detach().sum()
-            sums["kl"] += kl.detach().sum(dim=0)
+        sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
         seconds = time.perf_counter() - t0
-        kl_latent = (sums["kl"] / n).cpu().numpy()
-        metrics = {
-            "epoch": epoch, "loss": float(sums["loss"]) / n, "recon": float(sums["recon"]) / n,
-            "kl": float(kl_latent.sum()), "capacity": capacity, "samples_per_s": n / seconds, "seconds": seconds,
-            **{f"kl_{i}": float(v) for i, v in enumerate(kl_latent)},
-        }  # fmt: skip
-        if not math.isfinite(metrics["loss"]):
-            raise TrainingError(f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr")
-        history.append(metrics)
-        log.info(
-            "%s epoch %d/%d  loss %.2f  recon %.2f  kl %.2f nats (C %.1f)  %.0f samples/s",
-            loss_cfg.name,
-            epoch,
-            cfg.epochs,
-            metrics["loss"],
-            metrics["recon"],
-            metrics["kl"],
-            capacity,
-            n / seconds,
-        )
+        for g, loss_cfg in enumerate(loss_cfgs):
+            kl_latent = sums["kl"][g] / n
+            metrics = {
+                "epoch": epoch, "loss": float(sums["loss"][g]) / n, "recon": float(sums["recon"][g]) / n,
+                "kl": float(kl_latent.sum()), "capacity": capacity_at(step - 1, loss_cfg.capacity_nats, anneal_steps),
+                "samples_per_s": n / seconds, "seconds": seconds,
+                **{f"kl_{i}": float(v) for i, v in enumerate(kl_latent)},
+            }  # fmt: skip
+            if not math.isfinite(metrics["loss"]):
+                raise TrainingError(f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr")
+            histories[g].append(metrics)
+        _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds)
         if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-            state = {"key": resume_key, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                     "generator": gen.get_state(), "step": step, "epoch": epoch, "history": history}  # fmt: skip
+            state = {"key": resume_key, "model": net.state_dict(), "optimizer": opt.state_dict(),
+                     "generators": [g.get_state() for g in [order, *noises]], "step": step, "epoch": epoch,
+                     "history": histories}  # fmt: skip
             with atomic_path(resume_path) as tmp:
                 torch.save(state, tmp)
         if on_epoch is not None:
-            on_epoch(metrics)
+            for g in range(len(loss_cfgs)):
+                on_epoch(g, histories[g][-1])
     if resume_path is not None:
         Path(resume_path).unlink(missing_ok=True)
-    return model.cpu().eval(), history
+    return [(net.unstack(g), histories[g]) for g in range(len(loss_cfgs))]
 
 
-def _resume_key(cfg: TrainConfig, loss_cfg: LossConfig, x_train: np.ndarray) -> str:
-    """What a resume checkpoint must match: both configs and the data's bytes."""
+class _Stepper:
+    """One optimisation step of the stacked models, eager or replayed from CUDA graphs (one per batch size: the
+    full batch and the epoch's last, shorter one). Sums of the epoch's loss, recon and KL per latent accumulate on
+    the device, so the loop never waits for it inside an epoch."""
+
+    def __init__(self, net, opt, data, loss_cfgs, cfg: TrainConfig, anneal_steps: int, device, step: int):
+        self.net, self.opt, self.data, self.cfg = net, opt, data, cfg
+        self.beta, self.gamma, self.capacity_nats = loss_weights(loss_cfgs, device)
+        self.anneal_steps = anneal_steps
+        self.t = torch.tensor(float(step), device=device)  # the step counter C(t) reads, kept on the device
+        self.amp = cfg.amp == "bf16" or (cfg.amp == "auto" and device.type == "cuda")
+        g, d = len(loss_cfgs), cfg.latent_dim
+        self.sums = {k: torch.zeros(shape, device=device) for k, shape in (("loss", g), ("recon", g), ("kl", (g, d)))}
+        self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
+        self.idx = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
+        self.eps = torch.zeros(g, cfg.batch_size, d, device=device)
+
+    def reset_sums(self) -> None:
+        for v in self.sums.values():
+            v.zero_()
+
+    def step(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
+        size = len(idx)
+        if size not in self.graphs:
+            self._compute(idx, eps)
+            return
+        self.idx[:size].copy_(idx)
+        self.eps[:, :size].copy_(eps)
+        self.graphs[size].replay()
+
+    def _capacity(self) -> torch.Tensor:
+        if self.anneal_steps <= 0:
+            return self.capacity_nats
+        return torch.minimum(self.capacity_nats, self.capacity_nats * self.t / self.anneal_steps)
+
+    def _compute(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
+        batch = self.data[idx]  # (B, L), the same batch for every model
+        with torch.autocast(self.data.device.type, torch.bfloat16, enabled=self.amp, cache_enabled=False):
+            mu, logvar = self.net.encode_standardized(batch)  # (G, B, D) each
+            out = self.net.decode_standardized(mu + eps * torch.exp(0.5 * logvar))  # (G, B, L)
+        mu, logvar = mu.float(), logvar.float()
+        recon = recon_loss(out.float(), batch, self.cfg.likelihood, self.cfg.recon_sigma)  # (G, B)
+        kl = kl_per_latent(mu, logvar)  # (G, B, D)
+        loss = stacked_vae_loss(recon, kl, self.beta, self.gamma, self._capacity())  # (G,)
+        self.opt.zero_grad(set_to_none=True)
+        loss.sum().backward()  # each model's gradient is that of its own loss
+        self.opt.step()
+        self.t += 1
+        self.sums["loss"] += loss.detach() * len(idx)
+        self.sums["recon"] += recon.detach().sum(dim=-1)
+        self.sums["kl"] += kl.detach().sum(dim=1)
+
+    def capture(self) -> None:
+        """Capture one CUDA graph per batch size. Capturing runs warm-up steps, so the weights, optimizer state,
+        step counter and sums are put back afterwards: the graphs change nothing but the speed."""
+        n, b = len(self.data), self.cfg.batch_size
+        sizes = sorted({b, n % b} - {0} if n >= b else {n})
+        params = list(self.net.parameters())
+        saved = [p.detach().clone() for p in params], _clone_state(self.opt), self.t.clone()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for size in sizes:
+                for _ in range(3):
+                    self._compute(self.idx[:size], self.eps[:, :size])
+        torch.cuda.current_stream().wait_stream(side)
+        pool = None
+        for size in sizes:
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=pool):
+                self._compute(self.idx[:size], self.eps[:, :size])
+            pool = graph.pool()
+            self.graphs[size] = graph
+        weights, opt_state, t = saved
+        with torch.no_grad():
+            for p, w in zip(params, weights, strict=True):
+                p.copy_(w)
+            for p in params:
+                for key, value in self.opt.state[p].items():
+                    value.copy_(opt_state[p][key]) if p in opt_state else value.zero_()
+        self.t.copy_(t)
+        self.reset_sums()
+
+
+def _clone_state(opt: torch.optim.Optimizer) -> dict:
+    return {p: {k: v.clone() for k, v in s.items()} for p, s in opt.state.items()}
+
+
+def _normalisation(x: np.ndarray, likelihood: str) -> tuple[float, float]:
+    """(offset, scale) mapping the training data to standard units (Gaussian) or to [0, 1] (Bernoulli)."""
+    if likelihood == "bernoulli":
+        low, high = float(x.min()), float(x.max())
+        return low, (high - low) or 1.0
+    return float(x.mean()), float(x.std()) or 1.0
+
+
+def _log_epoch(epoch: int, epochs: int, last: list[dict], names: list[str], rate: float) -> None:
+    for name, m in zip(names, last, strict=True):
+        log.info(
+            "%s epoch %d/%d  loss %.2f  recon %.2f  kl %.2f nats (C %.1f)  %.0f samples/s",
+            name, epoch, epochs, m["loss"], m["recon"], m["kl"], m["capacity"], m["samples_per_s"],
+        )  # fmt: skip
+    if len(names) > 1:
+        log.info("grid of %d, epoch %d/%d: %.0f model-samples/s", len(names), epoch, epochs, rate)
+
+
+def _resume_key(cfg: TrainConfig, loss_cfgs: list[LossConfig], x_train: np.ndarray) -> str:
+    """What a resume checkpoint must match: the configs and the data's bytes."""
     digest = hashlib.md5(np.ascontiguousarray(x_train).tobytes()).hexdigest()
-    return json.dumps([asdict(cfg), asdict(loss_cfg), digest], sort_keys=True, default=str)
+    return json.dumps([asdict(cfg), [asdict(c) for c in loss_cfgs], digest], sort_keys=True, default=str)
 
 
 def save_checkpoint(path: str | Path, model: BetaVAE, cfg: TrainConfig, loss_cfg: LossConfig, history: list[dict]):
