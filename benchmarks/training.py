@@ -1,16 +1,23 @@
-"""Training-throughput benchmark: our trainer (data resident on the device, sliced per batch) against a reference
-loop in the style of the popular PyTorch VAE ports (TensorDataset + DataLoader(shuffle=True) + per-batch
-`.to(device)`), same data, model, loss, batch size and epochs, in the same run.
+"""Training-throughput benchmark, all in one run on the same data, model and batch size:
 
-    python -m benchmarks.training [--samples 20000] [--length 187] [--epochs 5] [--batch 64]
+(a) a reference loop in the style of the popular PyTorch VAE ports: TensorDataset + DataLoader(shuffle=True) +
+    per-batch `.to(device)`, default Adam;
+(b) our single-config trainer (`train_vae`: resident tensor sliced per batch, fused Adam; on CUDA the captured
+    step and bf16 autocast), with its variants on CUDA (graphs off, amp off);
+(c) our vectorised grid of G configs (`train_grid`) against G sequential single runs.
 
-Prints samples/s for both and the ratio. (The vectorised 16-config grid of issue 6 is not built yet.)
+    python -m benchmarks.training [--samples 20000] [--length 187] [--epochs 5] [--batch 64] [--grid 16]
+                                  [--full-epochs 50 --full-samples 15000]
+
+Prints samples/s (median epoch; model-samples/s for the grid) and the ratios as Markdown. `--full-epochs` also
+times one whole run, end to end (capture included), of that many epochs on `--full-samples` samples.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -18,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pipelines.vae.losses import LossConfig, gaussian_recon, kl_per_latent, vae_loss
 from pipelines.vae.model import BetaVAE, ModelConfig
-from pipelines.vae.trainer import TrainConfig, pick_device, train_vae
+from pipelines.vae.trainer import TrainConfig, pick_device, train_grid, train_vae
 
 
 def reference_loop(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> float:
@@ -29,8 +36,9 @@ def reference_loop(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> flo
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     loader = DataLoader(TensorDataset(torch.as_tensor(x, dtype=torch.float32)), batch_size=cfg.batch_size, shuffle=True)
-    t0 = time.perf_counter()
+    seconds = []
     for _ in range(cfg.epochs):
+        t0 = time.perf_counter()
         for (batch,) in loader:
             batch = model.standardize(batch.to(device))
             mu, logvar = model.encoder(batch).chunk(2, dim=-1)
@@ -39,9 +47,28 @@ def reference_loop(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> flo
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return cfg.epochs * len(x) / (time.perf_counter() - t0)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - t0)
+    return len(x) / float(np.median(seconds))
+
+
+def grid_configs(size: int) -> list[LossConfig]:
+    """Half beta-VAEs (beta 1, 2, 4, ...), half capacity models (gamma 1000, C 5, 10, 15, ...)."""
+    half = size // 2
+    betas = [LossConfig(f"b{2**i}_c0", beta=float(2**i)) for i in range(size - half)]
+    return betas + [LossConfig(f"g1000_c{5 * (i + 1)}", capacity_nats=5.0 * (i + 1)) for i in range(half)]
+
+
+def median_rate(history: list[dict]) -> float:
+    return float(np.median([h["samples_per_s"] for h in history]))
+
+
+def sines(samples: int, length: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, length)
+    x = rng.uniform(0.5, 2, (samples, 1)) * np.sin(2 * np.pi * (t + rng.uniform(0, 1, (samples, 1))))
+    return x.astype(np.float32)
 
 
 def main() -> None:
@@ -50,23 +77,65 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=187)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--grid", type=int, default=16)
+    parser.add_argument("--full-epochs", type=int, default=0)
+    parser.add_argument("--full-samples", type=int, default=15_000)
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    t = np.linspace(0, 1, args.length)
-    x = rng.uniform(0.5, 2, (args.samples, 1)) * np.sin(2 * np.pi * (t + rng.uniform(0, 1, (args.samples, 1))))
-    x = x.astype(np.float32)
+    x = sines(args.samples, args.length)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch, checkpoint_every=0)
-    loss_cfg = LossConfig("b4_c0", beta=4.0)
-    reference = reference_loop(x, cfg, loss_cfg)
-    _, history = train_vae(x, cfg, loss_cfg)
-    ours = float(np.median([h["samples_per_s"] for h in history]))
     device = pick_device(cfg.device)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    one = LossConfig("b4_c0", beta=4.0)
+    rows = [("(a) reference: TensorDataset + DataLoader(shuffle) + .to(device), Adam", reference_loop(x, cfg, one))]
+    variants = {"(b) ours: train_vae": cfg}
+    if device.type == "cuda":
+        variants |= {
+            "(b) ours, bf16 autocast": replace(cfg, amp="bf16"),
+            "(b) ours, fp32 (amp off)": replace(cfg, amp="off"),
+            "(b) ours, torch.compile, bf16": replace(cfg, compile=True, amp="bf16"),
+            "(b) ours, torch.compile, fp32": replace(cfg, compile=True, amp="off"),
+            "(b) ours, no CUDA graphs": replace(cfg, cuda_graphs=False),
+            "(b) ours, no CUDA graphs, fp32": replace(cfg, cuda_graphs=False, amp="off"),
+        }
+    for label, variant in variants.items():
+        rows.append((label, median_rate(train_vae(x, variant, one)[1])))
+    reference, single = rows[0][1], rows[1][1]
+
+    configs = grid_configs(args.grid)
+    grid_rate = median_rate(train_grid(x, cfg, configs)[0][1]) * len(configs)  # model-samples/s
+    grid_variants = {}
+    if device.type == "cuda":
+        for label, variant in {
+            "bf16 autocast": replace(cfg, amp="bf16"),
+            "torch.compile": replace(cfg, compile=True),
+        }.items():
+            grid_variants[label] = median_rate(train_grid(x, variant, configs)[0][1]) * len(configs)
+    t0 = time.perf_counter()
+    for loss_cfg in configs:
+        train_vae(x, cfg, loss_cfg)
+    sequential = len(configs) * cfg.epochs * len(x) / (time.perf_counter() - t0)
+    grid_cost = single * len(configs) / grid_rate  # grid epoch time over one config's
+
     print(f"## Training throughput ({args.samples:,} x {args.length}, batch {args.batch}, {args.epochs} epochs, "
-          f"{device.type}, torch {torch.__version__})\n")  # fmt: skip
-    print("| trainer | samples/s |\n|---|---|")
-    print(f"| reference: TensorDataset + DataLoader(shuffle) + .to(device) | {reference:,.0f} |")
-    print(f"| ours: resident tensor sliced per batch (median epoch) | {ours:,.0f} |")
-    print(f"\nRatio ours / reference: {ours / reference:.2f}x")
+          f"{device.type}: {name}, torch {torch.__version__})\n")  # fmt: skip
+    print("| trainer | samples/s | vs (a) |\n|---|---|---|")
+    for label, rate in rows:
+        print(f"| {label} | {rate:,.0f} | {rate / reference:.2f}x |")
+    print(f"\n| grid of {len(configs)} configs | model-samples/s | epoch time vs one config |\n|---|---|---|")
+    print(f"| (c) train_grid, one vectorised pass | {grid_rate:,.0f} | {grid_cost:.2f}x |")
+    for label, rate in grid_variants.items():
+        print(f"| (c) train_grid, {label} | {rate:,.0f} | {single * len(configs) / rate:.2f}x |")
+    print(f"| (c) {len(configs)} sequential train_vae runs (wall, all included) | {sequential:,.0f} | "
+          f"{len(configs) * single / sequential:.2f}x |")  # fmt: skip
+    print(f"\nOurs vs reference: {single / reference:.2f}x. The grid of {len(configs)} costs {grid_cost:.2f}x one "
+          f"config's time, {grid_rate / sequential:.2f}x faster than running them one after another.")  # fmt: skip
+    if args.full_epochs:
+        xf = sines(args.full_samples, args.length, seed=1)
+        full = replace(cfg, epochs=args.full_epochs)
+        t0 = time.perf_counter()
+        train_vae(xf, full, one)
+        wall = time.perf_counter() - t0
+        print(f"\nOne config, {args.full_epochs} epochs x {args.full_samples:,} samples, end to end: {wall:.2f} s")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     amp: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 on CPU), "bf16" or "off"
     cuda_graphs: bool = True  # on CUDA, capture the training step once and replay it
+    compile: bool = False  # torch.compile the forward pass and loss (fuses the elementwise kernels)
     checkpoint_every: int = 10  # epochs between resume checkpoints (0: none)
 
     def __post_init__(self):
@@ -194,6 +195,7 @@ class _Stepper:
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.idx = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
         self.eps = torch.zeros(g, cfg.batch_size, d, device=device)
+        self.losses = torch.compile(self._losses) if cfg.compile else self._losses
 
     def reset_sums(self) -> None:
         for v in self.sums.values():
@@ -213,7 +215,8 @@ class _Stepper:
             return self.capacity_nats
         return torch.minimum(self.capacity_nats, self.capacity_nats * self.t / self.anneal_steps)
 
-    def _compute(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
+    def _losses(self, idx: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-model losses (G,), per-sample recon (G, B) and KL (G, B, D) of the batch `data[idx]`."""
         batch = self.data[idx]  # (B, L), the same batch for every model
         with torch.autocast(self.data.device.type, torch.bfloat16, enabled=self.amp, cache_enabled=False):
             mu, logvar = self.net.encode_standardized(batch)  # (G, B, D) each
@@ -221,7 +224,10 @@ class _Stepper:
         mu, logvar = mu.float(), logvar.float()
         recon = recon_loss(out.float(), batch, self.cfg.likelihood, self.cfg.recon_sigma)  # (G, B)
         kl = kl_per_latent(mu, logvar)  # (G, B, D)
-        loss = stacked_vae_loss(recon, kl, self.beta, self.gamma, self._capacity())  # (G,)
+        return stacked_vae_loss(recon, kl, self.beta, self.gamma, self._capacity()), recon, kl
+
+    def _compute(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
+        loss, recon, kl = self.losses(idx, eps)
         self.opt.zero_grad(set_to_none=True)
         loss.sum().backward()  # each model's gradient is that of its own loss
         self.opt.step()

@@ -4,6 +4,7 @@ written out here independently of the trainer."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -68,7 +69,7 @@ def assert_close_weights(a: BetaVAE, b: BetaVAE, atol: float) -> None:
 
 
 def test_grid_matches_each_config_trained_alone(sines):
-    cfg = TrainConfig(epochs=4, batch_size=32, hidden=(32, 16), anneal_fraction=0.5, checkpoint_every=0)
+    cfg = TrainConfig(epochs=4, batch_size=32, hidden=(32, 16), anneal_fraction=0.5, checkpoint_every=0, device="cpu")
     grid = train_grid(sines, cfg, GRID)
     assert len(grid) == len(GRID)
     for (model, history), loss_cfg in zip(grid, GRID, strict=True):
@@ -79,7 +80,7 @@ def test_grid_matches_each_config_trained_alone(sines):
 
 
 def test_grid_matches_a_plain_module_loop(sines):
-    cfg = TrainConfig(epochs=3, batch_size=64, hidden=(32,), anneal_fraction=0.5, checkpoint_every=0)
+    cfg = TrainConfig(epochs=3, batch_size=64, hidden=(32,), anneal_fraction=0.5, checkpoint_every=0, device="cpu")
     grid = train_grid(sines, cfg, GRID)
     for (model, history), loss_cfg in zip(grid, GRID, strict=True):
         reference, reference_losses = plain_loop(sines, cfg, loss_cfg)
@@ -100,7 +101,7 @@ def test_grid_names_must_be_distinct(sines):
 
 
 def test_a_killed_grid_resumes_and_ends_with_the_same_weights(tmp_path, sines):
-    cfg = TrainConfig(epochs=5, hidden=(16,), checkpoint_every=2)
+    cfg = TrainConfig(epochs=5, hidden=(16,), checkpoint_every=2, device="cpu")
     uninterrupted = train_grid(sines, cfg, GRID)
 
     def kill_at_epoch_4(g, metrics):
@@ -128,3 +129,19 @@ def test_bernoulli_likelihood_learns_and_decodes_within_the_data_range(sines):
     assert out.min() >= sines.min() - 1e-5 and out.max() <= sines.max() + 1e-5  # sigmoid, then back to data units
     correlation = np.corrcoef(out.numpy().ravel(), sines[:20].ravel())[0, 1]
     assert correlation > 0.8
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@cuda
+def test_cuda_graph_replay_matches_the_eager_cuda_loop(sines):
+    """The captured step (warm-up steps undone) trains exactly as the eager one; bf16 autocast stays close."""
+    cfg = TrainConfig(epochs=4, batch_size=64, hidden=(32, 16), anneal_fraction=0.5, device="cuda", amp="off")
+    graphed = train_grid(sines, cfg, GRID)
+    eager = train_grid(sines, replace(cfg, cuda_graphs=False), GRID)
+    bf16 = train_grid(sines, replace(cfg, amp="bf16"), GRID)
+    for (g, hg), (e, he), (_, hb) in zip(graphed, eager, bf16, strict=True):
+        np.testing.assert_allclose([h["loss"] for h in hg], [h["loss"] for h in he], rtol=1e-5)
+        np.testing.assert_allclose([h["loss"] for h in hb], [h["loss"] for h in he], rtol=0.05)
+        assert_close_weights(g, e, atol=1e-4)

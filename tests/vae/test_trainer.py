@@ -22,7 +22,8 @@ def sines():
 
 def test_loss_falls_and_history_has_one_entry_per_epoch(sines):
     seen = []
-    _, history = train_vae(sines, TrainConfig(epochs=10, hidden=(64, 32)), LossConfig("b1", beta=1.0), seen.append)
+    cfg = TrainConfig(epochs=10, hidden=(64, 32), device="cpu")
+    _, history = train_vae(sines, cfg, LossConfig("b1", beta=1.0), seen.append)
     assert [h["epoch"] for h in history] == list(range(1, 11)) and seen == history
     assert history[-1]["recon"] < 0.5 * history[0]["recon"]
     assert len([k for k in history[0] if k.startswith("kl_")]) == 10
