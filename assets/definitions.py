@@ -21,4 +21,6 @@ sweep_job = dg.define_asset_job(
     description="train, traverse and score one dataset x config partition",
 )
 
-defs = dg.Definitions(assets=ALL_ASSETS, jobs=[data_job, sweep_job], resources=default_resources())
+defs = dg.Definitions(
+    assets=ALL_ASSETS, jobs=[data_job, sweep_job, models.train_grid_job], resources=default_resources()
+)

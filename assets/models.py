@@ -7,8 +7,9 @@ from assets.btc import price_windows
 from assets.ecg import heartbeats
 from assets.partitions import model_partitions, partition_parts
 from assets.resources import TrackingResource, WorkspaceResource
-from assets.results import image_md, materialize_result
+from assets.results import image_md, materialize_result, metadata
 from pipelines import stages
+from pipelines.workspace import DATASETS
 
 
 class TrainRequest(dg.Config):
@@ -30,17 +31,51 @@ def beta_vae_model(
     dataset, sweep_config = partition_parts(context)
     tracker = tracking.tracker(ws.root)
     result = stages.train(ws, dataset, sweep_config, tracker, force=config.force)
+    return materialize_result(result, **_model_metadata(result, dataset, tracking, tracker))
+
+
+def _model_metadata(result: stages.StageResult, dataset: str, tracking: TrackingResource, tracker) -> dict:
     run_id = result.extra["run_id"]
-    link = f"{tracking.ui_url}/{tracker.run_url(run_id)}"
-    return materialize_result(
-        result,
-        mlflow_run_id=run_id,
-        mlflow_run=dg.MetadataValue.url(link),
-        registered_model=f"{dataset}-beta-vae",
-        model_version=result.extra["model_version"],
-        data_md5=result.extra["data_md5"],
-        reused_previous_run=result.extra["reused"],
-    )
+    return {
+        "mlflow_run_id": run_id,
+        "mlflow_run": dg.MetadataValue.url(f"{tracking.ui_url}/{tracker.run_url(run_id)}"),
+        "registered_model": f"{dataset}-beta-vae",
+        "model_version": result.extra["model_version"],
+        "data_md5": result.extra["data_md5"],
+        "reused_previous_run": result.extra["reused"],
+    }
+
+
+class GridRequest(dg.Config):
+    datasets: list[str] = list(DATASETS)
+    configs: list[str] = []  # empty: every config of params.yaml `sweep`
+    force: bool = False
+
+
+@dg.op(pool="gpu", tags={"kind": "pytorch"})
+def train_sweep_grid(
+    context: dg.OpExecutionContext, config: GridRequest, workspace: WorkspaceResource, tracking: TrackingResource
+):
+    """Train every beta/C config of each dataset in one vectorised pass and record a materialization of each
+    `beta_vae_model` partition it covers (the same metadata and data version as the asset's own)."""
+    ws = workspace.workspace()
+    tracker = tracking.tracker(ws.root)
+    for dataset in config.datasets:
+        results = stages.train_grid(ws, dataset, tracker, config.configs or None, force=config.force)
+        for name, result in results.items():
+            yield dg.AssetMaterialization(
+                asset_key=beta_vae_model.key,
+                partition=dg.MultiPartitionKey({"dataset": dataset, "config": name}),
+                metadata={**metadata(result), **_model_metadata(result, dataset, tracking, tracker)},
+                tags={"dagster/data_version": result.md5},
+            )
+        context.log.info("%s: %d partitions trained or up to date", dataset, len(results))
+    yield dg.Output(None)
+
+
+@dg.job(description="train the whole beta/C grid of each dataset in one vectorised run (pool gpu)")
+def train_grid_job():
+    train_sweep_grid()
 
 
 @dg.asset(group_name="models", partitions_def=model_partitions, deps=[beta_vae_model], kinds={"matplotlib"})

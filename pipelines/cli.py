@@ -2,6 +2,7 @@
 
     python -m pipelines generate | ecg-ingest | ecg-validate | heartbeats | btc-ingest | btc-validate | windows
     python -m pipelines train --dataset ecg --config b4_c0
+    python -m pipelines train-grid --dataset ecg [--config b1_c0 --config b4_c0]   # one vectorised pass
     python -m pipelines evaluate --dataset ecg --config b4_c0      # traversals + metrics
     python -m pipelines report
 
@@ -31,7 +32,7 @@ DATA_STAGES = {
     "btc-validate": stages.validate_btc,
     "windows": stages.price_windows,
 }
-MODEL_STAGES = ("train", "evaluate")
+MODEL_STAGES = ("train", "train-grid", "evaluate")
 
 
 def _report(name: str, result: stages.StageResult) -> int:
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.split("\n")[0])
     parser.add_argument("stage", choices=[*DATA_STAGES, *MODEL_STAGES, "report"])
     parser.add_argument("--dataset", choices=DATASETS)
-    parser.add_argument("--config", help="sweep config name from params.yaml, e.g. b4_c0")
+    parser.add_argument("--config", action="append", help="sweep config name from params.yaml, e.g. b4_c0")
     parser.add_argument("--force", action="store_true", help="train: retrain even when the partition is up to date")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -63,12 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         tracker = tracker_for(ws.root)
         if args.stage == "report":
             return _report("report", stages.report(ws, tracker))
-        if not (args.dataset and args.config):
-            parser.error(f"{args.stage} needs --dataset and --config")
+        if args.stage == "train-grid" and args.dataset:
+            results = stages.train_grid(ws, args.dataset, tracker, args.config, force=args.force)
+            return max(_report(f"train {name}", result) for name, result in results.items())
+        if not (args.dataset and args.config and len(args.config) == 1):
+            parser.error(f"{args.stage} needs --dataset and one --config")
+        config = args.config[0]
         if args.stage == "train":
-            return _report("train", stages.train(ws, args.dataset, args.config, tracker, force=args.force))
-        status = _report("traversals", stages.traversals(ws, args.dataset, args.config, tracker))
-        return status or _report("metrics", stages.metrics(ws, args.dataset, args.config, tracker))
+            return _report("train", stages.train(ws, args.dataset, config, tracker, force=args.force))
+        status = _report("traversals", stages.traversals(ws, args.dataset, config, tracker))
+        return status or _report("metrics", stages.metrics(ws, args.dataset, config, tracker))
     except PipelineError as e:
         log.error("%s: %s", args.stage, e)
         return 2

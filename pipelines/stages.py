@@ -35,7 +35,7 @@ from pipelines.validation.bars import BarChecksConfig, validate_bars
 from pipelines.validation.ecg import RecordChecksConfig, validate_records
 from pipelines.validation.expectations import SuiteResult
 from pipelines.validation.samples import SampleChecksConfig, validate_samples
-from pipelines.versioning import file_md5
+from pipelines.versioning import file_md5, git_commit
 from pipelines.workspace import DATASETS, Workspace
 
 log = logging.getLogger(__name__)
@@ -233,56 +233,102 @@ def run_info(ws: Workspace, dataset: str, config: str) -> dict:
 
 
 def train(ws: Workspace, dataset: str, config: str, tracker, force: bool = False) -> StageResult:
-    """Train one (dataset, config) partition, log it to MLflow and register the model.
+    """Train one (dataset, config) partition, log it to MLflow and register the model: `train_grid` of one."""
+    return train_grid(ws, dataset, tracker, [config], force)[config]
 
-    Idempotent: when the partition was already trained from the same data (md5) with the same configs, and its
-    checkpoint and MLflow run exist, that result is returned instead of a duplicate run and registry version
-    (training is seeded, so it would reproduce the same weights). `force` trains again regardless.
+
+def train_grid(
+    ws: Workspace, dataset: str, tracker, configs: list[str] | None = None, force: bool = False
+) -> dict[str, StageResult]:
+    """Train the (dataset, config) partitions of `configs` (default: the whole sweep) in one vectorised pass, each
+    an MLflow run nested under the sweep's parent run, with its model registered; returns a StageResult per config.
+
+    Idempotent: a partition already trained from the same data (md5) with the same configs, whose checkpoint and
+    MLflow run exist, is returned as it is instead of a duplicate run and registry version (training is seeded
+    and a config's result does not depend on the grid it is trained in). `force` trains them all again.
     """
-    from pipelines.vae.trainer import TrainConfig, save_checkpoint, train_vae
+    from pipelines.vae.trainer import TrainConfig, pick_device, save_checkpoint
+    from pipelines.vae.trainer import train_grid as train_models
 
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
     train_cfg = load_params(ws.params_path, "train", TrainConfig)
-    loss_cfg = loss_config(ws, config)
+    loss_cfgs = [loss_config(ws, name) for name in configs] if configs else sweep(ws)
     data_path = ws.training_set(dataset)
     data = TrainingSet.load(data_path).part("train")
     data_md5 = file_md5(data_path)
-    params = {
-        "train": asdict(train_cfg),
-        "loss": asdict(loss_cfg),
-        "data": {"dataset": dataset, "n_train": len(data), "length": data.x.shape[1], "factors": data.factor_names},
-    }
-    fingerprint = hashlib.md5(json.dumps([params, data_md5], sort_keys=True).encode()).hexdigest()
-    ckpt_path = ws.model_dir(dataset, config) / "model.pt"
-    previous = _previous_run(ws, dataset, config, tracker)
-    if not force and previous.get("fingerprint") == fingerprint and ckpt_path.is_file():
-        log.info("%s/%s is up to date (MLflow run %s); not retraining", dataset, config, previous["run_id"])
-        return StageResult(ckpt_path, previous["final"], extra={**previous, "reused": True})
+    results, todo = {}, []
+    for loss_cfg in loss_cfgs:
+        params = {
+            "train": asdict(train_cfg),
+            "loss": asdict(loss_cfg),
+            "data": {"dataset": dataset, "n_train": len(data), "length": data.x.shape[1], "factors": data.factor_names},
+        }
+        fingerprint = hashlib.md5(json.dumps([params, data_md5], sort_keys=True).encode()).hexdigest()
+        previous = _previous_run(ws, dataset, loss_cfg.name, tracker)
+        if (
+            not force
+            and previous.get("fingerprint") == fingerprint
+            and _checkpoint(ws, dataset, loss_cfg.name).is_file()
+        ):
+            log.info("%s/%s is up to date (MLflow run %s); not retraining", dataset, loss_cfg.name, previous["run_id"])
+            results[loss_cfg.name] = StageResult(
+                _checkpoint(ws, dataset, loss_cfg.name), previous["final"], extra={**previous, "reused": True}
+            )
+        else:
+            todo.append((loss_cfg, params, fingerprint))
+    if not todo:
+        return results
     sweep_params = {"train": asdict(train_cfg), "sweep": [asdict(c) for c in sweep(ws)], "data_md5": data_md5}
     sweep_key = hashlib.md5(json.dumps(sweep_params, sort_keys=True).encode()).hexdigest()
     parent = tracker.sweep_run(dataset, sweep_key, sweep_params)
-    run_id = tracker.start_run(dataset, config, params, tags={"data_md5": data_md5}, parent_run_id=parent)
-    tracker.log_training_data(run_id, data_path, data_md5, name=f"{dataset}-training-set")
+    tags = {"data_md5": data_md5, **system_tags(ws, pick_device(train_cfg.device))}
+    if len(todo) > 1:
+        tags["trained_in_grid_of"] = str(len(todo))
+    run_ids = [tracker.start_run(dataset, c.name, p, tags=tags, parent_run_id=parent) for c, p, _ in todo]
     try:
-        model, history = train_vae(
+        for run_id in run_ids:
+            tracker.log_training_data(run_id, data_path, data_md5, name=f"{dataset}-training-set")
+        names = [c.name for c, _, _ in todo]
+        resume = ws.model_dir(dataset, names[0]) / "resume.pt" if len(todo) == 1 else ws.grid_resume(dataset)
+        trained = train_models(
             data.x,
             train_cfg,
-            loss_cfg,
-            on_epoch=lambda m: tracker.log_metrics(run_id, m, step=m["epoch"]),
-            resume_path=ws.model_dir(dataset, config) / "resume.pt",  # a killed run continues from here
+            [c for c, _, _ in todo],
+            on_epoch=lambda g, m: tracker.log_metrics(run_ids[g], m, step=m["epoch"]),
+            resume_path=resume,  # a killed run continues from here
         )
-        ckpt = save_checkpoint(ckpt_path, model, train_cfg, loss_cfg, history)
-        version = tracker.log_model(run_id, model, dataset, data.x[:5])
+        for (loss_cfg, _, fingerprint), run_id, (model, history) in zip(todo, run_ids, trained, strict=True):
+            ckpt = save_checkpoint(_checkpoint(ws, dataset, loss_cfg.name), model, train_cfg, loss_cfg, history)
+            version = tracker.log_model(run_id, model, dataset, data.x[:5])
+            tracker.end_run(run_id)
+            final = {k: history[-1][k] for k in ("epoch", "loss", "recon", "kl", "samples_per_s")}
+            info = {"run_id": run_id, "model_version": version, "data_md5": data_md5, "tracking_uri": tracker.uri,
+                    "fingerprint": fingerprint, "final": final}  # fmt: skip
+            write_text(_run_info_path(ws, dataset, loss_cfg.name), json.dumps(info, indent=2) + "\n")
+            results[loss_cfg.name] = StageResult(ckpt, final, extra={**info, "reused": False})
     except BaseException:
-        tracker.end_run(run_id, "FAILED")
+        for run_id in run_ids:
+            if tracker.run_status(run_id) == "RUNNING":
+                tracker.end_run(run_id, "FAILED")
         raise
-    tracker.end_run(run_id)
-    final = {k: history[-1][k] for k in ("epoch", "loss", "recon", "kl", "samples_per_s")}
-    info = {"run_id": run_id, "model_version": version, "data_md5": data_md5, "tracking_uri": tracker.uri,
-            "fingerprint": fingerprint, "final": final}  # fmt: skip
-    write_text(_run_info_path(ws, dataset, config), json.dumps(info, indent=2) + "\n")
-    return StageResult(ckpt, final, extra={**info, "reused": False})
+    return results
+
+
+def system_tags(ws: Workspace, device) -> dict:
+    """Where a run was trained: device, torch version and the git commit (MLflow's own source tag)."""
+    import torch
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    tags = {"device": name, "torch_version": torch.__version__}
+    commit = git_commit(ws.root)
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def _checkpoint(ws: Workspace, dataset: str, config: str) -> Path:
+    return ws.model_dir(dataset, config) / "model.pt"
 
 
 def _previous_run(ws: Workspace, dataset: str, config: str, tracker) -> dict:

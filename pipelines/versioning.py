@@ -59,3 +59,16 @@ def dvc(root: str | Path, *args: str, timeout_s: float = 1800) -> str:
     if proc.returncode != 0:
         raise TrackingError(f"dvc {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     return proc.stdout
+
+
+def git_commit(root: str | Path) -> str | None:
+    """The commit checked out at `root` (with "-dirty" when tracked files changed), or None outside git."""
+    try:
+        run = lambda *args: subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)  # noqa: E731
+        head = run("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return None
+        dirty = run("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty else "")

@@ -82,6 +82,10 @@ class Workspace:
     def model_dir(self, dataset: str, config: str) -> Path:
         return self.data / "models" / dataset / config
 
+    def grid_resume(self, dataset: str) -> Path:
+        """Resume checkpoint of a grid trained in one pass (a single partition resumes from its model_dir)."""
+        return self.data / "models" / dataset / "grid-resume.pt"
+
     def eval_dir(self, dataset: str, config: str) -> Path:
         return self.data / "eval" / dataset / config
 

@@ -47,3 +47,35 @@ def test_changed_config_retrains(ecg_ws):
 def test_unknown_sweep_config_is_named_in_the_error(ecg_ws):
     with pytest.raises(ConfigError, match="no sweep config named 'b9_c9'"):
         stages.train(ecg_ws, "ecg", "b9_c9", tracker_for(ecg_ws.root))
+
+
+def test_train_grid_trains_the_sweep_in_one_pass_and_skips_what_is_up_to_date(ecg_ws):
+    tracker = tracker_for(ecg_ws.root)
+    alone = stages.train(ecg_ws, "ecg", "b1_c0", tracker)
+    results = stages.train_grid(ecg_ws, "ecg", tracker)
+    names = [c.name for c in stages.sweep(ecg_ws)]
+    assert list(results) == names
+    assert results["b1_c0"].extra["reused"] and results["b1_c0"].extra["run_id"] == alone.extra["run_id"]
+    trained = [results[n] for n in names[1:]]
+    assert not any(r.extra["reused"] for r in trained)
+    runs = [tracker.client.get_run(r.extra["run_id"]) for r in trained]
+    assert len({run.data.tags["mlflow.parentRunId"] for run in runs}) == 1  # one sweep parent
+    for run, result in zip(runs, trained, strict=True):
+        assert run.info.status == "FINISHED" and run.data.tags["trained_in_grid_of"] == str(len(trained))
+        assert run.data.tags["device"] == "cpu" and run.data.tags["torch_version"].startswith("2.")
+        assert run.data.tags["data_md5"] == result.extra["data_md5"]
+        assert len(tracker.client.get_metric_history(run.info.run_id, "kl")) == 2  # one point per epoch
+    versions = tracker.client.search_model_versions("name='ecg-beta-vae'")
+    assert sorted(int(v.version) for v in versions) == list(range(1, len(names) + 1))
+    # a partition trained in the grid is up to date for the per-partition path too
+    again = stages.train(ecg_ws, "ecg", names[1], tracker)
+    assert again.extra["reused"] and again.extra["run_id"] == results[names[1]].extra["run_id"]
+
+
+def test_runs_carry_the_git_commit_of_the_code(tmp_path):
+    from pipelines.versioning import git_commit
+    from tests.conftest import REPO
+
+    commit = git_commit(REPO)
+    assert commit is not None and len(commit.removesuffix("-dirty")) == 40
+    assert git_commit(tmp_path) is None  # not a repository

@@ -23,7 +23,7 @@ from pipelines.vae.trainer import load_checkpoint
 
 def test_definitions_load_and_resolve_jobs():
     repo = defs.get_repository_def()
-    assert {"data_job", "sweep_job"} <= {job.name for job in repo.get_all_jobs()}
+    assert {"data_job", "sweep_job", "train_grid_job"} <= {job.name for job in repo.get_all_jobs()}
     assert len(model_partitions.get_partition_keys()) == 2 * len(CONFIGS)
 
 
