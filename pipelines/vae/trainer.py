@@ -15,6 +15,8 @@ the MLflow logger, a test passes a list's append.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -197,6 +199,8 @@ class _Stepper:
         self.idx = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
         self.eps = torch.zeros(g, cfg.batch_size, d, device=device)
         self.losses = torch.compile(self._losses) if cfg.compile else self._losses
+        bf16 = functools.partial(torch.autocast, device.type, torch.bfloat16, cache_enabled=False)
+        self.autocast = bf16 if self.amp else contextlib.nullcontext
 
     def reset_sums(self) -> None:
         for v in self.sums.values():
@@ -219,7 +223,7 @@ class _Stepper:
     def _losses(self, idx: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-model losses (G,), per-sample recon (G, B) and KL (G, B, D) of the batch `data[idx]`."""
         batch = self.data[idx]  # (B, L), the same batch for every model
-        with torch.autocast(self.data.device.type, torch.bfloat16, enabled=self.amp, cache_enabled=False):
+        with self.autocast():
             mu, logvar = self.net.encode_standardized(batch)  # (G, B, D) each
             out = self.net.decode_standardized(mu + eps * torch.exp(0.5 * logvar))  # (G, B, L)
         mu, logvar = mu.float(), logvar.float()
