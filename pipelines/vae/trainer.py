@@ -4,8 +4,8 @@ The data live as one normalised tensor on the device and are sliced per batch (n
 tensors). Every config of a grid sees the same batches (one shuffle stream seeded by `train.seed`) and draws its
 reparameterisation noise from its own stream, seeded by `train.seed` and its name, one (N, D) draw per epoch; so a
 config's result does not depend on the grid it was trained in, and `train_vae` is `train_grid` with one config.
-The optimizer is Adam with the fused kernel (CPU and CUDA). On CUDA a whole epoch of steps (forward, backward, Adam)
-is captured once as a CUDA graph and replayed. Optional: bf16 autocast (`train.amp`) and torch.compile of the forward
+The optimizer is Adam with the fused kernel (CPU and CUDA). On CUDA the whole step (forward, backward, Adam) is
+captured once as a CUDA graph and replayed. Optional: bf16 autocast (`train.amp`) and torch.compile of the forward
 pass and loss (`train.compile`); `python -m benchmarks.training` measures each.
 
 The loop reads top to bottom: shuffle and noise -> per batch (capacity target -> forward -> loss -> step) ->
@@ -58,7 +58,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     amp: str = "off"  # "bf16": autocast the matrix multiplies (measured no faster for this model size: see benchmarks)
-    cuda_graphs: bool = True  # on CUDA, capture an epoch of steps once and replay it
+    cuda_graphs: bool = True  # on CUDA, capture the training step once and replay it
     compile: bool = False  # torch.compile the forward pass and loss: fuses kernels; pays off on long CUDA runs
     checkpoint_every: int = 10  # epochs between resume checkpoints (0: none)
 
@@ -150,8 +150,10 @@ def train_grid(
         t0 = time.perf_counter()
         perm = torch.randperm(n, device=device, generator=order)
         eps = torch.stack([torch.randn(n, cfg.latent_dim, device=device, generator=g) for g in noises])  # (G, N, D)
-        stepper.run_epoch(perm, eps)
-        step += math.ceil(n / cfg.batch_size)
+        stepper.reset_sums()
+        for start in range(0, n, cfg.batch_size):
+            stepper.step(perm[start : start + cfg.batch_size], eps[:, start : start + cfg.batch_size])
+            step += 1
         sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
         seconds = time.perf_counter() - t0
         for g, loss_cfg in enumerate(loss_cfgs):
@@ -181,9 +183,9 @@ def train_grid(
 
 
 class _Stepper:
-    """The optimisation steps of an epoch for the stacked models, eager or replayed from one CUDA graph that holds
-    the whole epoch (every batch slice of the epoch's static permutation and noise). Sums of the epoch's loss, recon
-    and KL per latent accumulate on the device, so the loop never waits for it inside an epoch."""
+    """One optimisation step of the stacked models, eager or replayed from CUDA graphs (one per batch size: the
+    full batch and the epoch's last, shorter one). Sums of the epoch's loss, recon and KL per latent accumulate on
+    the device, so the loop never waits for it inside an epoch."""
 
     def __init__(self, net, opt, data, loss_cfgs, cfg: TrainConfig, anneal_steps: int, device, step: int):
         self.net, self.opt, self.data, self.cfg = net, opt, data, cfg
@@ -193,28 +195,25 @@ class _Stepper:
         self.amp = cfg.amp == "bf16"
         g, d = len(loss_cfgs), cfg.latent_dim
         self.sums = {k: torch.zeros(shape, device=device) for k, shape in (("loss", g), ("recon", g), ("kl", (g, d)))}
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.perm = torch.arange(len(data), device=device)  # the graph's static inputs
-        self.eps = torch.zeros(g, len(data), d, device=device)
+        self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
+        self.idx = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
+        self.eps = torch.zeros(g, cfg.batch_size, d, device=device)
         self.losses = torch.compile(self._losses) if cfg.compile else self._losses
         bf16 = functools.partial(torch.autocast, device.type, torch.bfloat16, cache_enabled=False)
         self.autocast = bf16 if self.amp else contextlib.nullcontext
 
-    def run_epoch(self, perm: torch.Tensor, eps: torch.Tensor) -> None:
-        """One epoch of steps over the batches `perm` (N,) slices, with noise `eps` (G, N, D)."""
+    def reset_sums(self) -> None:
         for v in self.sums.values():
             v.zero_()
-        if self.graph is None:
-            self._steps(perm, eps)
-            return
-        self.perm.copy_(perm)
-        self.eps.copy_(eps)
-        self.graph.replay()
 
-    def _steps(self, perm: torch.Tensor, eps: torch.Tensor) -> None:
-        b = self.cfg.batch_size
-        for start in range(0, len(perm), b):
-            self._step(perm[start : start + b], eps[:, start : start + b])
+    def step(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
+        size = len(idx)
+        if size not in self.graphs:
+            self._compute(idx, eps)
+            return
+        self.idx[:size].copy_(idx)
+        self.eps[:, :size].copy_(eps)
+        self.graphs[size].replay()
 
     def _capacity(self) -> torch.Tensor:
         if self.anneal_steps <= 0:
@@ -232,7 +231,7 @@ class _Stepper:
         kl = kl_per_latent(mu, logvar)  # (G, B, D)
         return stacked_vae_loss(recon, kl, self.beta, self.gamma, self._capacity()), recon, kl
 
-    def _step(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
+    def _compute(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
         loss, recon, kl = self.losses(idx, eps)
         self.opt.zero_grad(set_to_none=True)
         loss.sum().backward()  # each model's gradient is that of its own loss
@@ -243,11 +242,10 @@ class _Stepper:
         self.sums["kl"] += kl.detach().sum(dim=1)
 
     def capture(self) -> None:
-        """Capture one epoch as a CUDA graph. Warm-up steps come first (one per batch size, on a side stream, as
-        capture requires), so the weights, optimizer state and step counter are put back afterwards: the graph
-        changes nothing but the speed."""
+        """Capture one CUDA graph per batch size. Capturing runs warm-up steps, so the weights, optimizer state,
+        step counter and sums are put back afterwards: the graphs change nothing but the speed."""
         n, b = len(self.data), self.cfg.batch_size
-        sizes = sorted({min(b, n), n % b} - {0})
+        sizes = sorted({b, n % b} - {0} if n >= b else {n})
         params = list(self.net.parameters())
         saved = [p.detach().clone() for p in params], _clone_state(self.opt), self.t.clone()
         side = torch.cuda.Stream()
@@ -255,11 +253,15 @@ class _Stepper:
         with torch.cuda.stream(side):
             for size in sizes:
                 for _ in range(3):
-                    self._step(self.perm[:size], self.eps[:, :size])
+                    self._compute(self.idx[:size], self.eps[:, :size])
         torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self._steps(self.perm, self.eps)
+        pool = None
+        for size in sizes:
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=pool):
+                self._compute(self.idx[:size], self.eps[:, :size])
+            pool = graph.pool()
+            self.graphs[size] = graph
         weights, opt_state, t = saved
         with torch.no_grad():
             for p, w in zip(params, weights, strict=True):
@@ -268,6 +270,7 @@ class _Stepper:
                 for key, value in self.opt.state[p].items():
                     value.copy_(opt_state[p][key]) if p in opt_state else value.zero_()
         self.t.copy_(t)
+        self.reset_sums()
 
 
 def _clone_state(opt: torch.optim.Optimizer) -> dict:
