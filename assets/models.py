@@ -93,10 +93,13 @@ def traversals(
 def disentanglement_metrics(
     context: dg.AssetExecutionContext, workspace: WorkspaceResource, tracking: TrackingResource
 ) -> dg.MaterializeResult:
-    """Reconstruction error, KL per latent, active units and MIG on the test split (also MLflow metrics)."""
+    """Disentanglement metrics against the data set's factors, KL per latent, reconstruction error and linear
+    probes on the test split (also MLflow metrics); the latent-vs-factor correlations and prior samples as images."""
     ws = workspace.workspace()
     dataset, config = partition_parts(context)
-    return materialize_result(stages.metrics(ws, dataset, config, tracking.tracker(ws.root)))
+    result = stages.metrics(ws, dataset, config, tracking.tracker(ws.root))
+    correlations, prior = result.extra["figures"]
+    return materialize_result(result, factor_correlations=image_md(correlations), prior_samples=image_md(prior))
 
 
 @dg.asset(group_name="report", deps=[traversals, disentanglement_metrics], kinds={"html"})
@@ -104,4 +107,10 @@ def sweep_report(workspace: WorkspaceResource, tracking: TrackingResource) -> dg
     """One HTML page comparing every beta/C run per dataset; sets the MLflow `champion` alias (highest MIG)."""
     ws = workspace.workspace()
     result = stages.report(ws, tracking.tracker(ws.root))
-    return materialize_result(result, champions=str(result.extra["champions"]))
+    figures = result.extra["figures"]
+    return materialize_result(
+        result,
+        champions=str(result.extra["champions"]),
+        recon_vs_disentanglement=image_md(figures["scatter"]),
+        kl_per_latent=image_md(figures["kl_heatmap"]),
+    )

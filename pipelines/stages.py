@@ -14,6 +14,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipelines.config import from_dict, load_params, read_params
@@ -381,18 +382,41 @@ def traversals(ws: Workspace, dataset: str, config: str, tracker) -> StageResult
 
 
 def metrics(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
-    from pipelines.evaluation.summary import EvalConfig, summarize_model
+    """Disentanglement and downstream metrics of one partition (metrics.json, MLflow metrics), and its figures:
+    latent-vs-factor correlations and samples from the prior beside real ones (PNGs, MLflow artifacts)."""
+    from pipelines.evaluation.summary import EvalConfig, encode, probe_scores, sample_prior, summarize_model
+    from pipelines.report.figures import correlation_matrix, factor_correlations, prior_samples
 
     cfg = load_params(ws.params_path, "evaluation", EvalConfig)
     model, data = _trained(ws, dataset, config)
-    summary = summarize_model(model, data, cfg)
-    out = write_text(ws.eval_dir(dataset, config) / "metrics.json", json.dumps(summary, indent=2) + "\n")
+    summary = summarize_model(model, data, cfg) | probe_scores(model, data)
+    usable = np.isfinite(data.factors).all(axis=1)
+    corr = correlation_matrix(encode(model, data.x[usable])[0], data.factors[usable])
+    summary["factor_correlation"] = [[None if np.isnan(v) else float(v) for v in row] for row in corr]
+    out_dir = ws.eval_dir(dataset, config)
+    kl = np.array(summary["kl_per_latent"])
+    figures = [
+        factor_correlations(corr, data.factor_names, kl, out_dir / "factor_correlations.png",
+                            f"{dataset} · {config}: latents vs {data.factor_kind} factors"),
+        prior_samples(sample_prior(model, 8, cfg.seed), data.part("test").x[:8], data.axis, data.axis_label,
+                      data.value_label, out_dir / "prior_samples.png", f"{dataset} · {config}: generation"),
+    ]  # fmt: skip
+    out = write_text(out_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
     run_id = run_info(ws, dataset, config)["run_id"]
-    tracker.log_metrics(run_id, {f"test_{k}": v for k, v in summary.items() if not isinstance(v, list)})
+    scalars = {f"test_{k}": v for k, v in summary.items() if isinstance(v, int | float) and np.isfinite(v)}
+    tracker.log_metrics(run_id, scalars)
     tracker.log_metrics(run_id, {f"test_kl_{i}": v for i, v in enumerate(summary["kl_per_latent"])})
     tracker.log_json(run_id, summary, "metrics.json")
-    counts = {k: summary[k] for k in ("recon_rmse", "kl_total", "active_units", "mig") if k in summary}
-    return StageResult(out, counts, extra=summary)
+    for figure in figures:
+        tracker.log_artifact(run_id, figure)
+    keys = ("recon_rmse", "kl_total", "active_units", "mig", "probe_mi_auroc", "probe_next_vol_r2")
+    counts = {k: summary[k] for k in keys if k in summary}
+    return StageResult(out, counts, extra={**summary, "figures": figures})
+
+
+SCORES = ("recon_rmse", "kl_total", "active_units", "mig", "sap", "dci_disentanglement", "dci_completeness",
+          "dci_informativeness_test", "modularity", "explicitness_test", "gaussian_total_correlation",
+          "probe_mi_auroc", "probe_next_vol_r2", "probe_next_vol_r2_persistence")  # fmt: skip
 
 
 def report(ws: Workspace, tracker) -> StageResult:
@@ -417,19 +441,34 @@ def report(ws: Workspace, tracker) -> StageResult:
                     "capacity_nats": cfg.capacity_nats,
                     "gamma": cfg.gamma,
                     "epochs": epochs,
-                    **{k: m.get(k, float("nan")) for k in ("recon_rmse", "kl_total", "active_units", "mig")},
+                    **{k: m.get(k, float("nan")) for k in SCORES},
+                    "kl_per_latent": m["kl_per_latent"],
                     "factor_kind": m["factor_kind"],
+                    "value_label": TrainingSet.load(ws.training_set(dataset)).value_label,
                     "model_version": info["model_version"],
                     "run_id": info["run_id"],
                     "traversal_png": ws.eval_dir(dataset, cfg.name) / "traversals.png",
+                    "correlations_png": ws.eval_dir(dataset, cfg.name) / "factor_correlations.png",
+                    "prior_png": ws.eval_dir(dataset, cfg.name) / "prior_samples.png",
                 }
             )
     if not rows:
         raise DataValidationError("report: no partition has metrics; materialize the models first")
+    from pipelines.report.figures import kl_heatmap, recon_vs_disentanglement
     from pipelines.report.html import build_report, pick_champions
 
     champions = pick_champions(rows)
     for dataset, row in champions.items():
         tracker.set_alias(dataset, "champion", row["model_version"])
-    out = build_report(rows, ws.report_dir, champions)
-    return StageResult(out, {"runs": len(rows)}, extra={"champions": {d: r["config"] for d, r in champions.items()}})
+    frame = pd.DataFrame(rows)
+    figures = {
+        "scatter": recon_vs_disentanglement(frame, ws.report_dir / "recon_vs_disentanglement.png",
+                                            {d: r["config"] for d, r in champions.items()}),
+        "kl_heatmap": kl_heatmap(frame, ws.report_dir / "kl_heatmap.png"),
+    }  # fmt: skip
+    out = build_report(rows, ws.report_dir, champions, figures)
+    for parent in {tracker.parent_of(r["run_id"]) for r in rows} - {None}:
+        for path in (out, *figures.values()):
+            tracker.log_artifact(parent, path)
+    champion_configs = {d: r["config"] for d, r in champions.items()}
+    return StageResult(out, {"runs": len(rows)}, extra={"champions": champion_configs, "figures": figures})

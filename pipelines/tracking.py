@@ -158,6 +158,10 @@ class Tracker:
     def set_alias(self, dataset: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(model_name(dataset), alias, version)
 
+    def parent_of(self, run_id: str) -> str | None:
+        """The parent (sweep) run of `run_id`, if it has one."""
+        return self.client.get_run(run_id).data.tags.get("mlflow.parentRunId")
+
     def run_url(self, run_id: str) -> str:
         run = self.client.get_run(run_id)
         return f"#/experiments/{run.info.experiment_id}/runs/{run_id}"

@@ -10,6 +10,7 @@ import torch
 
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.mig import mig
+from pipelines.evaluation.probes import healthy_vs_mi_auroc, next_volatility_r2, next_window_targets
 from pipelines.vae.losses import kl_per_latent
 from pipelines.vae.model import BetaVAE
 
@@ -74,3 +75,32 @@ def summarize_model(model: BetaVAE, data: TrainingSet, cfg: EvalConfig) -> dict:
         mu_all, _ = encode(model, data.x[usable])
         out |= {"mig_points": len(usable), **mig(mu_all.T, data.factors[usable].T, cfg.num_bins)}
     return out
+
+
+def probe_scores(model: BetaVAE, data: TrainingSet) -> dict:
+    """Linear probes from the latents, fitted on the train split and scored on the test split: healthy vs MI
+    (ROC AUC) for heartbeats, next-window log volatility (R², beside the persistence baseline) for windows."""
+    train, test = data.part("train"), data.part("test")
+    if not len(train) or not len(test):
+        return {}
+    mu_train, mu_test = encode(model, train.x)[0], encode(model, test.x)[0]
+    if "healthy" in data.labels:
+        return {"probe_mi_auroc": healthy_vs_mi_auroc(mu_train, train.labels.healthy, mu_test, test.labels.healthy)}
+    if "realised_vol" in data.labels:
+        target = next_window_targets(data.labels, window_min=data.x.shape[1])
+        t_train, t_test = target[data.split == "train"], target[data.split == "test"]
+        own_vol = np.log(data.labels["realised_vol"].to_numpy(float))[:, None]
+        return {
+            "probe_next_vol_r2": next_volatility_r2(mu_train, t_train, mu_test, t_test),
+            "probe_next_vol_r2_persistence": next_volatility_r2(
+                own_vol[data.split == "train"], t_train, own_vol[data.split == "test"], t_test
+            ),
+        }
+    return {}
+
+
+@torch.no_grad()
+def sample_prior(model: BetaVAE, count: int, seed: int = 0) -> np.ndarray:
+    """`count` samples (count, L) in data units decoded from z ~ N(0, I)."""
+    z = torch.randn(count, model.cfg.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return model.decode(z).numpy()

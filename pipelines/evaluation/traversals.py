@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipelines.storage import atomic_path
+from pipelines.storage import write_figure
 from pipelines.vae.model import BetaVAE
 
 
@@ -53,6 +53,4 @@ def plot_traversals(
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(values[0], values[-1]))
     fig.colorbar(sm, ax=axes, shrink=0.8, aspect=30, pad=0.01, label="latent value (input: black dashes)")
     fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
+    write_figure(path, fig)

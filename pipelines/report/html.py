@@ -1,5 +1,8 @@
-"""The sweep report: one self-contained HTML page (images embedded) with, per dataset, a table comparing every
-beta/C run and the traversal grid of each, plus the same table as CSV."""
+"""The sweep report: one self-contained HTML page (images embedded) with, per dataset, a table of every beta/C
+run's metrics, a scatter of reconstruction against disentanglement, a KL-per-latent heatmap, the champion's
+latent-vs-factor correlations and prior samples, and the traversal grids (the best runs first); plus the table as
+CSV. The champion criterion (highest MIG) is stated on the page, and whether the beta > 1 or capacity runs beat
+the plain VAE (beta = 1) is said in words, whichever way it went."""
 
 from __future__ import annotations
 
@@ -15,8 +18,12 @@ from pipelines.storage import write_csv, write_text
 TABLE_COLUMNS = {
     "config": "config", "beta": "β", "capacity_nats": "C (nats)", "gamma": "γ", "epochs": "epochs",
     "recon_rmse": "recon RMSE", "kl_total": "KL (nats)", "active_units": "active units", "mig": "MIG",
-    "model_version": "registered version", "run_id": "MLflow run",
+    "sap": "SAP", "dci_disentanglement": "DCI D", "dci_completeness": "DCI C", "dci_informativeness_test": "DCI I",
+    "modularity": "modularity", "explicitness_test": "explicitness", "gaussian_total_correlation": "TC (nats)",
+    "probe_mi_auroc": "MI probe AUROC", "probe_next_vol_r2": "next-vol probe R²",
+    "probe_next_vol_r2_persistence": "persistence R²", "model_version": "registered version", "run_id": "MLflow run",
 }  # fmt: skip
+CHAMPION_CRITERION = "highest MIG against the data set's factors (ties: first config by name)"
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -51,36 +58,71 @@ def pick_champions(rows: list[dict]) -> dict[str, dict]:
     return champions
 
 
+def sweep_effect(group: pd.DataFrame) -> str:
+    """One sentence: do the beta > 1 or capacity runs reach a higher MIG than the plain VAE (beta = 1, C = 0)?"""
+    plain = group[(group["beta"] == 1.0) & (group["capacity_nats"] == 0)]
+    others = group.drop(plain.index)
+    if plain.empty or others.empty or not np.isfinite(plain["mig"]).any():
+        return "The sweep has no plain VAE (β = 1, C = 0) to compare with."
+    base, best = plain["mig"].max(), others.loc[others["mig"].idxmax()]
+    if best["mig"] > base:
+        return (f"As expected, a constrained run beats the plain VAE: {best['config']} reaches MIG "
+                f"{best['mig']:.3f} against {base:.3f} for β = 1.")  # fmt: skip
+    return (f"Not as expected: no β > 1 or capacity run beats the plain VAE on MIG (best {best['config']} "
+            f"{best['mig']:.3f}, β = 1 {base:.3f}).")  # fmt: skip
+
+
 def build_report(
-    rows: list[dict], out_dir: str | Path, champions: dict[str, dict], title: str = "β-VAE sweep report"
-) -> Path:
+    rows: list[dict], out_dir: str | Path, champions: dict[str, dict], figures: dict[str, Path] | None = None,
+    title: str = "β-VAE sweep report",
+) -> Path:  # fmt: skip
     """Write `index.html` and `sweep.csv` to `out_dir` from one row per (dataset, config) partition.
 
-    Each row holds the TABLE_COLUMNS keys, `dataset`, `factor_kind` and `traversal_png` (a path); the champion
-    row of each dataset (from pick_champions) is highlighted.
+    Each row holds TABLE_COLUMNS keys (those missing are left out), `dataset`, `factor_kind`, `traversal_png`
+    and optionally `correlations_png` and `prior_png` (paths); `figures` maps "scatter" and "kl_heatmap" to
+    sweep-wide PNGs. The champion row of each dataset (from pick_champions) is highlighted and shown first.
     """
     out_dir = Path(out_dir)
+    figures = figures or {}
     frame = pd.DataFrame(rows).sort_values(["dataset", "config"]).reset_index(drop=True)
-    write_csv(out_dir / "sweep.csv", frame.drop(columns=["traversal_png"]))
+    paths = [c for c in frame.columns if c.endswith("_png")]
+    write_csv(out_dir / "sweep.csv", frame.drop(columns=[*paths, "kl_per_latent"], errors="ignore"))
+    columns = [c for c in TABLE_COLUMNS if c in frame and frame[c].notna().any()]
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<p class='note'>Champion per dataset: {html.escape(CHAMPION_CRITERION)}; it holds the MLflow registry "
+        "alias <code>champion</code>.</p>"
     ]
+    for key, label in (("scatter", "Reconstruction vs disentanglement"), ("kl_heatmap", "KL per latent")):
+        if key in figures:
+            parts.append(f"<h2>{label}</h2>{_img(figures[key])}")
     for dataset, group in frame.groupby("dataset", sort=True):
         best = champions.get(dataset, {}).get("config")
         kind = group["factor_kind"].iloc[0]
         parts.append(
-            f"<h2>{html.escape(dataset)}</h2><p class='note'>Reconstruction and KL on the held-out "
-            f"test split; MIG on all samples against the {html.escape(kind)} factors. "
-            "Highlighted: highest MIG (champion).</p>"
+            f"<h2>{html.escape(dataset)}</h2><p class='note'>Reconstruction, KL and probes on the held-out "
+            f"test split; disentanglement metrics on all samples against the {html.escape(kind)} factors. "
+            f"Highlighted: the champion.</p><p>{html.escape(sweep_effect(group))}</p>"
         )
-        header = "".join(f"<th>{html.escape(label)}</th>" for label in TABLE_COLUMNS.values())
+        header = "".join(f"<th>{html.escape(TABLE_COLUMNS[c])}</th>" for c in columns)
         body = []
         for _, row in group.iterrows():
-            cells = "".join(f"<td>{_fmt(row.get(col, ''))}</td>" for col in TABLE_COLUMNS)
+            cells = "".join(f"<td>{_fmt(row.get(col, ''))}</td>" for col in columns)
             body.append(f"<tr class='{'best' if row['config'] == best else ''}'>{cells}</tr>")
         parts.append(f"<table><tr>{header}</tr>{''.join(body)}</table>")
-        for _, row in group.iterrows():
-            parts.append(f"<h3>{html.escape(dataset)} · {html.escape(row['config'])}</h3>{_img(row['traversal_png'])}")
+        ranked = group.sort_values("mig", ascending=False, na_position="last")
+        for rank, (_, row) in enumerate(ranked.iterrows()):
+            name = f"{html.escape(dataset)} · {html.escape(row['config'])}" + (
+                " (champion)" if row["config"] == best else ""
+            )
+            images = [row["traversal_png"]]
+            if row["config"] == best:
+                images += [row[c] for c in ("correlations_png", "prior_png") if isinstance(row.get(c), Path)]
+            block = "".join(_img(p) for p in images)
+            if rank < 2:
+                parts.append(f"<h3>{name}</h3>{block}")
+            else:
+                parts.append(f"<details><summary>{name}</summary>{block}</details>")
     parts.append("</body></html>")
     return write_text(out_dir / "index.html", "\n".join(parts))

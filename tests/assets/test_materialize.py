@@ -114,15 +114,22 @@ def test_registered_model_loads_and_reconstructs(materialized):
     np.testing.assert_allclose(recon, expected, rtol=1e-6)  # the registered version is that partition's model
 
 
-def test_report_has_a_row_and_a_traversal_per_partition(materialized):
+def test_report_has_a_row_a_traversal_and_the_sweep_figures(materialized):
     ws, _ = materialized
     table = pd.read_csv(ws.report_dir / "sweep.csv")
     assert len(table) == 2 * len(CONFIGS)
     assert set(zip(table.dataset, table.config, strict=True)) == {(d, c) for d in ("ecg", "btc") for c in CONFIGS}
     html = (ws.report_dir / "index.html").read_text()
-    assert html.count("data:image/png;base64,") == 2 * len(CONFIGS)
+    assert html.count('alt="traversals.png"') == 2 * len(CONFIGS)  # every run's traversal grid
+    for name in ("recon_vs_disentanglement.png", "kl_heatmap.png"):
+        assert html.count(f'alt="{name}"') == 1
+    for name in ("factor_correlations.png", "prior_samples.png"):
+        assert html.count(f'alt="{name}"') == 2  # the champion of each dataset
+    assert "highest MIG" in html and ("As expected" in html or "Not as expected" in html)
     metrics = json.loads((ws.eval_dir("ecg", CONFIGS[0]) / "metrics.json").read_text())
     assert len(metrics["kl_per_latent"]) == 10 and 0.0 <= metrics["mig"] <= 1.0
+    assert "probe_mi_auroc" in metrics  # NaN when a split holds one class (tests/evaluation/test_probes.py)
+    assert np.array(metrics["factor_correlation"], dtype=float).shape == (10, len(metrics["factor_names"]))
 
 
 def test_rematerializing_a_data_asset_is_idempotent(materialized):

@@ -1,0 +1,39 @@
+"""Linear probes: a latent that carries the label scores high, noise scores at chance, targets line up in time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.evaluation.probes import healthy_vs_mi_auroc, next_volatility_r2, next_window_targets
+
+
+def test_auroc_is_high_when_a_latent_carries_the_label_and_chance_for_noise():
+    rng = np.random.default_rng(0)
+    y = rng.random(800) < 0.5
+    informative = np.c_[y + rng.normal(0, 0.5, 800), rng.normal(size=(800, 3))]
+    noise = rng.normal(size=(800, 4))
+    assert healthy_vs_mi_auroc(informative[:400], y[:400], informative[400:], y[400:]) > 0.8
+    assert healthy_vs_mi_auroc(noise[:400], y[:400], noise[400:], y[400:]) == pytest.approx(0.5, abs=0.08)
+
+
+def test_auroc_is_nan_when_a_split_holds_one_class():
+    mu = np.zeros((10, 2))
+    assert np.isnan(healthy_vs_mi_auroc(mu, [True] * 10, mu, [True, False] * 5))
+
+
+def test_next_window_targets_are_the_log_vol_of_the_window_one_length_later():
+    start = pd.date_range("2024-01-01", periods=6, freq="60min")
+    labels = pd.DataFrame({"start": start, "realised_vol": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    target = next_window_targets(labels, window_min=180)
+    np.testing.assert_allclose(target[:3], np.log([4.0, 5.0, 6.0]))
+    assert np.isnan(target[3:]).all()  # no window starts 180 minutes after the last three
+
+
+def test_volatility_probe_recovers_a_linear_signal():
+    rng = np.random.default_rng(1)
+    mu = rng.normal(size=(300, 5))
+    target = 2.0 * mu[:, 0] + rng.normal(0, 0.1, 300)
+    assert next_volatility_r2(mu[:200], target[:200], mu[200:], target[200:]) > 0.95
+    assert np.isnan(next_volatility_r2(mu[:5], target[:5], mu[200:], target[200:]))  # too few targets
