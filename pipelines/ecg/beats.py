@@ -44,7 +44,7 @@ from pipelines.quarantine import Reject
 log = logging.getLogger(__name__)
 
 FACTORS_FILE = "beat_factors.csv"  # written by pipelines.synthetic.ecg beside synthetic records
-PROXY_FACTORS = ["hr_bpm", "healthy"]
+PROXY_FACTORS = ["hr_bpm", "qrs_ms", "st_mv", "t_mv", "healthy"]
 
 
 RECIPES = ("centred", "kachuee")
@@ -155,6 +155,33 @@ def beat_quality(beats_mv: np.ndarray, rr_s: np.ndarray, cfg: BeatConfig) -> np.
     return reasons
 
 
+def morphology(beats_mv: np.ndarray, axis_ms: np.ndarray) -> np.ndarray:
+    """Proxy factors of real beats (B, L) in mV with sample times `axis_ms` (0 = R peak): (B, 3) columns QRS
+    duration (ms), ST level (mV) and T amplitude (mV), each against the isoelectric baseline.
+
+    Simple fiducial rules, not a delineator: the baseline is the median of the PR segment (-100..-40 ms; the
+    whole beat's median when the window starts at R); the QRS spans the samples within +-120 ms of R whose
+    deviation exceeds 30% of R's; the ST level is the mean deviation 80..120 ms after R (J + 60 ms at a typical
+    QRS); the T amplitude is the largest deviation, with its sign, 150..450 ms after R."""
+
+    def between(lo, hi):
+        return (axis_ms >= lo) & (axis_ms <= hi)
+
+    pr = between(-100, -40)
+    baseline = np.median(beats_mv[:, pr] if pr.any() else beats_mv, axis=1, keepdims=True)
+    dev = beats_mv - baseline
+    r_amp = np.abs(dev[:, np.argmin(np.abs(axis_ms))])[:, None]
+    qrs = between(-120, 120)
+    above = (np.abs(dev[:, qrs]) > 0.3 * r_amp) & (r_amp > 0)
+    times = axis_ms[qrs]
+    first = np.where(above.any(axis=1), times[np.argmax(above, axis=1)], np.nan)
+    last = np.where(above.any(axis=1), times[len(times) - 1 - np.argmax(above[:, ::-1], axis=1)], np.nan)
+    st = dev[:, between(80, 120)].mean(axis=1) if between(80, 120).any() else np.full(len(dev), np.nan)
+    t_win = dev[:, between(150, 450)]
+    t_amp = t_win[np.arange(len(dev)), np.argmax(np.abs(t_win), axis=1)] if t_win.size else np.full(len(dev), np.nan)
+    return np.column_stack([last - first, st, t_amp])
+
+
 def normalize_beats(beats: np.ndarray, how: str) -> np.ndarray:
     if how == "minmax":
         lo, hi = beats.min(axis=1, keepdims=True), beats.max(axis=1, keepdims=True)
@@ -259,7 +286,10 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
                 reasons[(reasons == "") & ~matched] = "no true beat within tolerance (false detection)"
                 factors = truth[factor_names].to_numpy(dtype=np.float64)[nearest]
             else:
-                factors = np.column_stack([60.0 / rr, np.full(len(rr), float(rec.healthy))])
+                pre = 0 if cfg.recipe == "kachuee" else int(round(cfg.pre_s * cfg.fs_hz))
+                axis_ms = (np.arange(cut.beats_mv.shape[1]) - pre) / cfg.fs_hz * 1000.0
+                shape = morphology(cut.beats_mv, axis_ms)
+                factors = np.column_stack([60.0 / rr, shape, np.full(len(rr), float(rec.healthy))])
             ok = reasons == ""
             rejects += [
                 Reject(f"{rec.record}:{lead}@{r}", why) for r, why in zip(r_peaks[~ok], reasons[~ok], strict=True)

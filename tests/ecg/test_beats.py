@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
 from pipelines.ecg.beats import (
     BeatConfig,
     beat_axis_ms,
     beat_quality,
     cut_beats,
+    morphology,
     normalize_beats,
     patient_split,
     segment_beats,
@@ -23,7 +25,9 @@ def test_real_ptb_beats_are_cut_around_r_with_proxy_factors():
     records, _ = ingest_records(shared("ptbdb"))
     beats, rejects = segment_beats(records, shared("ptbdb"), BeatConfig())
     assert beats.x.shape[1] == len(beat_axis_ms(BeatConfig())) == 187
-    assert beats.factor_kind == "proxy" and beats.factor_names == ["hr_bpm", "healthy"]
+    assert beats.factor_kind == "proxy" and beats.factor_names == ["hr_bpm", "qrs_ms", "st_mv", "t_mv", "healthy"]
+    qrs = beats.factors[:, 1]
+    assert 40 <= np.median(qrs) <= 120  # a rough fiducial rule: the median QRS proxy is physiological
     per_record = beats.labels.groupby("record").size()
     assert set(per_record.index) == set(records.record)
     # the 115 s records at 60-100 bpm hold 100-200 beats each
@@ -120,3 +124,14 @@ def test_all_15_ptb_leads_share_the_reference_leads_r_peaks():
     per_lead = beats.labels.groupby("lead").r_sample.apply(tuple)
     assert {r.reason for r in rejects} == {"window runs past the record's end"}  # no RR outliers any more
     assert len(per_lead) == 15 and per_lead.nunique() == 1  # the same beats in every lead
+
+
+def test_morphology_proxies_track_the_generators_qrs_st_and_t(tmp_path):
+    generate_ecg(tmp_path / "ecg", SyntheticEcgConfig(n_patients=6, duration_s=30.0))
+    records, _ = ingest_records(tmp_path / "ecg")
+    beats, _ = segment_beats(records, tmp_path / "ecg", BeatConfig())
+    proxies = morphology(beats.x.astype(float), beats.axis)  # the centred recipe's beats are in mV
+    truth = {name: beats.factors[:, i] for i, name in enumerate(beats.factor_names)}
+    assert spearmanr(proxies[:, 0], truth["qrs_s"]).statistic > 0.6
+    assert spearmanr(proxies[:, 1], truth["st_mv"]).statistic > 0.9
+    assert spearmanr(proxies[:, 2], truth["t_mv"]).statistic > 0.7
