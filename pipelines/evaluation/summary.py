@@ -1,5 +1,7 @@
-"""The metrics table of one trained model on its test split: reconstruction error in data units, KL per latent,
-active units and MIG against the data set's factors (generative factors for synthetic data, proxies for real)."""
+"""The metrics table of one trained model: reconstruction error in data units and KL per latent on the test split;
+the supervised disentanglement metrics (MIG, SAP, DCI, modularity and explicitness) against the data set's factors
+(generative factors for synthetic data, proxies for real) and the unsupervised ones (Gaussian total correlation,
+active units) on the posterior means."""
 
 from __future__ import annotations
 
@@ -9,8 +11,12 @@ import numpy as np
 import torch
 
 from pipelines.dataset import TrainingSet
+from pipelines.evaluation.dci import dci
 from pipelines.evaluation.mig import mig
+from pipelines.evaluation.modularity import modularity
 from pipelines.evaluation.probes import healthy_vs_mi_auroc, next_volatility_r2, next_window_targets
+from pipelines.evaluation.sap import sap
+from pipelines.evaluation.unsupervised import active_units, unsupervised
 from pipelines.vae.losses import kl_per_latent
 from pipelines.vae.model import BetaVAE
 
@@ -22,7 +28,9 @@ class EvalConfig:
     traversal_limit: float = 3.0  # latents swept over [-limit, limit]
     traversal_steps: int = 7
     traversal_index: int = 0  # which test sample the traversals start from
-    mig_points: int = 10_000  # samples MIG is estimated on (disentanglement_lib: 10 000)
+    mig_points: int = 10_000  # samples MIG, SAP and modularity are estimated on (disentanglement_lib: 10 000)
+    dci_points: int = 2_000  # samples DCI and explicitness fit their models on (train and test parts)
+    dci_trees: int = 10  # gradient-boosted trees per factor in DCI (disentanglement_lib: 100; slow on CPU)
     seed: int = 0  # draws the MIG sample when the data set is larger
 
 
@@ -64,16 +72,24 @@ def summarize_model(model: BetaVAE, data: TrainingSet, cfg: EvalConfig) -> dict:
         "recon_sse_per_sample": float(np.mean(np.sum(err**2, axis=1))),
         "kl_total": float(kl.sum()),
         "kl_per_latent": [float(v) for v in kl],
-        "active_units": int((kl > cfg.active_kl_nats).sum()),
+        "active_units": active_units(kl, cfg.active_kl_nats),
         "factor_names": list(data.factor_names),
         "factor_kind": data.factor_kind,
     }
     usable = np.flatnonzero(np.isfinite(data.factors).all(axis=1))
     if len(usable) > cfg.mig_points:
         usable = np.sort(np.random.default_rng(cfg.seed).choice(usable, cfg.mig_points, replace=False))
-    if len(usable) >= 2:
-        mu_all, _ = encode(model, data.x[usable])
-        out |= {"mig_points": len(usable), **mig(mu_all.T, data.factors[usable].T, cfg.num_bins)}
+    if len(usable) >= 20:
+        codes, factors = encode(model, data.x[usable])[0].T, data.factors[usable].T
+        continuous = [len(np.unique(f)) > cfg.num_bins for f in factors]
+        few = slice(0, min(cfg.dci_points, codes.shape[1]))  # the points are already a random sample
+        out |= {"mig_points": len(usable), **mig(codes, factors, cfg.num_bins)}
+        out |= {k: v for k, v in sap(codes, factors, continuous, seed=cfg.seed).items() if k != "sap_matrix"}
+        dci_scores = dci(codes[:, few], factors[:, few], seed=cfg.seed, n_estimators=cfg.dci_trees,
+                         num_bins=cfg.num_bins)  # fmt: skip
+        out |= {k: v for k, v in dci_scores.items() if k != "importance_matrix"}
+        out |= modularity(codes[:, few], factors[:, few], seed=cfg.seed, num_bins=cfg.num_bins)
+    out |= unsupervised(mu.T, cfg.num_bins)
     return out
 
 
