@@ -27,7 +27,8 @@ CHAMPION_CRITERION = "highest MIG against the data set's factors (ties: first co
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 85%; }
 th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
 th { background: #f3f3f3; } td:first-child { text-align: left; }
 tr.best { background: #eaf7ea; }
@@ -43,7 +44,7 @@ def _img(path: Path) -> str:
 
 def _fmt(value) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return "–" if not np.isfinite(value) else f"{value:.4g}"
     return html.escape(str(value))
 
 
@@ -108,9 +109,10 @@ def build_report(
         header = "".join(f"<th>{html.escape(TABLE_COLUMNS[c])}</th>" for c in columns)
         body = []
         for _, row in group.iterrows():
-            cells = "".join(f"<td>{_fmt(row.get(col, ''))}</td>" for col in columns)
+            shown = {**row, "gamma": row["gamma"] if row["capacity_nats"] > 0 else float("nan")}  # γ: capacity only
+            cells = "".join(f"<td>{_fmt(shown.get(col, ''))}</td>" for col in columns)
             body.append(f"<tr class='{'best' if row['config'] == best else ''}'>{cells}</tr>")
-        parts.append(f"<table><tr>{header}</tr>{''.join(body)}</table>")
+        parts.append(f"<div class='scroll'><table><tr>{header}</tr>{''.join(body)}</table></div>")
         ranked = group.sort_values("mig", ascending=False, na_position="last")
         for rank, (_, row) in enumerate(ranked.iterrows()):
             name = f"{html.escape(dataset)} · {html.escape(row['config'])}" + (
