@@ -16,12 +16,12 @@ import pandas as pd
 from pipelines.storage import write_csv, write_text
 
 TABLE_COLUMNS = {
-    "config": "config", "beta": "β", "capacity_nats": "C (nats)", "gamma": "γ", "epochs": "epochs",
+    "config": "config", "beta": "β", "capacity_nats": "C (nats)", "gamma": "γ",
     "recon_rmse": "recon RMSE", "kl_total": "KL (nats)", "active_units": "active units", "mig": "MIG",
     "sap": "SAP", "dci_disentanglement": "DCI D", "dci_completeness": "DCI C", "dci_informativeness_test": "DCI I",
     "modularity": "modularity", "explicitness_test": "explicitness", "gaussian_total_correlation": "TC (nats)",
     "probe_mi_auroc": "MI probe AUROC", "probe_next_vol_r2": "next-vol probe R²",
-    "probe_next_vol_r2_persistence": "persistence R²", "model_version": "registered version", "run_id": "MLflow run",
+    "probe_next_vol_r2_persistence": "persistence R²", "model_version": "version", "run_id": "MLflow run",
 }  # fmt: skip
 CHAMPION_CRITERION = "highest MIG against the data set's factors (ties: first config by name)"
 
@@ -29,7 +29,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 85%; }
-th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
 th { background: #f3f3f3; } td:first-child { text-align: left; }
 tr.best { background: #eaf7ea; }
 img { max-width: 100%; border: 1px solid #eee; }
@@ -44,7 +44,9 @@ def _img(path: Path) -> str:
 
 def _fmt(value) -> str:
     if isinstance(value, float):
-        return "–" if not np.isfinite(value) else f"{value:.4g}"
+        if not np.isfinite(value):
+            return "–"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e6 else f"{value:.3g}"
     return html.escape(str(value))
 
 
@@ -88,7 +90,6 @@ def build_report(
     frame = pd.DataFrame(rows).sort_values(["dataset", "config"]).reset_index(drop=True)
     paths = [c for c in frame.columns if c.endswith("_png")]
     write_csv(out_dir / "sweep.csv", frame.drop(columns=[*paths, "kl_per_latent"], errors="ignore"))
-    columns = [c for c in TABLE_COLUMNS if c in frame and frame[c].notna().any()]
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
@@ -101,15 +102,18 @@ def build_report(
     for dataset, group in frame.groupby("dataset", sort=True):
         best = champions.get(dataset, {}).get("config")
         kind = group["factor_kind"].iloc[0]
+        columns = [c for c in TABLE_COLUMNS if c in group and group[c].notna().any()]
+        epochs = f"{int(group['epochs'].iloc[0])} epochs; " if "epochs" in group else ""
         parts.append(
-            f"<h2>{html.escape(dataset)}</h2><p class='note'>Reconstruction, KL and probes on the held-out "
+            f"<h2>{html.escape(dataset)}</h2><p class='note'>{epochs}reconstruction, KL and probes on the held-out "
             f"test split; disentanglement metrics on all samples against the {html.escape(kind)} factors. "
             f"Highlighted: the champion.</p><p>{html.escape(sweep_effect(group))}</p>"
         )
         header = "".join(f"<th>{html.escape(TABLE_COLUMNS[c])}</th>" for c in columns)
         body = []
         for _, row in group.iterrows():
-            shown = {**row, "gamma": row["gamma"] if row["capacity_nats"] > 0 else float("nan")}  # γ: capacity only
+            shown = {**row, "gamma": row["gamma"] if row["capacity_nats"] > 0 else float("nan"),  # γ: capacity only
+                     "run_id": str(row["run_id"])[:8]}  # fmt: skip
             cells = "".join(f"<td>{_fmt(shown.get(col, ''))}</td>" for col in columns)
             body.append(f"<tr class='{'best' if row['config'] == best else ''}'>{cells}</tr>")
         parts.append(f"<div class='scroll'><table><tr>{header}</tr>{''.join(body)}</table></div>")
