@@ -466,9 +466,36 @@ def report(ws: Workspace, tracker) -> StageResult:
                                             {d: r["config"] for d, r in champions.items()}),
         "kl_heatmap": kl_heatmap(frame, ws.report_dir / "kl_heatmap.png"),
     }  # fmt: skip
-    out = build_report(rows, ws.report_dir, champions, figures)
+    transfer = _transfer(ws, champions)
+    out = build_report(rows, ws.report_dir, champions, figures, transfer)
     for parent in {tracker.parent_of(r["run_id"]) for r in rows} - {None}:
         for path in (out, *figures.values()):
             tracker.log_artifact(parent, path)
     champion_configs = {d: r["config"] for d, r in champions.items()}
-    return StageResult(out, {"runs": len(rows)}, extra={"champions": champion_configs, "figures": figures})
+    extra = {"champions": champion_configs, "figures": figures, "transfer": transfer}
+    return StageResult(out, {"runs": len(rows)}, extra=extra)
+
+
+def _transfer(ws: Workspace, champions: dict[str, dict]) -> dict[str, dict]:
+    """Each champion applied zero-shot to the `transfer` section's data (skipped when not configured or absent);
+    written to report/transfer.json."""
+    from pipelines.ecg.beats import BeatConfig
+    from pipelines.evaluation.transfer import TransferConfig, bar_windows, shift_report, wfdb_beats
+
+    cfg = load_params(ws.params_path, "transfer", TransferConfig)
+    targets = {"ecg": cfg.ecg_wfdb, "btc": cfg.btc_bars}
+    out = {}
+    for dataset, row in champions.items():
+        where = ws.resolve(targets[dataset]) if targets[dataset] else None
+        if where is None or not where.is_dir():
+            log.info("transfer: no %s target data (%s); skipped", dataset, targets[dataset] or "not configured")
+            continue
+        if dataset == "ecg":
+            x, _ = wfdb_beats(where, load_params(ws.params_path, "beats", BeatConfig), cfg.ecg_lead)
+        else:
+            x = bar_windows(where, load_params(ws.params_path, "windows", WindowConfig))
+        model, data = _trained(ws, dataset, row["config"])
+        out[dataset] = {"config": row["config"], "target": str(targets[dataset]),
+                        **shift_report(model, data.part("test"), x)}  # fmt: skip
+    write_text(ws.report_dir / "transfer.json", json.dumps(out, indent=2) + "\n")
+    return out

@@ -77,7 +77,7 @@ def sweep_effect(group: pd.DataFrame) -> str:
 
 def build_report(
     rows: list[dict], out_dir: str | Path, champions: dict[str, dict], figures: dict[str, Path] | None = None,
-    title: str = "β-VAE sweep report",
+    transfer: dict[str, dict] | None = None, title: str = "β-VAE sweep report",
 ) -> Path:  # fmt: skip
     """Write `index.html` and `sweep.csv` to `out_dir` from one row per (dataset, config) partition.
 
@@ -130,5 +130,29 @@ def build_report(
                 parts.append(f"<h3>{name}</h3>{block}")
             else:
                 parts.append(f"<details><summary>{name}</summary>{block}</details>")
+    if transfer:
+        parts.append(_transfer_section(transfer))
     parts.append("</body></html>")
     return write_text(out_dir / "index.html", "\n".join(parts))
+
+
+def _transfer_section(transfer: dict[str, dict]) -> str:
+    """The champions applied zero-shot to data they were not trained on: reconstruction and latent shift."""
+    names = ["dataset", "champion", "target data", "samples", "recon RMSE (own test)", "recon RMSE (target)",
+             "KL own / target", "mean |latent shift| (active, in own std)"]  # fmt: skip
+    header = "<tr>" + "".join(f"<th>{html.escape(n)}</th>" for n in names) + "</tr>"
+    body = []
+    for dataset, t in sorted(transfer.items()):
+        if "recon_rmse_target" not in t:
+            continue
+        body.append(
+            f"<tr><td>{html.escape(dataset)}</td><td>{html.escape(t['config'])}</td><td>{html.escape(t['target'])}</td>"
+            f"<td>{t['n_target']}</td><td>{_fmt(t['recon_rmse_source'])}</td><td>{_fmt(t['recon_rmse_target'])}</td>"
+            f"<td>{_fmt(t['kl_total_source'])} / {_fmt(t['kl_total_target'])}</td>"
+            f"<td>{_fmt(t['mean_abs_shift_active'])}</td></tr>"
+        )
+    return (
+        "<h2>Zero-shot reuse</h2><p class='note'>Each champion applied, untrained, to data from elsewhere: the ECG "
+        "champion to MIT-BIH beats cut by the same recipe, the BTC champion to windows of another period.</p>"
+        f"<div class='scroll'><table>{header}{''.join(body)}</table></div>"
+    )
