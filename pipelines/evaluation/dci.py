@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import xlogy
 from sklearn.ensemble import GradientBoostingClassifier
 
-from pipelines.evaluation.discretize import discretize_factors
+from pipelines.evaluation.discretize import check_shapes, discretize_factors
 
 
 def split_points(num_points: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,11 +114,7 @@ def dci(
     (mean accuracies), "importance_matrix" (nested list, codes x factors), and the per-code / per-factor lists of
     dci_scores}. Raises ValueError on mismatched point counts, fewer than two codes or factors, or a bad split.
     """
-    codes, factors = np.asarray(codes, dtype=np.float64), np.asarray(factors)
-    if codes.ndim != 2 or factors.ndim != 2:
-        raise ValueError(f"codes and factors must be 2-D (num, num_points), got {codes.shape} and {factors.shape}")
-    if codes.shape[1] != factors.shape[1]:
-        raise ValueError(f"codes have {codes.shape[1]} points, factors {factors.shape[1]}")
+    codes, factors = check_shapes(codes, factors)
     if codes.shape[0] < 2 or factors.shape[0] < 2:
         raise ValueError("DCI needs at least two codes and two factors")
     labels = discretize_factors(factors, num_bins)

@@ -40,3 +40,14 @@ def discrete_mutual_info(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
 def discrete_entropy(factors: np.ndarray) -> np.ndarray:
     """Entropy in nats of each discrete factor (F, N): vector (F,)."""
     return np.array([mutual_info_score(f, f) for f in factors])
+
+
+def check_shapes(codes, factors) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and factors as float arrays (num_codes, num_points) and (num_factors, num_points); ValueError when
+    either is not 2-D or they disagree on the number of points."""
+    codes, factors = np.asarray(codes, dtype=np.float64), np.asarray(factors, dtype=np.float64)
+    if codes.ndim != 2 or factors.ndim != 2:
+        raise ValueError(f"codes and factors must be 2-D (num, num_points), got {codes.shape} and {factors.shape}")
+    if codes.shape[1] != factors.shape[1]:
+        raise ValueError(f"codes have {codes.shape[1]} points, factors {factors.shape[1]}")
+    return codes, factors

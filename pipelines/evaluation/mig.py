@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipelines.evaluation.discretize import (
+    check_shapes,
     discrete_entropy,
     discrete_mutual_info,
     discretize_factors,
@@ -25,8 +26,7 @@ def mig(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> dict:
     Returns {"mig": mean gap, "mig_per_factor": list (NaN for constant factors)}.
     Raises ValueError when codes and factors disagree on the number of points or fewer than two codes exist.
     """
-    if codes.shape[1] != factors.shape[1]:
-        raise ValueError(f"codes have {codes.shape[1]} points, factors {factors.shape[1]}")
+    codes, factors = check_shapes(codes, factors)
     if codes.shape[0] < 2:
         raise ValueError("MIG needs at least two codes")
     m = discrete_mutual_info(histogram_discretize(codes, num_bins), discretize_factors(factors, num_bins))

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from pipelines.evaluation.dci import split_points
-from pipelines.evaluation.discretize import discrete_mutual_info, discretize_factors, histogram_discretize
+from pipelines.evaluation.discretize import check_shapes, discrete_mutual_info, discretize_factors, histogram_discretize
 
 
 def modularity_score(mutual_information: np.ndarray) -> float:
@@ -66,11 +66,7 @@ def modularity(
     Returns {"modularity", "explicitness_train", "explicitness_test"} (explicitness: mean over non-constant
     factors). Raises ValueError on mismatched point counts, fewer than two factors, or a bad split.
     """
-    codes, factors = np.asarray(codes, dtype=np.float64), np.asarray(factors)
-    if codes.ndim != 2 or factors.ndim != 2:
-        raise ValueError(f"codes and factors must be 2-D (num, num_points), got {codes.shape} and {factors.shape}")
-    if codes.shape[1] != factors.shape[1]:
-        raise ValueError(f"codes have {codes.shape[1]} points, factors {factors.shape[1]}")
+    codes, factors = check_shapes(codes, factors)
     if factors.shape[0] < 2:
         raise ValueError("modularity needs at least two factors")
     labels = discretize_factors(factors, num_bins)

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.svm import LinearSVC
 
 from pipelines.evaluation.dci import split_points
-from pipelines.evaluation.discretize import discretize_factors
+from pipelines.evaluation.discretize import check_shapes, discretize_factors
 
 
 def _squared_correlation(code: np.ndarray, factor: np.ndarray) -> float:
@@ -78,11 +78,7 @@ def sap(
     codes x factors}. Raises ValueError on mismatched point counts, fewer than two codes, or a `continuous` list
     of the wrong length.
     """
-    codes, factors = np.asarray(codes, dtype=np.float64), np.asarray(factors, dtype=np.float64)
-    if codes.ndim != 2 or factors.ndim != 2:
-        raise ValueError(f"codes and factors must be 2-D (num, num_points), got {codes.shape} and {factors.shape}")
-    if codes.shape[1] != factors.shape[1]:
-        raise ValueError(f"codes have {codes.shape[1]} points, factors {factors.shape[1]}")
+    codes, factors = check_shapes(codes, factors)
     if codes.shape[0] < 2:
         raise ValueError("SAP needs at least two codes")
     scores = sap_matrix(codes, factors, continuous, test_fraction=test_fraction, seed=seed, num_bins=num_bins)
