@@ -414,9 +414,10 @@ def metrics(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
     return StageResult(out, counts, extra={**summary, "figures": figures})
 
 
-SCORES = ("recon_rmse", "kl_total", "active_units", "mig", "sap", "dci_disentanglement", "dci_completeness",
-          "dci_informativeness_test", "modularity", "explicitness_test", "gaussian_total_correlation",
-          "probe_mi_auroc", "probe_next_vol_r2", "probe_next_vol_r2_persistence")  # fmt: skip
+SCORES = ("recon_rmse", "recon_rmse_uv", "kl_total", "active_units", "mig", "sap", "dci_disentanglement",
+          "dci_completeness", "dci_informativeness_test", "modularity", "explicitness_test",
+          "gaussian_total_correlation", "probe_mi_auroc", "probe_next_vol_r2",
+          "probe_next_vol_r2_persistence")  # fmt: skip
 
 
 def report(ws: Workspace, tracker) -> StageResult:

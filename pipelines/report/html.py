@@ -17,7 +17,8 @@ from pipelines.storage import write_csv, write_text
 
 TABLE_COLUMNS = {
     "config": "config", "beta": "β", "capacity_nats": "C (nats)", "gamma": "γ",
-    "recon_rmse": "recon RMSE", "kl_total": "KL (nats)", "active_units": "active units", "mig": "MIG",
+    "recon_rmse": "recon RMSE", "recon_rmse_uv": "recon RMSE (µV)", "kl_total": "KL (nats)",
+    "active_units": "active units", "mig": "MIG",
     "sap": "SAP", "dci_disentanglement": "DCI D", "dci_completeness": "DCI C", "dci_informativeness_test": "DCI I",
     "modularity": "modularity", "explicitness_test": "explicitness", "gaussian_total_correlation": "TC (nats)",
     "probe_mi_auroc": "MI probe AUROC", "probe_next_vol_r2": "next-vol probe R²",

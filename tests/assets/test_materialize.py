@@ -128,6 +128,7 @@ def test_report_has_a_row_a_traversal_and_the_sweep_figures(materialized):
     assert "highest MIG" in html and ("As expected" in html or "Not as expected" in html)
     metrics = json.loads((ws.eval_dir("ecg", CONFIGS[0]) / "metrics.json").read_text())
     assert len(metrics["kl_per_latent"]) == 10 and 0.0 <= metrics["mig"] <= 1.0
+    assert metrics["recon_rmse_uv"] == pytest.approx(1000 * metrics["recon_rmse"])  # beats in mV, error in µV
     assert "probe_mi_auroc" in metrics  # NaN when a split holds one class (tests/evaluation/test_probes.py)
     assert np.array(metrics["factor_correlation"], dtype=float).shape == (10, len(metrics["factor_names"]))
 
