@@ -167,7 +167,8 @@ def train_grid(
             if not math.isfinite(metrics["loss"]):
                 raise TrainingError(f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr")
             histories[g].append(metrics)
-        _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds)
+        eta = seconds * (cfg.epochs - epoch)  # the last epoch's pace for the ones left
+        _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
         if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
             state = {"key": resume_key, "model": net.state_dict(), "optimizer": opt.state_dict(),
                      "generators": [g.get_state() for g in [order, *noises]], "step": step, "epoch": epoch,
@@ -285,14 +286,14 @@ def _normalisation(x: np.ndarray, likelihood: str) -> tuple[float, float]:
     return float(x.mean()), float(x.std()) or 1.0
 
 
-def _log_epoch(epoch: int, epochs: int, last: list[dict], names: list[str], rate: float) -> None:
+def _log_epoch(epoch: int, epochs: int, last: list[dict], names: list[str], rate: float, eta_s: float) -> None:
     for name, m in zip(names, last, strict=True):
         log.info(
-            "%s epoch %d/%d  loss %.2f  recon %.2f  kl %.2f nats (C %.1f)  %.0f samples/s",
-            name, epoch, epochs, m["loss"], m["recon"], m["kl"], m["capacity"], m["samples_per_s"],
+            "%s epoch %d/%d  loss %.2f  recon %.2f  kl %.2f nats (C %.1f)  %.0f samples/s  ETA %.0f s",
+            name, epoch, epochs, m["loss"], m["recon"], m["kl"], m["capacity"], m["samples_per_s"], eta_s,
         )  # fmt: skip
     if len(names) > 1:
-        log.info("grid of %d, epoch %d/%d: %.0f model-samples/s", len(names), epoch, epochs, rate)
+        log.info("grid of %d, epoch %d/%d: %.0f model-samples/s, ETA %.0f s", len(names), epoch, epochs, rate, eta_s)
 
 
 def _resume_key(cfg: TrainConfig, loss_cfgs: list[LossConfig], x_train: np.ndarray) -> str:

@@ -93,3 +93,11 @@ def test_a_checkpoint_from_other_data_is_not_resumed(tmp_path, sines):
     seen = []
     train_vae(sines[::-1].copy(), cfg, LossConfig("b1"), on_epoch=seen.append, resume_path=resume)
     assert [m["epoch"] for m in seen] == [1, 2]  # started afresh
+
+
+def test_each_epoch_logs_its_rate_and_the_time_left(sines, caplog):
+    with caplog.at_level("INFO", logger="pipelines.vae.trainer"):
+        train_vae(sines, TrainConfig(epochs=3, hidden=(16,), device="cpu"), LossConfig("b1"))
+    lines = [r.getMessage() for r in caplog.records if " epoch " in r.getMessage()]
+    assert len(lines) == 3 and all("samples/s" in line and "ETA" in line for line in lines)
+    assert lines[-1].endswith("ETA 0 s")
