@@ -7,6 +7,7 @@ import dagster as dg
 from assets import btc, ecg, models
 from assets.partitions import model_partitions
 from assets.resources import default_resources
+from assets.schedules import weekly_retrain
 
 DATA_ASSETS = [ecg.ecg_raw_records, ecg.ecg_records_validated, ecg.heartbeats,
                btc.btc_raw_bars, btc.btc_bars_validated, btc.price_windows]  # fmt: skip
@@ -22,5 +23,8 @@ sweep_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=ALL_ASSETS, jobs=[data_job, sweep_job, models.train_grid_job], resources=default_resources()
+    assets=ALL_ASSETS,
+    jobs=[data_job, sweep_job, models.train_grid_job],
+    schedules=[weekly_retrain],
+    resources=default_resources(),
 )

@@ -33,6 +33,7 @@ def read_params(path: str | Path) -> dict[str, Any]:
 SECTIONS = (  # every top-level section params.yaml may hold; a misspelt one would silently give defaults
     "sources", "physionet", "coinbase", "synthetic_ecg", "synthetic_btc", "ecg_validation", "beats",
     "heartbeat_checks", "btc_validation", "windows", "window_checks", "train", "sweep", "evaluation", "transfer",
+    "operations",
 )  # fmt: skip
 
 
