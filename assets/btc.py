@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.partitions import UPDATE_WHEN_UPSTREAM_CHANGES
 from assets.resources import WorkspaceResource
 from assets.results import materialize_result
 from pipelines import stages
@@ -15,6 +16,7 @@ def btc_raw_bars(workspace: WorkspaceResource) -> dg.MaterializeResult:
 
 @dg.asset(
     group_name="btc",
+    automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
     deps=[btc_raw_bars],
     kinds={"great_expectations", "parquet"},
     check_specs=[
@@ -33,6 +35,7 @@ def btc_bars_validated(workspace: WorkspaceResource) -> dg.MaterializeResult:
 
 @dg.asset(
     group_name="btc",
+    automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
     deps=[btc_bars_validated],
     kinds={"numpy"},
     check_specs=[

@@ -5,7 +5,7 @@ import dagster as dg
 
 from assets.btc import price_windows
 from assets.ecg import heartbeats
-from assets.partitions import model_partitions, partition_parts
+from assets.partitions import UPDATE_WHEN_UPSTREAM_CHANGES, model_partitions, partition_parts
 from assets.resources import TrackingResource, WorkspaceResource
 from assets.results import image_md, materialize_result, metadata
 from pipelines import stages
@@ -19,6 +19,7 @@ class TrainRequest(dg.Config):
 @dg.asset(
     group_name="models",
     partitions_def=model_partitions,
+    automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
     deps=[heartbeats, price_windows],
     pool="gpu",
     kinds={"pytorch", "mlflow"},
@@ -78,7 +79,13 @@ def train_grid_job():
     train_sweep_grid()
 
 
-@dg.asset(group_name="models", partitions_def=model_partitions, deps=[beta_vae_model], kinds={"matplotlib"})
+@dg.asset(
+    group_name="models",
+    partitions_def=model_partitions,
+    deps=[beta_vae_model],
+    kinds={"matplotlib"},
+    automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
+)
 def traversals(
     context: dg.AssetExecutionContext, workspace: WorkspaceResource, tracking: TrackingResource
 ) -> dg.MaterializeResult:
@@ -89,7 +96,12 @@ def traversals(
     return materialize_result(result, preview=image_md(result.output))
 
 
-@dg.asset(group_name="models", partitions_def=model_partitions, deps=[beta_vae_model])
+@dg.asset(
+    group_name="models",
+    partitions_def=model_partitions,
+    deps=[beta_vae_model],
+    automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
+)
 def disentanglement_metrics(
     context: dg.AssetExecutionContext, workspace: WorkspaceResource, tracking: TrackingResource
 ) -> dg.MaterializeResult:
@@ -102,7 +114,12 @@ def disentanglement_metrics(
     return materialize_result(result, factor_correlations=image_md(correlations), prior_samples=image_md(prior))
 
 
-@dg.asset(group_name="report", deps=[traversals, disentanglement_metrics], kinds={"html"})
+@dg.asset(
+    group_name="report",
+    deps=[traversals, disentanglement_metrics],
+    kinds={"html"},
+    automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
+)
 def sweep_report(workspace: WorkspaceResource, tracking: TrackingResource) -> dg.MaterializeResult:
     """One HTML page comparing every beta/C run per dataset; sets the MLflow `champion` alias (highest MIG)."""
     ws = workspace.workspace()

@@ -24,3 +24,8 @@ def partition_parts(context: dg.AssetExecutionContext) -> tuple[str, str]:
     """(dataset, config) of the partition being materialized."""
     keys = context.partition_key.keys_by_dimension
     return keys["dataset"], keys["config"]
+
+
+# Downstream assets re-materialize when an upstream asset they depend on was updated (Dagster's declarative
+# automation; evaluated by the default automation-condition sensor of `dagster dev` or the daemon).
+UPDATE_WHEN_UPSTREAM_CHANGES = dg.AutomationCondition.eager()
