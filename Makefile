@@ -42,8 +42,11 @@ format: $(VENV)/.installed
 test: install lint
 	$(PY) -m pytest
 
+# Dagster UI (http://127.0.0.1:3000) with the MLflow UI beside it (http://127.0.0.1:5000); Ctrl-C stops both.
 ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -m assets
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000 > .dagster/mlflow-ui.log 2>&1 & \
+	  pid=$$!; trap "kill $$pid" EXIT INT TERM; echo "MLflow UI at http://127.0.0.1:5000 (log: .dagster/mlflow-ui.log)"; \
+	  $(VENV)/bin/dagster dev -m assets
 
 mlflow: $(VENV)/.installed
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
