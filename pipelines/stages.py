@@ -427,6 +427,7 @@ def report(ws: Workspace, tracker) -> StageResult:
     epochs = load_params(ws.params_path, "train", TrainConfig).epochs
     rows = []
     for dataset in DATASETS:
+        value_label = None  # the training set's units, read once per dataset that has metrics
         for cfg in sweep(ws):
             metrics_file = ws.eval_dir(dataset, cfg.name) / "metrics.json"
             if not metrics_file.is_file():
@@ -434,6 +435,7 @@ def report(ws: Workspace, tracker) -> StageResult:
                 continue
             m = json.loads(metrics_file.read_text())
             info = run_info(ws, dataset, cfg.name)
+            value_label = value_label or TrainingSet.load(ws.training_set(dataset)).value_label
             rows.append(
                 {
                     "dataset": dataset,
@@ -445,7 +447,7 @@ def report(ws: Workspace, tracker) -> StageResult:
                     **{k: m.get(k, float("nan")) for k in SCORES},
                     "kl_per_latent": m["kl_per_latent"],
                     "factor_kind": m["factor_kind"],
-                    "value_label": TrainingSet.load(ws.training_set(dataset)).value_label,
+                    "value_label": value_label,
                     "model_version": info["model_version"],
                     "run_id": info["run_id"],
                     "traversal_png": ws.eval_dir(dataset, cfg.name) / "traversals.png",
@@ -461,10 +463,10 @@ def report(ws: Workspace, tracker) -> StageResult:
     champions = pick_champions(rows)
     for dataset, row in champions.items():
         tracker.set_alias(dataset, "champion", row["model_version"])
+    champion_configs = {d: r["config"] for d, r in champions.items()}
     frame = pd.DataFrame(rows)
     figures = {
-        "scatter": recon_vs_disentanglement(frame, ws.report_dir / "recon_vs_disentanglement.png",
-                                            {d: r["config"] for d, r in champions.items()}),
+        "scatter": recon_vs_disentanglement(frame, ws.report_dir / "recon_vs_disentanglement.png", champion_configs),
         "kl_heatmap": kl_heatmap(frame, ws.report_dir / "kl_heatmap.png"),
     }  # fmt: skip
     transfer = _transfer(ws, champions)
@@ -472,7 +474,6 @@ def report(ws: Workspace, tracker) -> StageResult:
     for parent in {tracker.parent_of(r["run_id"]) for r in rows} - {None}:
         for path in (out, *figures.values()):
             tracker.log_artifact(parent, path)
-    champion_configs = {d: r["config"] for d, r in champions.items()}
     extra = {"champions": champion_configs, "figures": figures, "transfer": transfer}
     return StageResult(out, {"runs": len(rows)}, extra=extra)
 

@@ -66,10 +66,11 @@ def summarize_model(model: BetaVAE, data: TrainingSet, cfg: EvalConfig) -> dict:
     mu, logvar = encode(model, test.x)
     kl = mean_kl_per_latent(mu, logvar)
     err = reconstruct(model, test.x) - test.x
+    rmse = float(np.sqrt(np.mean(err**2)))  # in data units (mV for beats)
     out = {
         "n_test": len(test),
-        "recon_rmse": float(np.sqrt(np.mean(err**2))),  # in data units (mV for beats)
-        **({"recon_rmse_uv": float(np.sqrt(np.mean(err**2))) * 1000.0} if data.value_label == "mV" else {}),
+        "recon_rmse": rmse,
+        **({"recon_rmse_uv": rmse * 1000.0} if data.value_label == "mV" else {}),
         "recon_sse_per_sample": float(np.mean(np.sum(err**2, axis=1))),
         "kl_total": float(kl.sum()),
         "kl_per_latent": [float(v) for v in kl],

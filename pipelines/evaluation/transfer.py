@@ -8,6 +8,7 @@ move by more than one source std are what a user would look at first.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +17,13 @@ import numpy as np
 from pipelines.dataset import TrainingSet
 from pipelines.ecg.beats import BeatConfig, beat_quality, cut_beats
 from pipelines.ecg.records import read_signal
+from pipelines.errors import IngestError
 from pipelines.evaluation.summary import encode, mean_kl_per_latent, reconstruct
 from pipelines.exchange.bars import ingest_bars
 from pipelines.exchange.windows import WindowConfig, make_windows
 from pipelines.vae.model import BetaVAE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,8 @@ class TransferConfig:
 
 def wfdb_beats(source: str | Path, cfg: BeatConfig, lead: str = "mlii") -> tuple[np.ndarray, list[str]]:
     """Quality-passing beats (N, L) in mV of `lead` from every record listed in `source`/RECORDS (or every .hea),
-    cut by the project's recipe; returns the beats and the records used. Unreadable records are skipped."""
+    cut by the project's recipe; returns the beats and the records used. Unreadable records, or records without
+    the lead, are skipped with their reason logged."""
     source = Path(source)
     index = source / "RECORDS"
     names = index.read_text().split() if index.is_file() else sorted(p.stem for p in source.glob("*.hea"))
@@ -41,7 +46,8 @@ def wfdb_beats(source: str | Path, cfg: BeatConfig, lead: str = "mlii") -> tuple
     for name in names:
         try:
             signal, _ = read_signal(source, name, [lead])
-        except Exception:  # noqa: BLE001 - a record without the lead or unreadable is left out, not fatal
+        except IngestError as e:  # a record without the lead, or unreadable, is left out with its reason
+            log.warning("transfer: %s left out: %s", name, e)
             continue
         import wfdb
 

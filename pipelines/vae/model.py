@@ -111,10 +111,6 @@ class StackedVAE(nn.Module):
                 params.append(torch.stack([m[i].bias.detach()[None] for m in mlps]))  # (G, 1, out)
         return params
 
-    @property
-    def size(self) -> int:
-        return self.encoder[0].shape[0]
-
     @staticmethod
     def _run(params: nn.ParameterList, h: torch.Tensor) -> torch.Tensor:
         """(G, B, in) or a shared (B, in) -> (G, B, out): batched Linear layers with ReLU between them."""
