@@ -86,10 +86,11 @@ class BetaVAE(nn.Module):
 
 
 class StackedVAE(nn.Module):
-    """G BetaVAEs of one shape as one module: every Linear layer's weight is stacked to (G, in, out) and its bias
-    to (G, 1, out), and a layer is one batched matrix multiply for all G models. The models share the input batch
-    and the normalisation; gradients of the summed losses are each model's own gradients, and Adam is elementwise,
-    so training the stack is training each model alone (up to float rounding in the batched kernels)."""
+    """G BetaVAEs of one shape as one module, trained by `pipelines.vae.fused`: every Linear layer's weight is
+    stacked to (G, in, out) and its bias to (G, 1, out), and all of them are views of one flat parameter, so a
+    layer is one batched matrix multiply for all G models and Adam steps one tensor. The models share the input
+    batch and the normalisation; Adam is elementwise, so training the stack is training each model alone (up to
+    float rounding in the batched kernels)."""
 
     def __init__(self, models: list[BetaVAE]):
         super().__init__()
@@ -99,50 +100,40 @@ class StackedVAE(nn.Module):
         self.cfg = first.cfg
         self.register_buffer("x_mean", first.x_mean.clone())
         self.register_buffer("x_std", first.x_std.clone())
-        self.encoder = self._stack([m.encoder for m in models])
-        self.decoder = self._stack([m.decoder for m in models])
+        tensors = []
+        for mlp in ("encoder", "decoder"):
+            for layer in _linears(getattr(first, mlp)):
+                tensors.append(torch.stack([getattr(m, mlp)[layer].weight.detach().T for m in models]))  # (G, in, out)
+                tensors.append(torch.stack([getattr(m, mlp)[layer].bias.detach()[None] for m in models]))  # (G, 1, out)
+        self.shapes = [t.shape for t in tensors]
+        self.encoder_layers = len(_linears(first.encoder))
+        self.flat = nn.Parameter(torch.cat([t.reshape(-1) for t in tensors]))
 
-    @staticmethod
-    def _stack(mlps: list[nn.Sequential]) -> nn.ParameterList:
-        params = nn.ParameterList()
-        for i, layer in enumerate(mlps[0]):
-            if isinstance(layer, nn.Linear):
-                params.append(torch.stack([m[i].weight.detach().T for m in mlps]).contiguous())  # (G, in, out)
-                params.append(torch.stack([m[i].bias.detach()[None] for m in mlps]))  # (G, 1, out)
-        return params
-
-    @staticmethod
-    def _run(params: nn.ParameterList, h: torch.Tensor) -> torch.Tensor:
-        """(G, B, in) or a shared (B, in) -> (G, B, out): batched Linear layers with ReLU between them."""
-        n = len(params) // 2
-        for i in range(n):
-            w, b = params[2 * i], params[2 * i + 1]
-            h = torch.baddbmm(b, h.expand(w.shape[0], *h.shape[-2:]), w)
-            if i < n - 1:
-                h = torch.relu(h)
-        return h
+    def layers(self, flat: torch.Tensor | None = None) -> tuple[list, list]:
+        """(encoder, decoder) lists of (weight, bias) views into `flat` (the parameter itself by default, or a
+        tensor shaped like it, such as its gradient)."""
+        flat = self.flat.detach() if flat is None else flat
+        views = [
+            v.view(shape) for v, shape in zip(flat.split([s.numel() for s in self.shapes]), self.shapes, strict=True)
+        ]
+        pairs = list(zip(views[0::2], views[1::2], strict=True))
+        return pairs[: self.encoder_layers], pairs[self.encoder_layers :]
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.x_mean) / self.x_std
 
-    def encode_standardized(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior mean and log-variance (G, B, D) of normalised samples `x` (B, L) shared by all G models."""
-        mu, logvar = self._run(self.encoder, x).chunk(2, dim=-1)
-        return mu, logvar
-
-    def decode_standardized(self, z: torch.Tensor) -> torch.Tensor:
-        """Raw decoder outputs (G, B, L) of latents `z` (G, B, D)."""
-        return self._run(self.decoder, z)
-
     def unstack(self, g: int) -> BetaVAE:
         """Model `g` as a plain BetaVAE (CPU, eval mode): what is saved, logged and registered."""
         model = BetaVAE(self.cfg, float(self.x_mean), float(self.x_std))
-        for mlp, params in ((model.encoder, self.encoder), (model.decoder, self.decoder)):
-            linears = [layer for layer in mlp if isinstance(layer, nn.Linear)]
-            for j, layer in enumerate(linears):
-                layer.weight.data.copy_(params[2 * j][g].T)
-                layer.bias.data.copy_(params[2 * j + 1][g, 0])
+        for mlp, pairs in zip((model.encoder, model.decoder), self.layers(), strict=True):
+            for index, (w, b) in zip(_linears(mlp), pairs, strict=True):
+                mlp[index].weight.data.copy_(w[g].T)
+                mlp[index].bias.data.copy_(b[g, 0])
         return model.eval()
+
+
+def _linears(mlp: nn.Sequential) -> list[int]:
+    return [i for i, layer in enumerate(mlp) if isinstance(layer, nn.Linear)]
 
 
 def init_models(cfg: ModelConfig, count: int, seed: int, x_mean: float, x_std: float) -> list[BetaVAE]:

@@ -4,9 +4,10 @@ The data live as one normalised tensor on the device and are sliced per batch (n
 tensors). Every config of a grid sees the same batches (one shuffle stream seeded by `train.seed`) and draws its
 reparameterisation noise from its own stream, seeded by `train.seed` and its name, one (N, D) draw per epoch; so a
 config's result does not depend on the grid it was trained in, and `train_vae` is `train_grid` with one config.
-The optimizer is Adam with the fused kernel (CPU and CUDA). On CUDA the whole step (forward, backward, Adam) is
-captured once as a CUDA graph and replayed. Optional: bf16 autocast (`train.amp`) and torch.compile of the forward
-pass and loss (`train.compile`); `python -m benchmarks.training` measures each.
+The forward and backward passes are written out by hand (`pipelines.vae.fused`: no autograd bookkeeping) into one
+flat gradient buffer, and Adam (the fused kernel, CPU and CUDA) steps that one flat parameter. On CUDA the whole
+step (forward, backward, Adam) is captured once as a CUDA graph and replayed. Optional: bf16 matrix multiplies
+(`train.amp`) and torch.compile of the step (`train.compile`); `python -m benchmarks.training` measures each.
 
 The loop reads top to bottom: shuffle and noise -> per batch (capacity target -> forward -> loss -> step) ->
 epoch metrics -> callback. Metrics reach the caller through `on_epoch(index, metrics)`; the training stage passes
@@ -16,7 +17,6 @@ the MLflow logger, a test passes a list's append.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import logging
@@ -32,14 +32,8 @@ import torch
 
 from pipelines.errors import ConfigError, TrainingError
 from pipelines.storage import atomic_path
-from pipelines.vae.losses import (
-    LossConfig,
-    capacity_at,
-    kl_per_latent,
-    loss_weights,
-    recon_loss,
-    stacked_vae_loss,
-)
+from pipelines.vae import fused
+from pipelines.vae.losses import LossConfig, capacity_at, loss_weights
 from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 
 log = logging.getLogger(__name__)
@@ -57,9 +51,11 @@ class TrainConfig:
     anneal_fraction: float = 0.8  # share of all steps over which C(t) rises from 0 to C
     seed: int = 0
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
-    amp: str = "off"  # "bf16": autocast the matrix multiplies (measured no faster for this model size: see benchmarks)
+    amp: str = (
+        "off"  # "bf16": the matrix multiplies in bfloat16 (measured no faster for this model size: see benchmarks)
+    )
     cuda_graphs: bool = True  # on CUDA, capture the training step once and replay it
-    compile: bool = False  # torch.compile the forward pass and loss: fuses kernels; pays off on long CUDA runs
+    compile: bool = False  # torch.compile the forward-backward step: fuses kernels; pays off on long CUDA runs
     checkpoint_every: int = 10  # epochs between resume checkpoints (0: none)
 
     def __post_init__(self):
@@ -93,6 +89,20 @@ def train_vae(
     callback = None if on_epoch is None else (lambda _, metrics: on_epoch(metrics))
     [(model, history)] = train_grid(x_train, cfg, [loss_cfg], callback, resume_path)
     return model, history
+
+
+@contextlib.contextmanager
+def _flush_denormals(device: torch.device):
+    """On a CPU, treat denormal floats as zero while training: late in a run, tiny gradients and Adam moments
+    fall into the denormal range, where x86 arithmetic is many times slower (measured: a grid of 16 dropped from
+    193k to 89k model-samples/s between epochs 2 and 5). Values below 1e-38 do not change the result."""
+    if device.type != "cpu" or not torch.set_flush_denormal(True):
+        yield
+        return
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def train_grid(
@@ -144,40 +154,38 @@ def train_grid(
     log.info(
         "training %s on %d samples x %d features, %d epochs, device %s%s%s",
         ", ".join(names), n, data.shape[1], cfg.epochs, device,
-        ", bf16 autocast" if stepper.amp else "", ", CUDA graphs" if graphs else "",
+        ", bf16 matmuls" if stepper.amp else "", ", CUDA graphs" if graphs else "",
     )  # fmt: skip
-    for epoch in range(first_epoch, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        perm = torch.randperm(n, device=device, generator=order)
-        eps = torch.stack([torch.randn(n, cfg.latent_dim, device=device, generator=g) for g in noises])  # (G, N, D)
-        stepper.reset_sums()
-        for start in range(0, n, cfg.batch_size):
-            stepper.step(perm[start : start + cfg.batch_size], eps[:, start : start + cfg.batch_size])
-            step += 1
-        sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
-        seconds = time.perf_counter() - t0
-        for g, loss_cfg in enumerate(loss_cfgs):
-            kl_latent = sums["kl"][g] / n
-            metrics = {
-                "epoch": epoch, "loss": float(sums["loss"][g]) / n, "recon": float(sums["recon"][g]) / n,
-                "kl": float(kl_latent.sum()), "capacity": capacity_at(step - 1, loss_cfg.capacity_nats, anneal_steps),
-                "samples_per_s": n / seconds, "seconds": seconds,
-                **{f"kl_{i}": float(v) for i, v in enumerate(kl_latent)},
-            }  # fmt: skip
-            if not math.isfinite(metrics["loss"]):
-                raise TrainingError(f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr")
-            histories[g].append(metrics)
-        eta = seconds * (cfg.epochs - epoch)  # the last epoch's pace for the ones left
-        _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
-        if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-            state = {"key": resume_key, "model": net.state_dict(), "optimizer": opt.state_dict(),
-                     "generators": [g.get_state() for g in [order, *noises]], "step": step, "epoch": epoch,
-                     "history": histories}  # fmt: skip
-            with atomic_path(resume_path) as tmp:
-                torch.save(state, tmp)
-        if on_epoch is not None:
-            for g in range(len(loss_cfgs)):
-                on_epoch(g, histories[g][-1])
+    with _flush_denormals(device):
+        for epoch in range(first_epoch, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            perm = torch.randperm(n, device=device, generator=order)
+            eps = torch.stack([torch.randn(n, cfg.latent_dim, device=device, generator=g) for g in noises])  # (G, N, D)
+            stepper.reset_sums()
+            for start in range(0, n, cfg.batch_size):
+                stepper.step(perm[start : start + cfg.batch_size], eps[:, start : start + cfg.batch_size])
+                step += 1
+            sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
+            seconds = time.perf_counter() - t0
+            for g, loss_cfg in enumerate(loss_cfgs):
+                capacity = capacity_at(step - 1, loss_cfg.capacity_nats, anneal_steps)
+                metrics = _epoch_metrics(epoch, {k: v[g] for k, v in sums.items()}, n, seconds, capacity)
+                if not math.isfinite(metrics["loss"]):
+                    raise TrainingError(
+                        f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr"
+                    )
+                histories[g].append(metrics)
+            eta = seconds * (cfg.epochs - epoch)  # the last epoch's pace for the ones left
+            _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
+            if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
+                state = {"key": resume_key, "model": net.state_dict(), "optimizer": opt.state_dict(),
+                         "generators": [g.get_state() for g in [order, *noises]], "step": step, "epoch": epoch,
+                         "history": histories}  # fmt: skip
+                with atomic_path(resume_path) as tmp:
+                    torch.save(state, tmp)
+            if on_epoch is not None:
+                for g in range(len(loss_cfgs)):
+                    on_epoch(g, histories[g][-1])
     if resume_path is not None:
         Path(resume_path).unlink(missing_ok=True)
     return [(net.unstack(g), histories[g]) for g in range(len(loss_cfgs))]
@@ -199,9 +207,9 @@ class _Stepper:
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.idx = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
         self.eps = torch.zeros(g, cfg.batch_size, d, device=device)
-        self.losses = torch.compile(self._losses) if cfg.compile else self._losses
-        bf16 = functools.partial(torch.autocast, device.type, torch.bfloat16, cache_enabled=False)
-        self.autocast = bf16 if self.amp else contextlib.nullcontext
+        net.flat.grad = torch.zeros_like(net.flat)  # written in place every step, never zeroed or freed
+        self.layers, self.grads = net.layers(), net.layers(net.flat.grad)
+        self.forward_backward = torch.compile(fused.forward_backward) if cfg.compile else fused.forward_backward
 
     def reset_sums(self) -> None:
         for v in self.sums.values():
@@ -221,33 +229,23 @@ class _Stepper:
             return self.capacity_nats
         return torch.minimum(self.capacity_nats, self.capacity_nats * self.t / self.anneal_steps)
 
-    def _losses(self, idx: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per-model losses (G,), per-sample recon (G, B) and KL (G, B, D) of the batch `data[idx]`."""
-        batch = self.data[idx]  # (B, L), the same batch for every model
-        with self.autocast():
-            mu, logvar = self.net.encode_standardized(batch)  # (G, B, D) each
-            out = self.net.decode_standardized(mu + eps * torch.exp(0.5 * logvar))  # (G, B, L)
-        mu, logvar = mu.float(), logvar.float()
-        recon = recon_loss(out.float(), batch, self.cfg.likelihood, self.cfg.recon_sigma)  # (G, B)
-        kl = kl_per_latent(mu, logvar)  # (G, B, D)
-        return stacked_vae_loss(recon, kl, self.beta, self.gamma, self._capacity()), recon, kl
-
     def _compute(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
-        loss, recon, kl = self.losses(idx, eps)
-        self.opt.zero_grad(set_to_none=True)
-        loss.sum().backward()  # each model's gradient is that of its own loss
+        weights = (self.beta, self.gamma, self._capacity())
+        loss, recon, kl = self.forward_backward(
+            *self.layers, self.grads, self.data[idx], eps, weights, self.cfg.likelihood, self.cfg.recon_sigma, self.amp
+        )  # writes each model's gradient of its own loss into net.flat.grad
         self.opt.step()
         self.t += 1
-        self.sums["loss"] += loss.detach() * len(idx)
-        self.sums["recon"] += recon.detach().sum(dim=-1)
-        self.sums["kl"] += kl.detach().sum(dim=1)
+        self.sums["loss"] += loss * len(idx)
+        self.sums["recon"] += recon.sum(dim=-1)
+        self.sums["kl"] += kl.sum(dim=1)
 
     def capture(self) -> None:
         """Capture one CUDA graph per batch size. Capturing runs warm-up steps, so the weights, optimizer state,
         step counter and sums are put back afterwards: the graphs change nothing but the speed."""
         n, b = len(self.data), self.cfg.batch_size
         sizes = sorted({b, n % b} - {0} if n >= b else {n})
-        params = list(self.net.parameters())
+        params = [self.net.flat]
         saved = [p.detach().clone() for p in params], _clone_state(self.opt), self.t.clone()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -284,6 +282,16 @@ def _normalisation(x: np.ndarray, likelihood: str) -> tuple[float, float]:
         low, high = float(x.min()), float(x.max())
         return low, (high - low) or 1.0
     return float(x.mean()), float(x.std()) or 1.0
+
+
+def _epoch_metrics(epoch: int, sums: dict, n: int, seconds: float, capacity: float) -> dict:
+    """One model's metrics of an epoch from its sums over the epoch's samples."""
+    kl_latent = sums["kl"] / n
+    return {
+        "epoch": epoch, "loss": float(sums["loss"]) / n, "recon": float(sums["recon"]) / n,
+        "kl": float(kl_latent.sum()), "capacity": capacity, "samples_per_s": n / seconds, "seconds": seconds,
+        **{f"kl_{i}": float(v) for i, v in enumerate(kl_latent)},
+    }  # fmt: skip
 
 
 def _log_epoch(epoch: int, epochs: int, last: list[dict], names: list[str], rate: float, eta_s: float) -> None:
