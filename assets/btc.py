@@ -11,7 +11,8 @@ from pipelines import stages
 @dg.asset(group_name="btc", kinds={"csv", "parquet"})
 def btc_raw_bars(workspace: WorkspaceResource) -> dg.MaterializeResult:
     """All minute bars of the configured source (synthetic default or a folder of OHLCV files), one table."""
-    return materialize_result(stages.ingest_btc(workspace.workspace()))
+    result = stages.ingest_btc(workspace.workspace())
+    return materialize_result(result, **workspace.commit_to_dvc("btc-generate", "btc-ingest"))
 
 
 @dg.asset(
@@ -30,7 +31,8 @@ def btc_raw_bars(workspace: WorkspaceResource) -> dg.MaterializeResult:
 )
 def btc_bars_validated(workspace: WorkspaceResource) -> dg.MaterializeResult:
     """Bars that pass the Great Expectations suite; the others are quarantined with their reasons."""
-    return materialize_result(stages.validate_btc(workspace.workspace()), "gx_bar_suite")
+    result = stages.validate_btc(workspace.workspace())
+    return materialize_result(result, "gx_bar_suite", **workspace.commit_to_dvc("btc-validate"))
 
 
 @dg.asset(
@@ -49,4 +51,8 @@ def btc_bars_validated(workspace: WorkspaceResource) -> dg.MaterializeResult:
 )
 def price_windows(workspace: WorkspaceResource) -> dg.MaterializeResult:
     """Gap-free windows of validated bars; the recipe is pipelines.exchange.windows.make_windows."""
-    return materialize_result(stages.price_windows(workspace.workspace()), "gx_window_suite")
+    result = stages.price_windows(workspace.workspace())
+    return materialize_result(result, "gx_window_suite", **workspace.commit_to_dvc("windows"))
+
+
+BTC_ASSETS = [btc_raw_bars, btc_bars_validated, price_windows]

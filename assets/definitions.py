@@ -5,26 +5,27 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import btc, ecg, models
-from assets.partitions import model_partitions
+from assets.partitions import config_partitions
 from assets.resources import default_resources
 from assets.schedules import weekly_retrain
+from assets.sensors import DATA_JOBS, inbox_sensor
 
-DATA_ASSETS = [ecg.ecg_raw_records, ecg.ecg_records_validated, ecg.heartbeats,
-               btc.btc_raw_bars, btc.btc_bars_validated, btc.price_windows]  # fmt: skip
-MODEL_ASSETS = [models.beta_vae_model, models.traversals, models.disentanglement_metrics]
+DATA_ASSETS = [*ecg.ECG_ASSETS, *btc.BTC_ASSETS]
+MODEL_ASSETS = [asset for family in models.MODELS.values() for asset in family]
 ALL_ASSETS = [*DATA_ASSETS, *MODEL_ASSETS, models.sweep_report]
 
 data_job = dg.define_asset_job("data_job", selection=DATA_ASSETS, description="ingest, validate, segment")
 sweep_job = dg.define_asset_job(
     "sweep_job",
     selection=MODEL_ASSETS,
-    partitions_def=model_partitions,
-    description="train, traverse and score one dataset x config partition",
+    partitions_def=config_partitions,
+    description="train, traverse and score one beta/C config on both datasets",
 )
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    jobs=[data_job, sweep_job, models.train_grid_job],
+    jobs=[data_job, *DATA_JOBS.values(), sweep_job, models.train_grid_job],
     schedules=[weekly_retrain],
+    sensors=[inbox_sensor],
     resources=default_resources(),
 )

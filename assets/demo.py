@@ -13,17 +13,17 @@ import dagster as dg
 
 from assets.definitions import ALL_ASSETS, DATA_ASSETS, MODEL_ASSETS
 from assets.models import sweep_report
-from assets.partitions import model_partitions
+from assets.partitions import CONFIGS
 from assets.resources import default_resources
 
 
 def materialize_all(resources: dict, instance: dg.DagsterInstance | None = None, partition_keys=None) -> list:
-    """Materialize the data assets, every (or the given) model partition, then the report. Returns the results
-    of every run; raises if one fails."""
+    """Materialize the data assets, the models of both datasets for every (or the given) config partition, then
+    the report. Returns the results of every run; raises if one fails."""
     runs = [dg.materialize(ALL_ASSETS, selection=DATA_ASSETS, resources=resources, instance=instance)]
-    keys = partition_keys or model_partitions.get_partition_keys()
+    keys = partition_keys or CONFIGS
     for i, key in enumerate(keys, 1):
-        logging.getLogger("assets.demo").info("partition %d/%d: %s", i, len(keys), key)
+        logging.getLogger("assets.demo").info("config %d/%d: %s", i, len(keys), key)
         runs.append(
             dg.materialize(
                 ALL_ASSETS, selection=MODEL_ASSETS, partition_key=key, resources=resources, instance=instance

@@ -11,7 +11,8 @@ from pipelines import stages
 @dg.asset(group_name="ecg", kinds={"wfdb", "parquet"})
 def ecg_raw_records(workspace: WorkspaceResource) -> dg.MaterializeResult:
     """One row per WFDB record of the configured source (synthetic default or a PTB-layout directory)."""
-    return materialize_result(stages.ingest_ecg(workspace.workspace()))
+    result = stages.ingest_ecg(workspace.workspace())
+    return materialize_result(result, **workspace.commit_to_dvc("ecg-generate", "ecg-ingest"))
 
 
 @dg.asset(
@@ -30,7 +31,8 @@ def ecg_raw_records(workspace: WorkspaceResource) -> dg.MaterializeResult:
 )
 def ecg_records_validated(workspace: WorkspaceResource) -> dg.MaterializeResult:
     """Records that pass the Great Expectations suite; the others are quarantined with their reasons."""
-    return materialize_result(stages.validate_ecg(workspace.workspace()), "gx_record_suite")
+    result = stages.validate_ecg(workspace.workspace())
+    return materialize_result(result, "gx_record_suite", **workspace.commit_to_dvc("ecg-validate"))
 
 
 @dg.asset(
@@ -49,4 +51,8 @@ def ecg_records_validated(workspace: WorkspaceResource) -> dg.MaterializeResult:
 )
 def heartbeats(workspace: WorkspaceResource) -> dg.MaterializeResult:
     """Beats cut around R peaks of validated records; the recipe is pipelines.ecg.beats.segment_beats."""
-    return materialize_result(stages.heartbeats(workspace.workspace()), "gx_beat_suite")
+    result = stages.heartbeats(workspace.workspace())
+    return materialize_result(result, "gx_beat_suite", **workspace.commit_to_dvc("heartbeats"))
+
+
+ECG_ASSETS = [ecg_raw_records, ecg_records_validated, heartbeats]

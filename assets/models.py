@@ -1,11 +1,12 @@
-"""Model assets, one partition per dataset x beta/C config: the trained beta-VAE, its traversals and metrics;
-and the sweep report over all partitions."""
+"""Model assets, one family per dataset, each partitioned by beta/C config: the trained beta-VAE, its traversals
+and metrics; and the sweep report over all of them. A dataset's models depend on its own training set only, so new
+ECG data retrain the ECG partitions and leave the exchange ones alone (and the reverse)."""
 
 import dagster as dg
 
 from assets.btc import price_windows
 from assets.ecg import heartbeats
-from assets.partitions import UPDATE_WHEN_UPSTREAM_CHANGES, model_partitions, partition_parts
+from assets.partitions import UPDATE_WHEN_UPSTREAM_CHANGES, config_partitions
 from assets.resources import TrackingResource, WorkspaceResource
 from assets.results import image_md, materialize_result, metadata
 from pipelines import stages
@@ -16,23 +17,72 @@ class TrainRequest(dg.Config):
     force: bool = False  # retrain even when data and config are unchanged (otherwise the last run is reused)
 
 
-@dg.asset(
-    group_name="models",
-    partitions_def=model_partitions,
-    automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
-    deps=[heartbeats, price_windows],
-    pool="gpu",
-    kinds={"pytorch", "mlflow"},
-)
-def beta_vae_model(
-    context: dg.AssetExecutionContext, config: TrainRequest, workspace: WorkspaceResource, tracking: TrackingResource
-) -> dg.MaterializeResult:
-    """A beta-VAE trained on the partition's dataset with its beta/C config, logged and registered in MLflow."""
-    ws = workspace.workspace()
-    dataset, sweep_config = partition_parts(context)
-    tracker = tracking.tracker(ws.root)
-    result = stages.train(ws, dataset, sweep_config, tracker, force=config.force)
-    return materialize_result(result, **_model_metadata(result, dataset, tracking, tracker))
+def model_assets(dataset: str, training_set: dg.AssetsDefinition) -> list[dg.AssetsDefinition]:
+    """The model, traversals and metrics assets of one dataset, partitioned by beta/C config."""
+    group = f"{dataset}_models"
+
+    @dg.asset(
+        name=f"{dataset}_beta_vae_model",
+        group_name=group,
+        partitions_def=config_partitions,
+        automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
+        deps=[training_set],
+        pool="gpu",
+        kinds={"pytorch", "mlflow"},
+    )
+    def model(
+        context: dg.AssetExecutionContext,
+        config: TrainRequest,
+        workspace: WorkspaceResource,
+        tracking: TrackingResource,
+    ) -> dg.MaterializeResult:
+        """A beta-VAE trained on the dataset with the partition's beta/C config, logged and registered in MLflow."""
+        ws = workspace.workspace()
+        tracker = tracking.tracker(ws.root)
+        result = stages.train(ws, dataset, context.partition_key, tracker, force=config.force)
+        dvc = workspace.commit_to_dvc(f"train@{dataset}-{context.partition_key}")
+        return materialize_result(result, **_model_metadata(result, dataset, tracking, tracker), **dvc)
+
+    @dg.asset(
+        name=f"{dataset}_traversals",
+        group_name=group,
+        partitions_def=config_partitions,
+        deps=[model],
+        kinds={"matplotlib"},
+        automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
+    )
+    def traversals(
+        context: dg.AssetExecutionContext, workspace: WorkspaceResource, tracking: TrackingResource
+    ) -> dg.MaterializeResult:
+        """Each latent swept from -3 to 3 and decoded over one test input (PNG, also an MLflow artifact)."""
+        ws = workspace.workspace()
+        result = stages.traversals(ws, dataset, context.partition_key, tracking.tracker(ws.root))
+        dvc = workspace.commit_to_dvc(f"traversals@{dataset}-{context.partition_key}")
+        return materialize_result(result, preview=image_md(result.output), **dvc)
+
+    @dg.asset(
+        name=f"{dataset}_disentanglement_metrics",
+        group_name=group,
+        partitions_def=config_partitions,
+        deps=[model],
+        automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
+    )
+    def disentanglement_metrics(
+        context: dg.AssetExecutionContext, workspace: WorkspaceResource, tracking: TrackingResource
+    ) -> dg.MaterializeResult:
+        """Disentanglement metrics against the data set's factors, KL per latent, reconstruction error and linear
+        probes on the test split (also MLflow metrics); latent-vs-factor correlations and prior samples as images."""
+        ws = workspace.workspace()
+        result = stages.metrics(ws, dataset, context.partition_key, tracking.tracker(ws.root))
+        correlations, prior = result.extra["figures"]
+        dvc = workspace.commit_to_dvc(f"metrics@{dataset}-{context.partition_key}")
+        return materialize_result(result, factor_correlations=image_md(correlations), prior_samples=image_md(prior),
+                                  **dvc)  # fmt: skip
+
+    return [model, traversals, disentanglement_metrics]
+
+
+MODELS = {"ecg": model_assets("ecg", heartbeats), "btc": model_assets("btc", price_windows)}
 
 
 def _model_metadata(result: stages.StageResult, dataset: str, tracking: TrackingResource, tracker) -> dict:
@@ -58,16 +108,17 @@ def train_sweep_grid(
     context: dg.OpExecutionContext, config: GridRequest, workspace: WorkspaceResource, tracking: TrackingResource
 ):
     """Train every beta/C config of each dataset in one vectorised pass and record a materialization of each
-    `beta_vae_model` partition it covers (the same metadata and data version as the asset's own)."""
+    `<dataset>_beta_vae_model` partition it covers (the same metadata and data version as the asset's own)."""
     ws = workspace.workspace()
     tracker = tracking.tracker(ws.root)
     for dataset in config.datasets:
         results = stages.train_grid(ws, dataset, tracker, config.configs or None, force=config.force)
+        dvc = workspace.commit_to_dvc(*(f"train@{dataset}-{name}" for name in results))
         for name, result in results.items():
             yield dg.AssetMaterialization(
-                asset_key=beta_vae_model.key,
-                partition=dg.MultiPartitionKey({"dataset": dataset, "config": name}),
-                metadata={**metadata(result), **_model_metadata(result, dataset, tracking, tracker)},
+                asset_key=MODELS[dataset][0].key,
+                partition=name,
+                metadata={**metadata(result), **_model_metadata(result, dataset, tracking, tracker), **dvc},
                 tags={"dagster/data_version": result.md5},
             )
         context.log.info("%s: %d partitions trained or up to date", dataset, len(results))
@@ -80,43 +131,8 @@ def train_grid_job():
 
 
 @dg.asset(
-    group_name="models",
-    partitions_def=model_partitions,
-    deps=[beta_vae_model],
-    kinds={"matplotlib"},
-    automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
-)
-def traversals(
-    context: dg.AssetExecutionContext, workspace: WorkspaceResource, tracking: TrackingResource
-) -> dg.MaterializeResult:
-    """Each latent swept from -3 to 3 and decoded over one test input (PNG, also an MLflow artifact)."""
-    ws = workspace.workspace()
-    dataset, config = partition_parts(context)
-    result = stages.traversals(ws, dataset, config, tracking.tracker(ws.root))
-    return materialize_result(result, preview=image_md(result.output))
-
-
-@dg.asset(
-    group_name="models",
-    partitions_def=model_partitions,
-    deps=[beta_vae_model],
-    automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
-)
-def disentanglement_metrics(
-    context: dg.AssetExecutionContext, workspace: WorkspaceResource, tracking: TrackingResource
-) -> dg.MaterializeResult:
-    """Disentanglement metrics against the data set's factors, KL per latent, reconstruction error and linear
-    probes on the test split (also MLflow metrics); the latent-vs-factor correlations and prior samples as images."""
-    ws = workspace.workspace()
-    dataset, config = partition_parts(context)
-    result = stages.metrics(ws, dataset, config, tracking.tracker(ws.root))
-    correlations, prior = result.extra["figures"]
-    return materialize_result(result, factor_correlations=image_md(correlations), prior_samples=image_md(prior))
-
-
-@dg.asset(
     group_name="report",
-    deps=[traversals, disentanglement_metrics],
+    deps=[asset for family in MODELS.values() for asset in family[1:]],
     kinds={"html"},
     automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
 )
@@ -130,4 +146,5 @@ def sweep_report(workspace: WorkspaceResource, tracking: TrackingResource) -> dg
         champions=str(result.extra["champions"]),
         recon_vs_disentanglement=image_md(figures["scatter"]),
         kl_per_latent=image_md(figures["kl_heatmap"]),
+        **workspace.commit_to_dvc("report"),
     )

@@ -1,4 +1,4 @@
-"""Resources: where the project lives (root and params.yaml) and where MLflow tracks runs."""
+"""Resources: where the project lives (root and params.yaml, a DVC project) and where MLflow tracks runs."""
 
 from __future__ import annotations
 
@@ -7,19 +7,36 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines import versioning
+from pipelines.errors import TrackingError
 from pipelines.tracking import Tracker, tracker_for
 from pipelines.workspace import Workspace
 
 
 class WorkspaceResource(dg.ConfigurableResource):
-    """The project root whose data/ the assets write, and its params.yaml."""
+    """The project root whose data/ the assets write, and its params.yaml. When the root is a DVC project, each
+    asset commits its outputs to DVC (`dvc_commit`), so that `dvc status` is clean after a Dagster run."""
 
     root: str = "."
     params: str = ""  # default: <root>/params.yaml
+    dvc_commit: bool = True
 
     def workspace(self) -> Workspace:
         root = Path(self.root).resolve()
         return Workspace(root=root, params_path=Path(self.params).resolve() if self.params else root / "params.yaml")
+
+    def commit_to_dvc(self, *stages: str) -> dict:
+        """Commit the outputs of dvc.yaml's `stages` (what the asset just wrote); metadata saying what happened.
+        A failed commit is a warning in the run log, not a failed asset: the data are written either way."""
+        root = self.workspace().root
+        if not self.dvc_commit or not versioning.is_dvc_project(root):
+            return {}
+        try:
+            versioning.commit(root, list(stages))
+        except TrackingError as e:
+            dg.get_dagster_logger().warning("outputs not committed to DVC (dvc status will show them): %s", e)
+            return {"dvc_commit": f"failed: {e}"}
+        return {"dvc_commit": ", ".join(stages)}
 
 
 class TrackingResource(dg.ConfigurableResource):

@@ -18,6 +18,8 @@ class OperationsConfig:
     weekly_retrain: bool = False  # start the weekly schedule switched on
     retrain_cron: str = "0 3 * * 1"  # Mondays 03:00
     timezone: str = "UTC"
+    inbox_sensor: bool = True  # start the inbox sensor switched on (assets/sensors.py)
+    inbox_interval_s: int = 30  # seconds between its looks at the source directories
 
 
 def weekly_retrain_schedule(cfg: OperationsConfig) -> dg.ScheduleDefinition:
@@ -32,4 +34,5 @@ def weekly_retrain_schedule(cfg: OperationsConfig) -> dg.ScheduleDefinition:
     )
 
 
-weekly_retrain = weekly_retrain_schedule(load_params(Workspace.from_env().params_path, "operations", OperationsConfig))
+OPERATIONS = load_params(Workspace.from_env().params_path, "operations", OperationsConfig)
+weekly_retrain = weekly_retrain_schedule(OPERATIONS)

@@ -1,9 +1,11 @@
 """`python -m pipelines <stage>`: every stage of the pipeline from the command line, as dvc.yaml runs them.
 
-    python -m pipelines generate | ecg-ingest | ecg-validate | heartbeats | btc-ingest | btc-validate | windows
+    python -m pipelines ecg-generate | ecg-ingest | ecg-validate | heartbeats
+    python -m pipelines btc-generate | btc-ingest | btc-validate | windows
     python -m pipelines train --dataset ecg --config b4_c0
     python -m pipelines train-grid --dataset ecg [--config b1_c0 --config b4_c0]   # one vectorised pass
-    python -m pipelines evaluate --dataset ecg --config b4_c0      # traversals + metrics
+    python -m pipelines traversals | metrics --dataset ecg --config b4_c0
+    python -m pipelines evaluate --dataset ecg --config b4_c0      # traversals, then metrics
     python -m pipelines report
 
 The project root is the working directory (or $BVAE_ROOT); params come from params.yaml (or $BVAE_PARAMS).
@@ -13,6 +15,7 @@ Exit status 1 when a stage's blocking check fails (too little good data to go on
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 
@@ -24,6 +27,8 @@ from pipelines.workspace import DATASETS, Workspace
 log = logging.getLogger("pipelines")
 
 DATA_STAGES = {
+    "ecg-generate": functools.partial(stages.generate, datasets=("ecg",)),
+    "btc-generate": functools.partial(stages.generate, datasets=("btc",)),
     "generate": stages.generate,
     "ecg-ingest": stages.ingest_ecg,
     "ecg-validate": stages.validate_ecg,
@@ -32,7 +37,7 @@ DATA_STAGES = {
     "btc-validate": stages.validate_btc,
     "windows": stages.price_windows,
 }
-MODEL_STAGES = ("train", "train-grid", "evaluate")
+MODEL_STAGES = ("train", "train-grid", "traversals", "metrics", "evaluate")
 
 
 def _report(name: str, result: stages.StageResult) -> int:
@@ -72,8 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         config = args.config[0]
         if args.stage == "train":
             return _report("train", stages.train(ws, args.dataset, config, tracker, force=args.force))
-        status = _report("traversals", stages.traversals(ws, args.dataset, config, tracker))
-        return status or _report("metrics", stages.metrics(ws, args.dataset, config, tracker))
+        status = 0
+        if args.stage in ("traversals", "evaluate"):
+            status = _report("traversals", stages.traversals(ws, args.dataset, config, tracker))
+        if args.stage in ("metrics", "evaluate") and not status:
+            status = _report("metrics", stages.metrics(ws, args.dataset, config, tracker))
+        return status
     except PipelineError as e:
         log.error("%s: %s", args.stage, e)
         return 2

@@ -121,11 +121,38 @@ def btc_source(ws: Workspace) -> tuple[Path, Path | None]:
     return ws.resolve(src), None
 
 
-def generate(ws: Workspace) -> StageResult:
-    """Generate the embedded default data of both datasets (a no-op where it is current)."""
-    ecg_dir = generate_ecg(ws.synthetic_ecg_dir, load_params(ws.params_path, "synthetic_ecg", SyntheticEcgConfig))
-    btc_dir = generate_btc(ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig))
-    return StageResult(output=ecg_dir, extra={"ecg": str(ecg_dir), "btc": str(btc_dir)})
+SOURCE_FILES = {"ecg": ("*.hea", "*.dat", "RECORDS", "CONTROLS"), "btc": ("*.csv", "*.zip", "*.parquet")}
+
+
+def watched_source(ws: Workspace, dataset: str) -> Path | None:
+    """The dataset's source when it is a directory the user fills (an inbox for new WFDB records or bar files);
+    None for the synthetic, PhysioNet and Coinbase sources, which the pipeline fills itself."""
+    src = getattr(load_params(ws.params_path, "sources", SourcesConfig), dataset)
+    if src in ("synthetic", "physionet", "coinbase"):
+        return None
+    return ws.resolve(src)
+
+
+def source_fingerprint(directory: Path, dataset: str) -> str:
+    """md5 over the relative path, size and mtime of every data file under `directory` (SOURCE_FILES): it changes
+    when a record or bar file is added, replaced or removed. A missing directory has the fingerprint of no files."""
+    files = sorted({p for pattern in SOURCE_FILES[dataset] for p in Path(directory).rglob(pattern) if p.is_file()})
+    entries = [(str(p.relative_to(directory)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return hashlib.md5(json.dumps(entries).encode()).hexdigest()
+
+
+def generate(ws: Workspace, datasets: tuple[str, ...] = DATASETS) -> StageResult:
+    """Generate the embedded default data of the datasets (a no-op where it is current)."""
+    made = {}
+    if "ecg" in datasets:
+        made["ecg"] = generate_ecg(
+            ws.synthetic_ecg_dir, load_params(ws.params_path, "synthetic_ecg", SyntheticEcgConfig)
+        )
+    if "btc" in datasets:
+        made["btc"] = generate_btc(
+            ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig)
+        )
+    return StageResult(output=next(iter(made.values())), extra={k: str(v) for k, v in made.items()})
 
 
 # --- ECG -------------------------------------------------------------------------------------------------

@@ -61,6 +61,17 @@ def dvc(root: str | Path, *args: str, timeout_s: float = 1800) -> str:
     return proc.stdout
 
 
+def commit(root: str | Path, stages: list[str]) -> None:
+    """Record the present outputs of `stages` (dvc.yaml names, e.g. "heartbeats", "train@ecg-b4_c0") in dvc.lock
+    and the DVC cache, as `dvc repro` would have: the Dagster assets run the same stage code as dvc.yaml's
+    commands, so after a Dagster run `dvc status` is clean and `dvc push` has the data to send."""
+    dvc(root, "commit", "--force", "--quiet", *stages)
+
+
+def is_dvc_project(root: str | Path) -> bool:
+    return (Path(root) / ".dvc").is_dir() and (Path(root) / "dvc.yaml").is_file()
+
+
 def git_commit(root: str | Path) -> str | None:
     """The commit checked out at `root` (with "-dirty" when tracked files changed), or None outside git."""
     try:

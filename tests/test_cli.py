@@ -73,7 +73,8 @@ def test_dvc_repro_runs_every_stage_in_a_fresh_copy_and_a_rerun_is_a_no_op(tmp_p
         monkeypatch.delenv(name, raising=False)
     dvc(root, "repro", timeout_s=900)  # pipelines.versioning raises TrackingError with DVC's stderr on failure
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
-    assert {"generate", "heartbeats", "windows", "train@ecg-g1000_c25", "evaluate@btc-g1000_c25", "report"} <= set(lock)
+    assert {"ecg-generate", "btc-generate", "heartbeats", "windows", "train@ecg-g1000_c25", "traversals@btc-g1000_c25",
+            "metrics@btc-g1000_c25", "report"} <= set(lock)  # fmt: skip
     beats_out = next(o for o in lock["heartbeats"]["outs"] if o["path"] == "data/ecg/training_set.npz")
     assert beats_out["md5"] == file_md5(root / "data" / "ecg" / "training_set.npz")
     assert len(pd.read_csv(root / "data" / "report" / "sweep.csv")) == 2

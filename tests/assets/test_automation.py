@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.definitions import defs
+from assets.partitions import CONFIGS
 
 
 def requested(result) -> set[str]:
@@ -17,7 +18,22 @@ def test_new_raw_records_request_validation_and_heartbeats_only():
     assert first.total_requested == 0  # nothing has data yet
     instance.report_runless_asset_event(dg.AssetMaterialization("ecg_raw_records"))
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-    assert requested(after) == {"ecg_records_validated", "heartbeats"}  # models wait for the price windows too
+    assert requested(after) == {"ecg_records_validated", "heartbeats"}  # models wait for the heartbeats
+
+
+def test_a_new_training_set_requests_its_own_models_only():
+    """New heartbeats retrain every ECG partition and none of the exchange ones, though both have data."""
+    instance = dg.DagsterInstance.ephemeral()
+    for key in ("heartbeats", "price_windows"):
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    instance.report_runless_asset_event(dg.AssetMaterialization("heartbeats"))
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    ecg_models = {"ecg_beta_vae_model", "ecg_traversals", "ecg_disentanglement_metrics"}
+    assert requested(after) == ecg_models  # the whole ECG model chain, in one tick; no btc_* asset
+    for result in after.results:
+        if result.key.to_user_string() in ecg_models:
+            assert set(result.true_subset.expensively_compute_partition_keys()) == set(CONFIGS)
 
 
 def test_new_bars_request_the_exchange_side():

@@ -1,12 +1,12 @@
 """The grid job: one Dagster run trains a dataset's whole beta/C grid in one pass and records a materialization
-of every `beta_vae_model` partition it covers, with the same data version and MLflow links as the asset's own."""
+of every `ecg_beta_vae_model` partition it covers, with the same data version and MLflow links as the asset's own."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from assets.definitions import defs
-from assets.models import beta_vae_model
+from assets.models import MODELS
 from assets.partitions import CONFIGS
 from assets.resources import TrackingResource, WorkspaceResource
 from pipelines import stages
@@ -25,12 +25,13 @@ def test_grid_job_materializes_every_partition_of_the_dataset_it_trains(tiny_ws)
     run_config = {"ops": {"train_sweep_grid": {"config": {"datasets": ["ecg"]}}}}
     result = job.execute_in_process(run_config=run_config, resources=resources, instance=instance)
     assert result.success
-    expected = {dg.MultiPartitionKey({"dataset": "ecg", "config": c}) for c in CONFIGS}
-    assert instance.get_materialized_partitions(beta_vae_model.key) == expected
+    ecg_model, btc_model = MODELS["ecg"][0], MODELS["btc"][0]
+    assert instance.get_materialized_partitions(ecg_model.key) == set(CONFIGS)
+    assert instance.get_materialized_partitions(btc_model.key) == set()
     tracker = tracker_for(tiny_ws.root)
     for event in result.get_asset_materialization_events():
         mat = event.materialization
-        config = mat.partition.keys_by_dimension["config"]
+        config = mat.partition
         info = stages.run_info(tiny_ws, "ecg", config)
         assert mat.metadata["mlflow_run_id"].value == info["run_id"]
         assert mat.tags["dagster/data_version"] == mat.metadata["dvc_md5"].value
