@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import yaml
 
 from pipelines.versioning import dvc, dvc_executable, file_md5
-from tests.conftest import REPO, TINY, write_params
+from tests.conftest import REPO, TINY, project_copy, write_params
 
 BIN = Path(sys.executable).parent
 
@@ -46,24 +45,12 @@ def test_string_asset_selection_materializes_heartbeats_and_its_ancestors(tmp_pa
     assert not (tmp_path / "data" / "btc").exists()  # the selection held only the ECG branch
 
 
-def _project_copy(dest: Path) -> Path:
-    """The files a fresh clone would have (tracked and not ignored), copied into `dest` with `git init`."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
-    for name in files:
-        if (REPO / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, dest / name)
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-    return dest
-
-
 def test_dvc_repro_runs_every_stage_in_a_fresh_copy_and_a_rerun_is_a_no_op(tmp_path, monkeypatch):
     try:
         monkeypatch.setenv("DVC_BIN", dvc_executable(REPO))
     except Exception as e:
         pytest.fail(f"DVC is part of `make install` and must be present: {e}")
-    root = _project_copy(tmp_path / "repo")
+    root = project_copy(tmp_path / "repo")
     assert (root / ".dvc" / "config").is_file(), "dvc init must be committed, not generated at run time"
     sweep = {"g1000_c25": {"gamma": 1000.0, "capacity_nats": 25.0}}
     write_params(root, {**TINY, "sweep": sweep}, replace=("sweep",))
