@@ -28,7 +28,7 @@ $(DAGSTER_HOME)/dagster.yaml: infra/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp infra/dagster.yaml $@
 
-demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m assets.demo
 
 lint: $(VENV)/.installed
