@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export BVAE_ROOT := $(CURDIR)
 export DVC_BIN := $(CURDIR)/$(DVC_VENV)/bin/dvc
 
-.PHONY: install demo test lint format ui mlflow repro bench clean
+.PHONY: install system-deps demo test lint format ui mlflow repro bench clean
 
 install: $(VENV)/.installed $(DVC_VENV)/.installed
 
@@ -39,8 +39,19 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: install lint
+test: install system-deps lint
 	$(PY) -m pytest
+
+# Debian packages some tests drive for real: Chromium (the asset graph screenshot) and PostgreSQL (Dagster's and
+# MLflow's Postgres storage). Installed when missing and we are root with apt-get; otherwise those tests say why.
+system-deps:
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  if [ -z "$$missing" ]; then exit 0; fi; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "not installed (needs root and apt-get):$$missing; the tests that need them are skipped"; fi
 
 # Dagster UI (http://127.0.0.1:3000) with the MLflow UI beside it (http://127.0.0.1:5000); Ctrl-C stops both.
 ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
