@@ -185,7 +185,9 @@ def _param(key: str, value):
 
 
 def tracker_for(root: str | Path, uri: str = "") -> Tracker:
-    """The tracker of a project checkout: `uri`, else $MLFLOW_TRACKING_URI, else sqlite in the root; a local
-    (sqlite) store keeps its artifacts in <root>/mlartifacts."""
+    """The tracker of a project checkout: `uri`, else $MLFLOW_TRACKING_URI, else sqlite in the root. A database
+    store used directly (sqlite, postgresql, ...) keeps its artifacts in <root>/mlartifacts; a tracking server
+    (http, https) stores them where the server says."""
     uri = uri or default_tracking_uri(root)
-    return Tracker(uri, artifact_root=Path(root) / "mlartifacts" if uri.startswith("sqlite:") else None)
+    served = uri.startswith(("http://", "https://", "databricks"))
+    return Tracker(uri, artifact_root=None if served else Path(root) / "mlartifacts")
