@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import btc, ecg, models
+from assets import btc, distributed, ecg, models
 from assets.partitions import config_partitions
 from assets.resources import default_resources
 from assets.schedules import weekly_retrain
@@ -24,7 +24,7 @@ sweep_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    jobs=[data_job, *DATA_JOBS.values(), sweep_job, models.train_grid_job],
+    jobs=[data_job, *DATA_JOBS.values(), sweep_job, models.train_grid_job, distributed.train_distributed_job],
     schedules=[weekly_retrain],
     sensors=[inbox_sensor],
     resources=default_resources(),

@@ -97,6 +97,17 @@ def _model_metadata(result: stages.StageResult, dataset: str, tracking: Tracking
     }
 
 
+def model_materialization(asset, partition: str, result, dataset: str, tracking, tracker, dvc: dict):
+    """A materialization of a model partition trained outside the asset (grid or distributed job), with the
+    asset's own metadata and data version."""
+    return dg.AssetMaterialization(
+        asset_key=asset.key,
+        partition=partition,
+        metadata={**metadata(result), **_model_metadata(result, dataset, tracking, tracker), **dvc},
+        tags={"dagster/data_version": result.md5},
+    )
+
+
 class GridRequest(dg.Config):
     datasets: list[str] = list(DATASETS)
     configs: list[str] = []  # empty: every config of params.yaml `sweep`
@@ -115,12 +126,7 @@ def train_sweep_grid(
         results = stages.train_grid(ws, dataset, tracker, config.configs or None, force=config.force)
         dvc = workspace.commit_to_dvc(*(f"train@{dataset}-{name}" for name in results))
         for name, result in results.items():
-            yield dg.AssetMaterialization(
-                asset_key=MODELS[dataset][0].key,
-                partition=name,
-                metadata={**metadata(result), **_model_metadata(result, dataset, tracking, tracker), **dvc},
-                tags={"dagster/data_version": result.md5},
-            )
+            yield model_materialization(MODELS[dataset][0], name, result, dataset, tracking, tracker, dvc)
         context.log.info("%s: %d partitions trained or up to date", dataset, len(results))
     yield dg.Output(None)
 

@@ -53,4 +53,5 @@ def default_resources() -> dict:
     return {
         "workspace": WorkspaceResource(root=os.environ.get("BVAE_ROOT", ".")),
         "tracking": TrackingResource(tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", "")),
+        "pipes": dg.PipesSubprocessClient(),  # torchrun for multi-GPU training (assets/distributed.py)
     }

@@ -7,6 +7,7 @@
     python -m pipelines traversals | metrics --dataset ecg --config b4_c0
     python -m pipelines evaluate --dataset ecg --config b4_c0      # traversals, then metrics
     python -m pipelines report
+    torchrun --nproc-per-node 4 -m pipelines train --dataset ecg --config b4_c0   # data-parallel over 4 GPUs
 
 The project root is the working directory (or $BVAE_ROOT); params come from params.yaml (or $BVAE_PARAMS).
 Exit status 1 when a stage's blocking check fails (too little good data to go on), 2 on a pipeline error.
@@ -61,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     ws = Workspace.from_env()
+    if args.stage in ("train", "train-grid"):
+        from pipelines.vae.trainer import init_distributed
+
+        rank, world = init_distributed()  # a no-op unless started by torchrun
+        if world > 1:
+            log.info("data-parallel training: process %d of %d", rank, world)
     try:
         if args.stage in DATA_STAGES:
             return _report(args.stage, DATA_STAGES[args.stage](ws))
@@ -71,12 +78,13 @@ def main(argv: list[str] | None = None) -> int:
             return _report("report", stages.report(ws, tracker))
         if args.stage == "train-grid" and args.dataset:
             results = stages.train_grid(ws, args.dataset, tracker, args.config, force=args.force)
-            return max(_report(f"train {name}", result) for name, result in results.items())
+            return max((_report(f"train {name}", result) for name, result in results.items()), default=0)
         if not (args.dataset and args.config and len(args.config) == 1):
             parser.error(f"{args.stage} needs --dataset and one --config")
         config = args.config[0]
         if args.stage == "train":
-            return _report("train", stages.train(ws, args.dataset, config, tracker, force=args.force))
+            results = stages.train_grid(ws, args.dataset, tracker, [config], force=args.force)
+            return _report("train", results[config]) if results else 0  # torchrun: only rank 0 has results
         status = 0
         if args.stage in ("traversals", "evaluate"):
             status = _report("traversals", stages.traversals(ws, args.dataset, config, tracker))

@@ -271,11 +271,14 @@ def train_grid(
     """Train the (dataset, config) partitions of `configs` (default: the whole sweep) in one vectorised pass, each
     an MLflow run nested under the sweep's parent run, with its model registered; returns a StageResult per config.
 
+    Under torchrun (`init_distributed`), every process runs this with the same files, so all agree on what to
+    train; they train it data-parallel and only rank 0 logs, registers and writes.
+
     Idempotent: a partition already trained from the same data (md5) with the same configs, whose checkpoint and
     MLflow run exist, is returned as it is instead of a duplicate run and registry version (training is seeded
     and a config's result does not depend on the grid it is trained in). `force` trains them all again.
     """
-    from pipelines.vae.trainer import TrainConfig, pick_device, save_checkpoint
+    from pipelines.vae.trainer import TrainConfig, distributed, pick_device, save_checkpoint
     from pipelines.vae.trainer import train_grid as train_models
 
     if dataset not in DATASETS:
@@ -307,6 +310,9 @@ def train_grid(
             todo.append((loss_cfg, params, fingerprint))
     if not todo:
         return results
+    if distributed()[0] != 0:  # under torchrun: the other processes train alongside rank 0 and record nothing
+        train_models(data.x, train_cfg, [c for c, _, _ in todo])
+        return {}
     sweep_params = {"train": asdict(train_cfg), "sweep": [asdict(c) for c in sweep(ws)], "data_md5": data_md5}
     sweep_key = hashlib.md5(json.dumps(sweep_params, sort_keys=True).encode()).hexdigest()
     parent = tracker.sweep_run(dataset, sweep_key, sweep_params)

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import time
 import zlib
 from collections.abc import Callable
@@ -66,11 +67,33 @@ class TrainConfig:
 
 
 def pick_device(name: str) -> torch.device:
+    """The training device; under torchrun, each process's own GPU (LOCAL_RANK)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise TrainingError("train.device is 'cuda' but no CUDA device is available")
+    if name == "cuda" and distributed()[1] > 1:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device(name)
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless a process group is initialised (`init_distributed`)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join the process group torchrun describes (WORLD_SIZE, RANK, MASTER_ADDR in the environment): NCCL on
+    GPUs, gloo on CPUs. Data-parallel training: every process holds the whole grid, takes its share of each
+    batch and averages the flat gradient with the others, so all end with the same weights."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        torch.distributed.init_process_group("nccl" if cuda else "gloo")
+    return distributed()
 
 
 def noise_seed(seed: int, name: str) -> int:
@@ -127,7 +150,8 @@ def train_grid(
     model_cfg = ModelConfig(x_train.shape[1], cfg.latent_dim, tuple(cfg.hidden), cfg.likelihood)
     offset, scale = _normalisation(x_train, cfg.likelihood)
     net = StackedVAE(init_models(model_cfg, len(loss_cfgs), cfg.seed, offset, scale)).to(device)
-    graphs = cfg.cuda_graphs and device.type == "cuda"
+    rank, world = distributed()
+    graphs = cfg.cuda_graphs and device.type == "cuda" and world == 1
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=True, capturable=graphs)
     data = net.standardize(torch.as_tensor(x_train, dtype=torch.float32, device=device))  # (N, L)
     n, names = len(data), [c.name for c in loss_cfgs]
@@ -163,8 +187,13 @@ def train_grid(
             eps = torch.stack([torch.randn(n, cfg.latent_dim, device=device, generator=g) for g in noises])  # (G, N, D)
             stepper.reset_sums()
             for start in range(0, n, cfg.batch_size):
-                stepper.step(perm[start : start + cfg.batch_size], eps[:, start : start + cfg.batch_size])
+                end = min(start + cfg.batch_size, n)  # this process's part of the batch: every world-th sample
+                stepper.share = len(range(start + rank, end, world)) / (end - start)
+                stepper.step(perm[start:end][rank::world], eps[:, start:end][:, rank::world])
                 step += 1
+            if world > 1:
+                for v in stepper.sums.values():
+                    torch.distributed.all_reduce(v)
             sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
             seconds = time.perf_counter() - t0
             for g, loss_cfg in enumerate(loss_cfgs):
@@ -176,7 +205,8 @@ def train_grid(
                     )
                 histories[g].append(metrics)
             eta = seconds * (cfg.epochs - epoch)  # the last epoch's pace for the ones left
-            _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
+            if rank == 0:
+                _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
             if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
                 state = {"key": resume_key, "model": net.state_dict(), "optimizer": opt.state_dict(),
                          "generators": [g.get_state() for g in [order, *noises]], "step": step, "epoch": epoch,
@@ -202,6 +232,7 @@ class _Stepper:
         self.anneal_steps = anneal_steps
         self.t = torch.tensor(float(step), device=device)  # the step counter C(t) reads, kept on the device
         self.amp = cfg.amp == "bf16"
+        self.world, self.share = distributed()[1], 1.0  # share: this process's part of the batch
         g, d = len(loss_cfgs), cfg.latent_dim
         self.sums = {k: torch.zeros(shape, device=device) for k, shape in (("loss", g), ("recon", g), ("kl", (g, d)))}
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
@@ -234,6 +265,8 @@ class _Stepper:
         loss, recon, kl = self.forward_backward(
             *self.layers, self.grads, self.data[idx], eps, weights, self.cfg.likelihood, self.cfg.recon_sigma, self.amp
         )  # writes each model's gradient of its own loss into net.flat.grad
+        if self.world > 1:  # data parallel: the batch mean is the parts' means weighted by their shares
+            torch.distributed.all_reduce(self.net.flat.grad.mul_(self.share))
         self.opt.step()
         self.t += 1
         self.sums["loss"] += loss * len(idx)

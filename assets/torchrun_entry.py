@@ -1,0 +1,42 @@
+"""What torchrun starts in each process for `train_distributed_job`: the training stage, data-parallel over the
+processes (pipelines.vae.trainer.init_distributed). Rank 0 talks to Dagster through Pipes: its log lines reach the
+run log and it reports which partitions it trained; the other ranks train alongside and report nothing.
+
+    torchrun --standalone --nproc-per-node 4 -m assets.torchrun_entry --dataset ecg [--config b4_c0 ...] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from dagster_pipes import open_dagster_pipes
+
+from pipelines import stages
+from pipelines.tracking import tracker_for
+from pipelines.vae.trainer import init_distributed
+from pipelines.workspace import DATASETS, Workspace
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", choices=DATASETS, required=True)
+    parser.add_argument("--config", action="append", help="sweep config (default: the whole sweep)")
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    rank, world = init_distributed()
+    ws = Workspace.from_env()
+    train = lambda: stages.train_grid(ws, args.dataset, tracker_for(ws.root), args.config, force=args.force)  # noqa: E731
+    if rank != 0:
+        train()
+        return
+    with open_dagster_pipes() as pipes:
+        pipes.log.info(f"{args.dataset}: data-parallel training on {world} process(es)")
+        results = train()
+        trained = [name for name, result in results.items() if not result.extra["reused"]]
+        pipes.report_custom_message({"trained": trained, "configs": list(results), "world_size": world})
+
+
+if __name__ == "__main__":
+    main()
