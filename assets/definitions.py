@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from assets import btc, distributed, ecg, models
@@ -22,10 +24,21 @@ sweep_job = dg.define_asset_job(
     description="train, traverse and score one beta/C config on both datasets",
 )
 
+
+def executor():
+    """The default (multiprocess) executor, or on Kubernetes (BVAE_EXECUTOR=k8s, infra/helm) one pod per step."""
+    if os.environ.get("BVAE_EXECUTOR") == "k8s":
+        from dagster_k8s import k8s_job_executor  # installed in the cluster image only
+
+        return k8s_job_executor
+    return None
+
+
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     jobs=[data_job, *DATA_JOBS.values(), sweep_job, models.train_grid_job, distributed.train_distributed_job],
     schedules=[weekly_retrain],
     sensors=[inbox_sensor],
     resources=default_resources(),
+    executor=executor(),
 )

@@ -7,7 +7,7 @@ import sys
 import dagster as dg
 import torch
 
-from assets.models import MODELS, model_materialization
+from assets.models import GPU_POD, MODELS, model_materialization
 from assets.resources import TrackingResource, WorkspaceResource
 from pipelines import stages
 
@@ -19,7 +19,7 @@ class DistributedRequest(dg.Config):
     force: bool = False
 
 
-@dg.op(pool="gpu", tags={"kind": "pytorch"})
+@dg.op(pool="gpu", tags={"kind": "pytorch", **GPU_POD})  # on k8s, raise the GPU limit to nproc_per_node
 def train_distributed(
     context: dg.OpExecutionContext,
     config: DistributedRequest,

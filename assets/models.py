@@ -12,6 +12,17 @@ from assets.results import image_md, materialize_result, metadata
 from pipelines import stages
 from pipelines.workspace import DATASETS
 
+# On Kubernetes (infra/helm, the k8s executor), a training step's pod asks for a GPU node; inert elsewhere.
+GPU_POD = {
+    "dagster-k8s/config": {
+        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
+        "pod_spec_config": {
+            "node_selector": {"nvidia.com/gpu.present": "true"},
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        },
+    }
+}
+
 
 class TrainRequest(dg.Config):
     force: bool = False  # retrain even when data and config are unchanged (otherwise the last run is reused)
@@ -28,6 +39,7 @@ def model_assets(dataset: str, training_set: dg.AssetsDefinition) -> list[dg.Ass
         automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
         deps=[training_set],
         pool="gpu",
+        op_tags=GPU_POD,
         kinds={"pytorch", "mlflow"},
     )
     def model(
@@ -114,7 +126,7 @@ class GridRequest(dg.Config):
     force: bool = False
 
 
-@dg.op(pool="gpu", tags={"kind": "pytorch"})
+@dg.op(pool="gpu", tags={"kind": "pytorch", **GPU_POD})
 def train_sweep_grid(
     context: dg.OpExecutionContext, config: GridRequest, workspace: WorkspaceResource, tracking: TrackingResource
 ):

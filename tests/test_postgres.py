@@ -1,5 +1,6 @@
-"""Dagster's run and event storage and MLflow's backend store on a real PostgreSQL server, as infra/ deploys them:
-the server is Debian's package, initialised and started by this test in a temporary directory on a free port."""
+"""Dagster's run and event storage and MLflow's backend store on a real PostgreSQL server, as infra/ deploys them
+(the instance config is infra/compose/dagster.yaml): the server is Debian's package, initialised and started by
+this test in a temporary directory on a free port."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from assets.ecg import ECG_ASSETS
 from assets.models import MODELS
 from assets.resources import TrackingResource, WorkspaceResource
 from pipelines.tracking import tracker_for
-from tests.conftest import TINY, write_params
+from tests.conftest import REPO, TINY, write_params
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 CONFIG = "b4_c0"
@@ -73,12 +74,10 @@ def count(port: int, db: str, sql: str) -> int:
 def test_materializations_with_dagster_and_mlflow_storage_on_postgres(postgres, tmp_path, monkeypatch):
     port = postgres
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    home = tmp_path / ".dagster"
+    home = tmp_path / ".dagster"  # the deployment's instance config itself, pointed at this server
     home.mkdir()
-    (home / "dagster.yaml").write_text(
-        f"storage:\n  postgres:\n    postgres_url: postgresql+psycopg2://postgres@127.0.0.1:{port}/dagster\n"
-        "telemetry:\n  enabled: false\n"
-    )
+    shutil.copy(REPO / "infra" / "compose" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_PG_URL", f"postgresql+psycopg2://postgres@127.0.0.1:{port}/dagster")
     mlflow_uri = f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow"
     resources = {
         "workspace": WorkspaceResource(root=str(tmp_path), params=str(write_params(tmp_path, TINY))),
