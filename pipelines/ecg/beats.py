@@ -27,6 +27,7 @@ stratified by diagnosis: no patient appears in two splits.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -266,6 +267,7 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
         else PROXY_FACTORS
     )
     parts, rejects = [], []
+    t0 = time.perf_counter()
     for i, rec in enumerate(records.itertuples(index=False)):
         try:
             signal, leads, reference = _read_leads(source, rec.record, rec.fs_hz, cfg)
@@ -302,7 +304,9 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
                 "healthy": bool(rec.healthy), "r_sample": r_peaks[ok], "rr_s": rr[ok], "hr_bpm": 60.0 / rr[ok],
             })))  # fmt: skip
         if (i + 1) % 25 == 0 or i + 1 == len(records):
-            log.info("segmented %d/%d records, %d beats so far", i + 1, len(records), sum(len(p[0]) for p in parts))
+            rate = (i + 1) / max(time.perf_counter() - t0, 1e-9)
+            log.info("segmented %d/%d records (%.1f records/s, ETA %.0f s), %d beats so far", i + 1, len(records),
+                     rate, (len(records) - i - 1) / rate, sum(len(p[0]) for p in parts))  # fmt: skip
     if not parts:
         raise DataValidationError(f"{source}: no heartbeats could be cut from {len(records)} record(s)")
     labels = pd.concat([p[2] for p in parts], ignore_index=True)
