@@ -52,6 +52,8 @@ class TrackingResource(dg.ConfigurableResource):
 def default_resources() -> dict:
     return {
         "workspace": WorkspaceResource(root=os.environ.get("BVAE_ROOT", ".")),
-        "tracking": TrackingResource(tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", "")),
+        # $MLFLOW_TRACKING_URI is read where it is used, not copied into the resource's config: a password in it
+        # never shows in the Dagster UI or the run config
+        "tracking": TrackingResource(),
         "pipes": dg.PipesSubprocessClient(),  # torchrun for multi-GPU training (assets/distributed.py)
     }

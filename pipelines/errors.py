@@ -23,3 +23,7 @@ class TrainingError(PipelineError):
 
 class TrackingError(PipelineError):
     """MLflow or DVC failed."""
+
+
+class StorageError(PipelineError):
+    """A file could not be written (disk full, permissions); the previous version of it is kept."""

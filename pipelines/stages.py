@@ -8,6 +8,8 @@ turns into log lines or asset metadata.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -22,13 +24,13 @@ from pipelines.dataset import TrainingSet
 from pipelines.ecg.beats import BeatConfig, segment_beats
 from pipelines.ecg.physionet import PhysioNetConfig, download_database
 from pipelines.ecg.records import ingest_records
-from pipelines.errors import ConfigError, DataValidationError
+from pipelines.errors import ConfigError, DataValidationError, PipelineError, TrainingError
 from pipelines.exchange.bars import ingest_bars
 from pipelines.exchange.candles import CandlesApiConfig, update_store
 from pipelines.exchange.gaps import gap_stats
 from pipelines.exchange.windows import WindowConfig, make_windows
 from pipelines.quarantine import Reject, write_quarantine
-from pipelines.storage import write_parquet, write_text
+from pipelines.storage import exclusive, write_parquet, write_text
 from pipelines.synthetic.btc import BARS_FILE, FACTORS_FILE, SyntheticBtcConfig, generate_btc
 from pipelines.synthetic.ecg import SyntheticEcgConfig, generate_ecg
 from pipelines.vae.losses import LossConfig
@@ -83,6 +85,30 @@ def loss_config(ws: Workspace, name: str) -> LossConfig:
         if cfg.name == name:
             return cfg
     raise ConfigError(f"{ws.params_path}: no sweep config named {name!r}")
+
+
+@contextlib.contextmanager
+def _locked(ws: Workspace, names: list[str], what: str):
+    """Hold the locks `names` (data/.locks/<name>.lock), taken in sorted order so two holders never deadlock."""
+    with contextlib.ExitStack() as stack:
+        for name in sorted(set(names)):
+            stack.enter_context(exclusive(ws.lock(name), what))
+        yield
+
+
+def _data_stage(dataset: str):
+    """Run the decorated stage holding the dataset's data lock: two runs of the same data stages (two Dagster
+    materializations, a Dagster run beside `dvc repro`) take turns instead of writing the same files at once."""
+
+    def wrap(stage):
+        @functools.wraps(stage)
+        def run(ws: Workspace, *args, **kwargs):
+            with exclusive(ws.lock(f"{dataset}-data"), f"{stage.__name__}"):
+                return stage(ws, *args, **kwargs)
+
+        return run
+
+    return wrap
 
 
 # --- sources ---------------------------------------------------------------------------------------------
@@ -143,6 +169,11 @@ def source_fingerprint(directory: Path, dataset: str) -> str:
 
 def generate(ws: Workspace, datasets: tuple[str, ...] = DATASETS) -> StageResult:
     """Generate the embedded default data of the datasets (a no-op where it is current)."""
+    with _locked(ws, [f"{d}-data" for d in datasets], "generate"):
+        return _generate(ws, datasets)
+
+
+def _generate(ws: Workspace, datasets: tuple[str, ...]) -> StageResult:
     made = {}
     if "ecg" in datasets:
         made["ecg"] = generate_ecg(
@@ -158,6 +189,7 @@ def generate(ws: Workspace, datasets: tuple[str, ...] = DATASETS) -> StageResult
 # --- ECG -------------------------------------------------------------------------------------------------
 
 
+@_data_stage("ecg")
 def ingest_ecg(ws: Workspace) -> StageResult:
     source, only, rejects = fetch_ecg_source(ws)
     records, ingest_rejects = ingest_records(source, only)
@@ -167,6 +199,7 @@ def ingest_ecg(ws: Workspace) -> StageResult:
     return StageResult(out, {"records": len(records), "patients": records.patient.nunique()}, rejects)
 
 
+@_data_stage("ecg")
 def validate_ecg(ws: Workspace) -> StageResult:
     cfg = load_params(ws.params_path, "ecg_validation", RecordChecksConfig)
     leads = list(load_params(ws.params_path, "beats", BeatConfig).leads)
@@ -178,6 +211,7 @@ def validate_ecg(ws: Workspace) -> StageResult:
     return StageResult(out, counts, rejects, suite, passed=len(good) >= cfg.min_good_records)
 
 
+@_data_stage("ecg")
 def heartbeats(ws: Workspace) -> StageResult:
     cfg = load_params(ws.params_path, "beats", BeatConfig)
     records = pd.read_parquet(ws.ecg_records_validated)
@@ -211,6 +245,7 @@ def _samples_result(ws, section: str, name: str, data: TrainingSet, out: Path, r
 # --- exchange --------------------------------------------------------------------------------------------
 
 
+@_data_stage("btc")
 def ingest_btc(ws: Workspace) -> StageResult:
     src = load_params(ws.params_path, "sources", SourcesConfig).btc
     bars_dir, _ = btc_source(ws)
@@ -224,6 +259,7 @@ def ingest_btc(ws: Workspace) -> StageResult:
     return StageResult(out, {"bars": len(bars), "files": int(bars.source.nunique())}, rejects)
 
 
+@_data_stage("btc")
 def validate_btc(ws: Workspace) -> StageResult:
     cfg = load_params(ws.params_path, "btc_validation", BarChecksConfig)
     bars = pd.read_parquet(ws.btc_bars)
@@ -235,6 +271,7 @@ def validate_btc(ws: Workspace) -> StageResult:
     return StageResult(out, counts, rejects, suite, passed=fraction >= cfg.min_good_fraction)
 
 
+@_data_stage("btc")
 def price_windows(ws: Workspace) -> StageResult:
     cfg = load_params(ws.params_path, "windows", WindowConfig)
     bars = pd.read_parquet(ws.btc_bars_validated)
@@ -276,15 +313,27 @@ def train_grid(
 
     Idempotent: a partition already trained from the same data (md5) with the same configs, whose checkpoint and
     MLflow run exist, is returned as it is instead of a duplicate run and registry version (training is seeded
-    and a config's result does not depend on the grid it is trained in). `force` trains them all again.
+    and a config's result does not depend on the grid it is trained in). `force` trains them all again. Two runs
+    that would train the same partition at once take turns (a lock per partition), so the second finds it up to
+    date instead of training and registering it a second time.
     """
-    from pipelines.vae.trainer import TrainConfig, distributed, pick_device, save_checkpoint
-    from pipelines.vae.trainer import train_grid as train_models
+    from pipelines.vae.trainer import distributed
 
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
-    train_cfg = load_params(ws.params_path, "train", TrainConfig)
     loss_cfgs = [loss_config(ws, name) for name in configs] if configs else sweep(ws)
+    if distributed()[1] > 1:  # torchrun: every process must reach the same decision; the Dagster pool serialises
+        return _train_grid(ws, dataset, tracker, loss_cfgs, force)
+    locks = [f"train-{dataset}-{c.name}" for c in loss_cfgs]
+    with _locked(ws, locks, f"train {dataset} {', '.join(c.name for c in loss_cfgs)}"):
+        return _train_grid(ws, dataset, tracker, loss_cfgs, force)
+
+
+def _train_grid(ws: Workspace, dataset: str, tracker, loss_cfgs: list[LossConfig], force: bool):
+    from pipelines.vae.trainer import TrainConfig, distributed, pick_device, save_checkpoint
+    from pipelines.vae.trainer import train_grid as train_models
+
+    train_cfg = load_params(ws.params_path, "train", TrainConfig)
     data_path = ws.training_set(dataset)
     data = TrainingSet.load(data_path).part("train")
     data_md5 = file_md5(data_path)
@@ -297,11 +346,7 @@ def train_grid(
         }
         fingerprint = hashlib.md5(json.dumps([params, data_md5], sort_keys=True).encode()).hexdigest()
         previous = _previous_run(ws, dataset, loss_cfg.name, tracker)
-        if (
-            not force
-            and previous.get("fingerprint") == fingerprint
-            and _checkpoint(ws, dataset, loss_cfg.name).is_file()
-        ):
+        if not force and previous.get("fingerprint") == fingerprint and _loads(_checkpoint(ws, dataset, loss_cfg.name)):
             log.info("%s/%s is up to date (MLflow run %s); not retraining", dataset, loss_cfg.name, previous["run_id"])
             results[loss_cfg.name] = StageResult(
                 _checkpoint(ws, dataset, loss_cfg.name), previous["final"], extra={**previous, "reused": True}
@@ -337,14 +382,15 @@ def train_grid(
             version = tracker.log_model(run_id, model, dataset, data.x[:5])
             tracker.end_run(run_id)
             final = {k: history[-1][k] for k in ("epoch", "loss", "recon", "kl", "samples_per_s")}
-            info = {"run_id": run_id, "model_version": version, "data_md5": data_md5, "tracking_uri": tracker.uri,
+            info = {"run_id": run_id, "model_version": version, "data_md5": data_md5, "tracking_uri": tracker.where,
                     "fingerprint": fingerprint, "final": final}  # fmt: skip
             write_text(_run_info_path(ws, dataset, loss_cfg.name), json.dumps(info, indent=2) + "\n")
             results[loss_cfg.name] = StageResult(ckpt, final, extra={**info, "reused": False})
     except BaseException:
-        for run_id in run_ids:
-            if tracker.run_status(run_id) == "RUNNING":
-                tracker.end_run(run_id, "FAILED")
+        for run_id in run_ids:  # best effort: the store may be what failed
+            with contextlib.suppress(PipelineError):
+                if tracker.run_status(run_id) == "RUNNING":
+                    tracker.end_run(run_id, "FAILED")
         raise
     return results
 
@@ -365,13 +411,27 @@ def _checkpoint(ws: Workspace, dataset: str, config: str) -> Path:
     return ws.model_dir(dataset, config) / "model.pt"
 
 
+def _loads(path: Path) -> bool:
+    """Whether the model checkpoint at `path` exists and loads (a damaged one is trained again)."""
+    from pipelines.vae.trainer import load_checkpoint
+
+    if not path.is_file():
+        return False
+    try:
+        load_checkpoint(path)
+    except TrainingError as e:
+        log.warning("%s; training it again", e)
+        return False
+    return True
+
+
 def _previous_run(ws: Workspace, dataset: str, config: str, tracker) -> dict:
     """run.json of the partition's last training if its MLflow run still exists in this tracker, else {}."""
     path = _run_info_path(ws, dataset, config)
     if not path.is_file():
         return {}
     info = json.loads(path.read_text())
-    if info.get("tracking_uri") != tracker.uri or tracker.run_status(info["run_id"]) != "FINISHED":
+    if info.get("tracking_uri") != tracker.where or tracker.run_status(info["run_id"]) != "FINISHED":
         return {}
     return info
 

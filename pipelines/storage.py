@@ -1,16 +1,30 @@
-"""Atomic file writes: every output is written to a temporary sibling and renamed into place, so a crash
-never leaves a partial file where a reader (or DVC) would take it for a finished one."""
+"""Atomic file writes and per-output locks.
+
+Every output is written to a temporary sibling (`.<name>.<pid>.<random>.tmp`), flushed to disk and renamed into
+place, so a crash never leaves a partial file where a reader (or DVC) would take it for a finished one, and a
+failed write (disk full) keeps the previous version. A temporary file left by a killed process is removed by the
+next write of the same file. `exclusive` serialises two processes that would write the same outputs.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import logging
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from pipelines.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 
 def _umask() -> int:
@@ -22,18 +36,59 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() would have given; mkstemp makes files private (0600)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete temporary siblings of `path` (files or folders) left by processes that no longer run."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            log.info("removing %s, left by process %s that was killed mid-write", tmp, pid)
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _storage_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        reason = "disk full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror or str(e)
+        raise StorageError(f"{path}: cannot write ({reason}); the previous version, if any, is kept") from e
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed."""
+    """Yield a temporary path beside `path`; on success it replaces `path`, on error it is removed. An OSError
+    (disk full, permissions) becomes a StorageError naming `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    with _storage_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+        os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
+        with _storage_errors(path):
+            os.chmod(tmp, FILE_MODE)
+            _fsync(tmp)
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -65,20 +120,21 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> Path:
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a fresh temporary directory beside `path`; on success it replaces `path` as a whole."""
-    import shutil
-
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary data directory
+    with _storage_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"))
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary data directory
     try:
         yield tmp
-        old = path.with_name(f".{path.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if path.exists():
-            os.replace(path, old)  # set aside, not deleted, until the new one is in place
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+        with _storage_errors(path):
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            if path.exists():
+                os.replace(path, old)  # set aside, not deleted, until the new one is in place
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -91,3 +147,35 @@ def write_figure(path: str | Path, fig, dpi: int = 80) -> Path:
         fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)
     return Path(path)
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: str | Path, what: str, poll_s: float = 0.2, report_s: float = 30.0) -> Iterator[None]:
+    """Hold an exclusive lock on `lock_path` (created if needed) while the block runs: a second process that
+    would write the same outputs waits for the first to finish instead of racing it (flock: released when the
+    holder exits or dies, so a killed run never leaves a stale lock). Waiting is logged every `report_s`."""
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as f:
+        start, reported = time.monotonic(), None
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if reported is None or time.monotonic() - reported >= report_s:
+                    f.seek(0)
+                    holder = f.read().strip() or "another process"
+                    log.info("%s: waiting for %s (%s), which is writing the same outputs", what, holder, lock_path)
+                    reported = time.monotonic()
+                time.sleep(poll_s)
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        f.flush()
+        if reported is not None:
+            log.info("%s: lock acquired after %.1f s", what, time.monotonic() - start)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

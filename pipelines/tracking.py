@@ -8,10 +8,17 @@ the model `<dataset>-beta-vae`. The tracking URI defaults to `sqlite:///<root>/m
 Models are logged with `serialization_format="pickle"`: MLflow 3's default export path (torch.export) is not
 needed and a state-dict-only model would not load without our code anyway; the pickle needs
 `pipelines.vae.model` importable, which it is wherever this project is installed.
+
+Credentials stay out of what is written: a password in the tracking URI (`postgresql://user:pw@host/db`) is
+masked in every log line, error message and file (`redact`); a tracking server that cannot be reached is a
+TrackingError naming the (masked) URI before any work starts, and every other MLflow failure is a TrackingError
+naming the operation. Requests to a server are retried a few times with back-off (MLflow's
+MLFLOW_HTTP_REQUEST_MAX_RETRIES, here 4 unless set) instead of MLflow's default of minutes.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -19,10 +26,11 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from pipelines.errors import TrackingError
+from pipelines.errors import PipelineError, TrackingError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,34 @@ def model_name(dataset: str) -> str:
     return f"{dataset}-beta-vae"
 
 
+def redact(uri: str) -> str:
+    """`uri` with its password (if any) replaced by ***, fit for logs, errors and files."""
+    try:
+        parts = urlsplit(uri)
+        password = parts.password
+    except ValueError:
+        return uri
+    if not password:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1)))
+
+
+def _named(method):
+    """Turn any failure of an MLflow call into a TrackingError naming the operation and the (masked) store."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except PipelineError:
+            raise
+        except Exception as e:
+            reason = self.scrub(f"{type(e).__name__}: {e}")[:500]
+            raise TrackingError(f"MLflow at {self.where}: {method.__name__} failed ({reason})") from e
+
+    return call
+
+
 class Tracker:
     """MLflow client bound to one tracking URI (and, for a local store, one artifact root)."""
 
@@ -42,13 +78,40 @@ class Tracker:
         import mlflow
         from mlflow import MlflowClient
 
-        self.uri = uri
+        self.uri, self.where = uri, redact(uri)
         self.artifact_root = Path(artifact_root).resolve() if artifact_root else None
         self._mlflow = mlflow
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "4")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+        if uri.startswith(("http://", "https://")):
+            self._check_server()
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 
+    def scrub(self, text: str) -> str:
+        """`text` with the tracking URI's password masked wherever it appears."""
+        try:
+            password = urlsplit(self.uri).password
+        except ValueError:
+            password = None
+        return text.replace(self.uri, self.where).replace(password, "***") if password else text
+
+    def _check_server(self) -> None:
+        """Fail fast, before any training, when the tracking server does not answer its health check."""
+        import requests
+
+        try:
+            resp = requests.get(f"{self.uri.rstrip('/')}/health", timeout=10)
+            resp.raise_for_status()
+        except requests.RequestException as e:
+            reason = self.scrub(f"{type(e).__name__}: {e}")[:300]
+            raise TrackingError(
+                f"MLflow tracking server {self.where} is not reachable ({reason}); start it, or set "
+                "MLFLOW_TRACKING_URI to one that runs (unset: a local sqlite store)"
+            ) from e
+
+    @_named
     def experiment_id(self, dataset: str) -> str:
         name = model_name(dataset)
         exp = self.client.get_experiment_by_name(name)
@@ -57,6 +120,7 @@ class Tracker:
         location = (self.artifact_root / name).as_uri() if self.artifact_root else None
         return self.client.create_experiment(name, artifact_location=location)
 
+    @_named
     def sweep_run(self, dataset: str, sweep_key: str, params: dict) -> str:
         """The parent run of one sweep (one grid of configs on one data version) of `dataset`: found by its
         `sweep_key` tag, created on first use; partition runs nest under it."""
@@ -70,6 +134,7 @@ class Tracker:
         self.client.set_terminated(run.info.run_id, "FINISHED")
         return run.info.run_id
 
+    @_named
     def start_run(
         self, dataset: str, config: str, params: dict, tags: dict | None = None, parent_run_id: str | None = None
     ) -> str:
@@ -79,9 +144,10 @@ class Tracker:
             tags["mlflow.parentRunId"] = parent_run_id  # what start_run(parent_run_id=) sets, without global state
         run = self.client.create_run(self.experiment_id(dataset), run_name=f"{dataset}-{config}", tags=tags)
         self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in _flatten(params).items()])
-        log.info("MLflow run %s for %s/%s at %s", run.info.run_id, dataset, config, self.uri)
+        log.info("MLflow run %s for %s/%s at %s", run.info.run_id, dataset, config, self.where)
         return run.info.run_id
 
+    @_named
     def log_training_data(self, run_id: str, path: str | Path, md5: str, name: str) -> None:
         """Record the training data as the run's input dataset, its digest the DVC md5 of the file."""
         from mlflow.data.dataset_source_registry import resolve_dataset_source
@@ -95,6 +161,7 @@ class Tracker:
         tags = [InputTag(key="mlflow.data.context", value="training")]
         self.client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags)])
 
+    @_named
     def log_metrics(self, run_id: str, metrics: dict, step: int | None = None) -> None:
         from mlflow.entities import Metric
 
@@ -106,9 +173,11 @@ class Tracker:
         ]
         self.client.log_batch(run_id, metrics=scalars)
 
+    @_named
     def log_artifact(self, run_id: str, path: str | Path) -> None:
         self.client.log_artifact(run_id, str(path))
 
+    @_named
     def log_json(self, run_id: str, payload: dict, name: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name
@@ -123,10 +192,14 @@ class Tracker:
             return self.client.get_run(run_id).info.status
         except MlflowException:
             return None
+        except Exception as e:  # the store does not answer
+            raise TrackingError(f"MLflow at {self.where}: run_status failed ({self.scrub(str(e))[:300]})") from e
 
+    @_named
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status)
 
+    @_named
     def log_model(self, run_id: str, model, dataset: str, input_example: np.ndarray) -> str:
         """Log `model` (a torch module) to the run and register it; returns the registered version."""
         import mlflow.pytorch
@@ -155,13 +228,16 @@ class Tracker:
         except Exception as e:  # MlflowException and OSErrors alike: name the model and reason
             raise TrackingError(f"{model_name(dataset)} version {version}: cannot load ({e})") from e
 
+    @_named
     def set_alias(self, dataset: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(model_name(dataset), alias, version)
 
+    @_named
     def parent_of(self, run_id: str) -> str | None:
         """The parent (sweep) run of `run_id`, if it has one."""
         return self.client.get_run(run_id).data.tags.get("mlflow.parentRunId")
 
+    @_named
     def run_url(self, run_id: str) -> str:
         run = self.client.get_run(run_id)
         return f"#/experiments/{run.info.experiment_id}/runs/{run_id}"

@@ -71,6 +71,10 @@ class Workspace:
     def price_windows(self) -> Path:
         return self.training_set("btc")
 
+    def lock(self, name: str) -> Path:
+        """Lock file serialising the runs that write the same outputs (pipelines.storage.exclusive)."""
+        return self.data / ".locks" / f"{name}.lock"
+
     def quarantine(self, stage: str) -> Path:
         return self.data / "quarantine" / f"{stage}.csv"
 

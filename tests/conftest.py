@@ -62,3 +62,42 @@ def tiny_ws(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     return Workspace(root=tmp_path, params_path=write_params(tmp_path, TINY))
+
+
+# --- the fault suite's summary line (tests/faults): every test marked `fault` is one injected fault ------------
+
+FAULT_COUNTS: dict[str, int] = {"tried": 0, "handled": 0, "lost": 0, "corrupt": 0}
+FAULT_AREAS: dict[str, int] = {}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fault(area): one injected fault (area: ecg, exchange, training, tracking)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    from tests.faults.harness import DataCorrupt, DataLost
+
+    report = yield
+    marker = item.get_closest_marker("fault")
+    counted = report.when == "call" or (report.when == "setup" and not report.passed)
+    if marker is not None and counted and not report.skipped:
+        FAULT_COUNTS["tried"] += 1
+        area = marker.args[0] if marker.args else "other"
+        FAULT_AREAS[area] = FAULT_AREAS.get(area, 0) + 1
+        if report.passed:
+            FAULT_COUNTS["handled"] += 1
+        elif call.excinfo is not None and call.excinfo.errisinstance(DataLost):
+            FAULT_COUNTS["lost"] += 1
+        elif call.excinfo is not None and call.excinfo.errisinstance(DataCorrupt):
+            FAULT_COUNTS["corrupt"] += 1
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FAULT_COUNTS["tried"]:
+        c = FAULT_COUNTS
+        areas = ", ".join(f"{area} {n}" for area, n in sorted(FAULT_AREAS.items()))
+        terminalreporter.write_line(
+            f"faults: {c['tried']} tried, {c['handled']} handled, {c['lost']} lost, {c['corrupt']} corrupt ({areas})"
+        )

@@ -1,14 +1,16 @@
-"""Download a WFDB database (PTB by default) from PhysioNet with wfdb, resumable and verified.
+"""Download a WFDB database (PTB by default) from PhysioNet, resumable and verified.
 
 PhysioNet's layout: `<index_url>/<database>/<version>/RECORDS`, optional `CONTROLS` and `SHA256SUMS.txt`, and
-`<record>.hea` plus the signal files its header names (PTB: `.dat` and `.xyz`). wfdb's own `dl_database` cannot
-be pointed at another server (it looks the version up on physionet.org/content), so this module drives wfdb's
-parts instead: `set_db_index_url` (any mirror, or the local server the tests start), `dl_pn_file` (skips a file
-of the remote size, appends to a partial one, so an interrupted download resumes) and `rdheader` on the
-downloaded header to find the signal files.
+`<record>.hea` plus the signal files its header names (PTB: `.dat` and `.xyz`); wfdb's `rdheader` reads the
+downloaded header to find them. Files are fetched with requests, not wfdb's own downloader: wfdb's requests have
+no timeout (a server that stops answering would hang the run) and it writes straight into the final file.
 
-A file is verified against SHA256SUMS.txt when the server has one; a mismatch is downloaded again once, then
-quarantined. A record that cannot be fetched (missing on the server, network error after retries, a name that
+Each file streams into `<dest>/.partial/<path>.part` with a connect/read timeout; an interrupted transfer (a
+killed process, a dropped connection, a body shorter than its Content-Length) resumes from the partial file with
+an HTTP Range request. Only a complete file (size as announced by the server, SHA-256 as listed in
+SHA256SUMS.txt when the server has one) is renamed into place, so a reader never sees a partial record. A file
+already in place that verifies is not fetched again; a checksum mismatch is downloaded again once, then
+quarantined. A record that cannot be fetched (missing on the server, network errors after retries, a name that
 would escape the download folder) becomes a reject and the others go on.
 """
 
@@ -16,21 +18,28 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import posixpath
 import time
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from pipelines.ecg.records import safe_record_name
 from pipelines.errors import ConfigError, IngestError
 from pipelines.quarantine import Reject
 
 log = logging.getLogger(__name__)
 
 INDEX_FILES = ("RECORDS", "CONTROLS", "SHA256SUMS.txt")
+CHUNK_BYTES = 1 << 16
 
 
 class NotOnServer(IngestError):
     """The server answered that the file does not exist (as opposed to failing to answer)."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying: connection error, timeout, 5xx or 429, a body shorter than announced."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +50,13 @@ class PhysioNetConfig:
     records: tuple[str, ...] = ()  # empty: every record in the database's RECORDS file
     retries: int = 3  # attempts per file on network errors, with exponential back-off
     backoff_s: float = 1.0
+    timeout_s: float = 30.0  # connect and read timeout: a server silent this long is a failed attempt
 
     def __post_init__(self):
-        if self.retries < 1 or self.backoff_s < 0:
+        if self.retries < 1 or self.backoff_s < 0 or self.timeout_s <= 0:
             raise ConfigError(
-                f"physionet: retries must be >= 1 and backoff_s >= 0, got {self.retries}, {self.backoff_s}"
+                f"physionet: retries must be >= 1, backoff_s >= 0 and timeout_s > 0, got {self.retries}, "
+                f"{self.backoff_s}, {self.timeout_s}"
             )
 
 
@@ -57,56 +68,103 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def safe_record_name(name: str) -> str:
-    """`name` if it is a relative path inside the database (no '..', not absolute); else IngestError."""
-    path = PurePosixPath(name)
-    if not name or path.is_absolute() or ".." in path.parts or "\\" in name:
-        raise IngestError(f"{name!r}: record name would leave the download folder")
-    return name
-
-
 class Downloader:
-    """Fetches files of one PhysioNet database into `dest` with wfdb, with retries and checksums."""
+    """Fetches files of one PhysioNet database into `dest`, with timeouts, retries, resume and checksums."""
 
-    def __init__(self, dest: str | Path, cfg: PhysioNetConfig):
-        from wfdb.io import download
+    def __init__(self, dest: str | Path, cfg: PhysioNetConfig, session=None):
+        import requests
 
-        self.dest, self.cfg, self._download = Path(dest), cfg, download
-        self.db_dir = posixpath.join(cfg.database, cfg.version)
+        self.dest, self.cfg = Path(dest), cfg
+        self.base = posixpath.join(cfg.index_url.rstrip("/"), cfg.database, cfg.version)
+        self.session = session or requests.Session()
         self.checksums: dict[str, str] = {}
 
+    def _partial(self, relpath: str) -> Path:
+        return self.dest / ".partial" / f"{relpath}.part"
+
+    def _transfer(self, url: str, part: Path) -> int:
+        """One attempt: append the rest of `url` to `part` (or start it afresh); returns the file's full size."""
+        import requests
+
+        offset = part.stat().st_size if part.is_file() else 0
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            with self.session.get(url, headers=headers, stream=True, timeout=self.cfg.timeout_s) as resp:
+                if resp.status_code == 404:
+                    raise NotOnServer(f"not on the server (HTTP 404 for {url})")
+                if resp.status_code == 416:  # the partial is as long as the file (or longer): start again
+                    part.unlink()
+                    raise _Transient(f"{url}: partial file does not fit the remote one; restarting")
+                if resp.status_code == 429 or resp.status_code >= 500:
+                    raise _Transient(f"{url}: HTTP {resp.status_code}")
+                if resp.status_code >= 400:
+                    raise IngestError(f"{url}: HTTP {resp.status_code} {resp.text[:200]!r} (not retried)")
+                if resp.status_code == 206:
+                    total = int(resp.headers.get("Content-Range", "/-1").rsplit("/", 1)[1] or -1)
+                else:  # 200: the whole file (a server without ranges), so the partial is dropped
+                    offset = 0
+                    total = int(resp.headers.get("Content-Length", -1))
+                part.parent.mkdir(parents=True, exist_ok=True)
+                with open(part, "r+b" if offset else "wb") as f:
+                    f.seek(offset)
+                    f.truncate()
+                    for chunk in resp.iter_content(CHUNK_BYTES):
+                        f.write(chunk)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as e:
+            raise _Transient(f"{url}: {type(e).__name__}") from e
+        size = part.stat().st_size
+        if total >= 0 and size != total:
+            raise _Transient(f"{url}: transfer ended at {size} of {total} bytes")
+        return size
+
     def fetch(self, relpath: str, overwrite: bool = False) -> Path:
-        """Download `relpath` (resuming a partial file) and return its local path; IngestError after retries."""
-        subdir, base = posixpath.split(relpath)
-        local = self.dest / relpath
+        """`relpath` complete and verified in place (downloaded, or resumed from a partial transfer); returns its
+        local path. A file already in place is kept when it verifies (SHA-256 when SHA256SUMS.txt lists it, else
+        its size against the server's) unless `overwrite`. Raises NotOnServer, or IngestError after `retries`
+        failed attempts or when the checksum still differs after a fresh download."""
+        safe_record_name(relpath, "download folder")
+        local, part, url = self.dest / relpath, self._partial(relpath), posixpath.join(self.base, relpath)
+        if local.is_file() and not overwrite and self._complete(relpath, local, url):
+            return local
+        expected = self.checksums.get(relpath)
+        for fresh in (False, True):
+            self._download(relpath, url, part)
+            if self.checksums and expected is None:  # downloaded first: a missing file is "not on the server"
+                part.unlink()
+                raise IngestError(f"{relpath}: not listed in the server's SHA256SUMS.txt; cannot verify it")
+            if expected is None or sha256(part) == expected:
+                break
+            part.unlink()
+            if fresh:
+                raise IngestError(f"{relpath}: SHA-256 does not match SHA256SUMS.txt after a fresh download")
+            log.warning("%s: checksum mismatch; downloading it again", relpath)
         local.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part, local)
+        return local
+
+    def _download(self, relpath: str, url: str, part: Path) -> None:
         for attempt in range(1, self.cfg.retries + 1):
             try:
-                self._download.dl_pn_file((base, subdir, self.db_dir, str(self.dest), True, overwrite))
-                return local
-            except FileNotFoundError as e:
-                raise NotOnServer(f"{relpath}: not on the server ({e})") from e
-            except Exception as e:  # requests/NetFile errors: connection, timeout, 5xx
+                self._transfer(url, part)
+                return
+            except NotOnServer as e:
+                raise NotOnServer(f"{relpath}: {e}") from e
+            except _Transient as e:
                 if attempt == self.cfg.retries:
                     raise IngestError(f"{relpath}: download failed after {attempt} attempts ({e})") from e
                 wait = self.cfg.backoff_s * 2 ** (attempt - 1)
                 log.warning("%s: %s; retrying in %.1f s", relpath, e, wait)
                 time.sleep(wait)
-        raise AssertionError("unreachable")
 
-    def fetch_verified(self, relpath: str) -> Path:
-        """fetch(), then check the SHA-256 when known; one full re-download on a mismatch."""
-        local = self.fetch(relpath)
-        if self.checksums and relpath not in self.checksums:
-            raise IngestError(f"{relpath}: not listed in the server's SHA256SUMS.txt; cannot verify it")
-        expected = self.checksums.get(relpath)
-        if expected is None or sha256(local) == expected:
-            return local
-        log.warning("%s: checksum mismatch; downloading it again", relpath)
-        local = self.fetch(relpath, overwrite=True)
-        if sha256(local) != expected:
-            raise IngestError(f"{relpath}: SHA-256 does not match SHA256SUMS.txt after a fresh download")
-        return local
+    def _complete(self, relpath: str, local: Path, url: str) -> bool:
+        """Whether the file in place is the server's: by checksum when listed, else by size (one HEAD)."""
+        if relpath in self.checksums:
+            return sha256(local) == self.checksums[relpath]
+        try:
+            head = self.session.head(url, timeout=self.cfg.timeout_s, allow_redirects=True)
+            return head.ok and int(head.headers.get("Content-Length", -1)) == local.stat().st_size
+        except Exception:  # cannot ask: download it again rather than trust it
+            return False
 
     def index(self) -> list[str]:
         """Fetch the index files (fresh copies) and return the record names of RECORDS."""
@@ -129,8 +187,8 @@ class Downloader:
         """Header first, then every signal file it names."""
         import wfdb
 
-        safe_record_name(record)
-        header_path = self.fetch_verified(f"{record}.hea")
+        safe_record_name(record, "download folder")
+        header_path = self.fetch(f"{record}.hea")
         try:
             header = wfdb.rdheader(str(header_path.with_suffix("")))
         except Exception as e:  # wfdb raises bare ValueErrors on malformed headers
@@ -139,32 +197,28 @@ class Downloader:
             raise IngestError(f"{record}: multi-segment records are not supported")
         subdir = posixpath.dirname(record)
         for name in sorted(set(header.file_name or [])):
-            self.fetch_verified(posixpath.join(subdir, safe_record_name(name)))
+            self.fetch(posixpath.join(subdir, safe_record_name(name, "download folder")))
 
 
 def download_database(dest: str | Path, cfg: PhysioNetConfig) -> tuple[list[str], list[Reject]]:
     """Download `cfg.records` (or all of RECORDS) of a PhysioNet database into `dest`; returns the records that
     are complete locally and the rejected ones. Re-running skips files already present and verified."""
-    from wfdb.io import download
-
-    previous_url = download.config.db_index_url
-    download.set_db_index_url(cfg.index_url)
-    try:
-        loader = Downloader(dest, cfg)
-        listed = loader.index()
-        wanted = list(cfg.records) or listed
-        done, rejects = [], []
-        t0 = time.perf_counter()
-        for i, record in enumerate(wanted, 1):
-            try:
-                loader.record(record)
-                done.append(record)
-            except IngestError as e:
-                rejects.append(Reject(record, str(e)))
-            if i % 25 == 0 or i == len(wanted):
-                rate = i / max(time.perf_counter() - t0, 1e-9)
-                log.info("downloaded %d/%d records (%.1f records/s, ETA %.0f s), %d rejected", i, len(wanted), rate,
-                         (len(wanted) - i) / rate, len(rejects))  # fmt: skip
-    finally:
-        download.set_db_index_url(previous_url)
+    loader = Downloader(dest, cfg)
+    listed = loader.index()
+    wanted = list(cfg.records) or listed
+    done, rejects = [], []
+    t0 = time.perf_counter()
+    for i, record in enumerate(wanted, 1):
+        try:
+            loader.record(record)
+            done.append(record)
+        except IngestError as e:
+            rejects.append(Reject(record, str(e)))
+        if i % 25 == 0 or i == len(wanted):
+            rate = i / max(time.perf_counter() - t0, 1e-9)
+            log.info("downloaded %d/%d records (%.1f records/s, ETA %.0f s), %d rejected", i, len(wanted), rate,
+                     (len(wanted) - i) / rate, len(rejects))  # fmt: skip
+    for folder in sorted((Path(dest) / ".partial").rglob("*"), reverse=True):  # empty folders of finished transfers
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
     return done, rejects

@@ -12,7 +12,7 @@ record never stops the rest.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -27,11 +27,20 @@ RECORD_COLUMNS = [
 ]  # fmt: skip
 
 
+def safe_record_name(name: str, folder: str = "source directory") -> str:
+    """`name` if it is a relative path that stays inside the folder (no '..', not absolute, no backslash or NUL);
+    else IngestError. Record names come from index files and headers, which are data, not trusted paths."""
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or ".." in path.parts or "\\" in name or "\0" in name:
+        raise IngestError(f"{name!r}: path would leave the {folder}")
+    return name
+
+
 def list_records(source: Path) -> list[str]:
     """Record names (relative paths without extension) listed in RECORDS, or every header found."""
     index = source / "RECORDS"
     if index.is_file():
-        return [line.strip() for line in index.read_text().splitlines() if line.strip()]
+        return [line.strip() for line in index.read_text(errors="replace").splitlines() if line.strip()]
     return sorted(str(p.relative_to(source).with_suffix("")) for p in source.rglob("*.hea"))
 
 
@@ -58,7 +67,7 @@ def check_signal_files(source: Path, record: str, header) -> None:
     for name, fmt in zip(header.file_name, header.fmt, strict=True):
         files.setdefault(name, []).append(str(fmt))
     for name, fmts in files.items():
-        path = source / Path(record).parent / name
+        path = source / Path(record).parent / safe_record_name(name, f"source directory (signal file of {record})")
         if not path.is_file():
             raise IngestError(f"{record}: signal file {name} is missing")
         width = sum(BYTES_PER_SAMPLE.get(f, np.nan) for f in fmts)
@@ -81,6 +90,11 @@ def read_header(source: Path, record: str, controls: set[str]) -> dict:
         raise IngestError(f"{record}: unreadable header ({type(e).__name__}: {e})") from e
     if not header.sig_len or not header.fs:
         raise IngestError(f"{record}: header gives no sample count or sampling rate")
+    if not header.n_sig or not header.file_name:
+        raise IngestError(f"{record}: header lists no signals")
+    unnamed = [i + 1 for i, name in enumerate(header.sig_name or [None] * header.n_sig) if not name]
+    if unnamed:
+        raise IngestError(f"{record}: signal(s) {unnamed} have no lead name in the header")
     check_signal_files(source, record, header)
     meta = parse_comments(header.comments or [])
     diagnosis = meta.get("reason for admission", "n/a")
@@ -106,9 +120,14 @@ def ingest_records(source: str | Path, only: list[str] | None = None) -> tuple[p
     if not source.is_dir():
         raise IngestError(f"{source}: ECG source directory not found")
     controls_file = source / "CONTROLS"
-    controls = set(controls_file.read_text().split()) if controls_file.is_file() else set()
+    controls = set(controls_file.read_text(errors="replace").split()) if controls_file.is_file() else set()
     rows, rejects = [], []
     for record in only if only is not None else list_records(source):
+        try:
+            safe_record_name(record)
+        except IngestError as e:
+            rejects.append(Reject(record, str(e)))
+            continue
         if not (source / f"{record}.hea").is_file():
             rejects.append(Reject(record, "listed in RECORDS but its .hea file is missing"))
             continue

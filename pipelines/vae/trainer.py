@@ -141,7 +141,9 @@ def train_grid(
 
     With `resume_path`, a checkpoint (weights, optimizer, RNG streams, step, histories) is written there every
     `cfg.checkpoint_every` epochs, and a run that finds one from the same configs and data continues from it: a
-    killed run ends with the same weights as an uninterrupted one. The file is removed when training ends."""
+    killed run ends with the same weights as an uninterrupted one; the restored epochs' metrics are passed to
+    `on_epoch` again first (a resumed run is logged as a new MLflow run, which then holds the whole history). The
+    file is removed when training ends; an unreadable one is moved aside and training starts afresh."""
     if len(x_train) < 2 or x_train.ndim != 2 or not np.isfinite(x_train).all():
         raise TrainingError(f"training data must hold >= 2 finite samples, got {x_train.shape}")
     if not loss_cfgs or len({c.name for c in loss_cfgs}) != len(loss_cfgs):
@@ -161,8 +163,8 @@ def train_grid(
     histories: list[list[dict]] = [[] for _ in loss_cfgs]
     step, first_epoch = 0, 1
     resume_key = _resume_key(cfg, loss_cfgs, x_train)
-    if resume_path is not None and Path(resume_path).is_file():
-        state = torch.load(resume_path, map_location=device, weights_only=False)
+    state = _read_resume(resume_path, device) if resume_path is not None else None
+    if state is not None:
         if state["key"] == resume_key:
             net.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -170,6 +172,9 @@ def train_grid(
                 gen.set_state(gen_state.to(gen.get_state().device))
             histories, step, first_epoch = state["history"], state["step"], state["epoch"] + 1
             log.info("%s: resuming from epoch %d (%s)", ", ".join(names), state["epoch"], resume_path)
+            for g in range(len(loss_cfgs) if on_epoch is not None else 0):  # the new run gets the whole history
+                for metrics in histories[g]:
+                    on_epoch(g, metrics)
         else:
             log.info("%s: %s is from other configs or data; starting afresh", ", ".join(names), resume_path)
     stepper = _Stepper(net, opt, data, loss_cfgs, cfg, anneal_steps, device, step)
@@ -337,6 +342,26 @@ def _log_epoch(epoch: int, epochs: int, last: list[dict], names: list[str], rate
         log.info("grid of %d, epoch %d/%d: %.0f model-samples/s, ETA %.0f s", len(names), epoch, epochs, rate, eta_s)
 
 
+def _read_resume(path: str | Path, device: torch.device) -> dict | None:
+    """The resume checkpoint at `path`, or None when there is none. An unreadable one (truncated, corrupt) is
+    moved aside to `<path>.corrupt` with a warning and training starts afresh: it cannot be continued from, and
+    it is kept for a look rather than deleted."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+        if not isinstance(state, dict) or not {"key", "model", "optimizer", "generators"} <= state.keys():
+            raise ValueError("not a resume checkpoint")
+        return state
+    except Exception as e:
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        log.warning("%s is unreadable (%s: %s); moved to %s, training starts afresh", path, type(e).__name__,
+                    str(e)[:200], aside)  # fmt: skip
+        return None
+
+
 def _resume_key(cfg: TrainConfig, loss_cfgs: list[LossConfig], x_train: np.ndarray) -> str:
     """What a resume checkpoint must match: the configs and the data's bytes."""
     digest = hashlib.md5(np.ascontiguousarray(x_train).tobytes()).hexdigest()
@@ -360,10 +385,14 @@ def save_checkpoint(path: str | Path, model: BetaVAE, cfg: TrainConfig, loss_cfg
 
 
 def load_checkpoint(path: str | Path) -> tuple[BetaVAE, dict]:
-    """The model (CPU, eval mode) saved by save_checkpoint and the whole checkpoint dict."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    desc = dict(ckpt["model"])
-    mean, std = desc.pop("x_mean"), desc.pop("x_std")
-    model = BetaVAE(ModelConfig(**{**desc, "hidden": tuple(desc["hidden"])}), mean, std)
-    model.load_state_dict(ckpt["state_dict"])
+    """The model (CPU, eval mode) saved by save_checkpoint and the whole checkpoint dict; TrainingError naming
+    the file when it is missing, truncated or not a model checkpoint."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        desc = dict(ckpt["model"])
+        mean, std = desc.pop("x_mean"), desc.pop("x_std")
+        model = BetaVAE(ModelConfig(**{**desc, "hidden": tuple(desc["hidden"])}), mean, std)
+        model.load_state_dict(ckpt["state_dict"])
+    except Exception as e:
+        raise TrainingError(f"{path}: unreadable model checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
     return model.eval(), ckpt

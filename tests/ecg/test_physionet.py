@@ -95,14 +95,31 @@ def test_rerun_skips_complete_files_and_resumes_a_partial_one(server, tmp_path):
     cfg = PhysioNetConfig(index_url=url, records=tuple(RECORDS), backoff_s=0.01)
     download_database(tmp_path / "dl", cfg)
     dat = tmp_path / "dl" / "patient001" / "s0010_re.dat"
-    dat.write_bytes(dat.read_bytes()[:1000])  # an interrupted download
+    part = tmp_path / "dl" / ".partial" / "patient001" / "s0010_re.dat.part"  # an interrupted download
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(dat.read_bytes()[:1000])
+    dat.unlink()
     Handler.requests.clear()
     done, rejects = download_database(tmp_path / "dl", cfg)
     assert done == RECORDS and rejects == []
+    assert dat.read_bytes() == shared("ptbdb", "patient001", "s0010_re.dat").read_bytes() and not part.exists()
+    # complete files verify against SHA256SUMS.txt without a request; the partial one is completed by one ranged GET
+    fetched = [r for r in Handler.requests if ".dat" in r or ".xyz" in r or ".hea" in r]
+    assert fetched == ["/ptbdb/1.0.0/patient001/s0010_re.dat bytes=1000-"], Handler.requests
+
+
+def test_without_checksums_a_file_in_place_is_checked_by_its_size(server, tmp_path):
+    url, db = server
+    (db / "SHA256SUMS.txt").unlink()
+    cfg = PhysioNetConfig(index_url=url, records=(RECORDS[0],), backoff_s=0.01)
+    download_database(tmp_path / "dl", cfg)
+    dat = tmp_path / "dl" / "patient001" / "s0010_re.dat"
+    dat.write_bytes(dat.read_bytes()[:1000])  # not ours: a file of the wrong size in place is fetched again
+    Handler.requests.clear()
+    assert download_database(tmp_path / "dl", cfg) == ([RECORDS[0]], [])
     assert dat.read_bytes() == shared("ptbdb", "patient001", "s0010_re.dat").read_bytes()
-    # complete files cost a HEAD each (size check); the partial one is completed with one ranged GET
-    gets = [r for r in Handler.requests if not r.startswith("HEAD") and (".dat" in r or ".xyz" in r or ".hea" in r)]
-    assert gets == ["/ptbdb/1.0.0/patient001/s0010_re.dat bytes=1000-"], Handler.requests
+    assert "/ptbdb/1.0.0/patient001/s0010_re.dat" in Handler.requests
+    assert "HEAD /ptbdb/1.0.0/patient001/s0010_re.xyz" in Handler.requests  # the complete one: one HEAD
 
 
 def test_server_errors_are_retried(server, tmp_path):
