@@ -84,8 +84,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.close(fd)
     tmp = Path(tmp)
     try:
-        yield tmp
         with _storage_errors(path):
+            yield tmp
             os.chmod(tmp, FILE_MODE)
             _fsync(tmp)
             os.replace(tmp, path)
@@ -127,8 +127,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"))
         tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary data directory
     try:
-        yield tmp
         with _storage_errors(path):
+            yield tmp
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             if path.exists():

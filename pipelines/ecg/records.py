@@ -92,6 +92,8 @@ def read_header(source: Path, record: str, controls: set[str]) -> dict:
         raise IngestError(f"{record}: header gives no sample count or sampling rate")
     if not header.n_sig or not header.file_name:
         raise IngestError(f"{record}: header lists no signals")
+    if len(header.file_name) != header.n_sig:
+        raise IngestError(f"{record}: header announces {header.n_sig} signals but describes {len(header.file_name)}")
     unnamed = [i + 1 for i, name in enumerate(header.sig_name or [None] * header.n_sig) if not name]
     if unnamed:
         raise IngestError(f"{record}: signal(s) {unnamed} have no lead name in the header")

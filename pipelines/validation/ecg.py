@@ -84,7 +84,7 @@ def record_checks(cfg: RecordChecksConfig) -> list[Check]:
               f"sampled at another rate than {cfg.fs_hz:g} Hz"),
         Check(between, {"column": "duration_s", "min_value": cfg.min_duration_s},
               f"shorter than {cfg.min_duration_s:g} s"),
-        Check(between, {"column": "nan_frac", "max_value": cfg.max_nan_frac}, "contains NaN samples"),
+        Check(between, {"column": "nan_frac", "max_value": cfg.max_nan_frac}, "contains NaN or infinite samples"),
         Check(between, {"column": "flat_frac", "max_value": cfg.max_flat_frac},
               f"a lead is flat in more than {cfg.max_flat_frac:.0%} of samples"),
         Check(between, {"column": "saturated_frac", "max_value": cfg.max_saturated_frac},

@@ -8,6 +8,7 @@ import http.server
 import re
 import shutil
 import threading
+import time
 from functools import partial
 from pathlib import Path
 
@@ -22,21 +23,41 @@ RECORDS = ["patient001/s0010_re", "patient104/s0306lre", "patient105/s0303lre"]
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
-    """Static files with byte ranges (as PhysioNet serves them), and `fail_next[path] = n` answering n requests
-    for a path with 500 first. `requests` logs each GET with its range."""
+    """Static files with byte ranges (as PhysioNet serves them), and injected faults for the next n requests of a
+    path: `fail_next` answers 500, `hang_next` stays silent for `hang_s`, `short_next` announces the whole file but
+    sends half of it and drops the connection. `requests` logs each GET with its range."""
 
     fail_next: dict[str, int] = {}
+    hang_next: dict[str, int] = {}
+    short_next: dict[str, int] = {}
+    hang_s = 3.0
     requests: list[str] = []
+
+    def _due(self, faults: dict[str, int]) -> bool:
+        if faults.get(self.path, 0) > 0:
+            faults[self.path] -= 1
+            return True
+        return False
 
     def do_GET(self):
         byte_range = self.headers.get("Range", "")
         self.requests.append(f"{self.path} {byte_range}".strip())
-        if self.fail_next.get(self.path, 0) > 0:
-            self.fail_next[self.path] -= 1
+        if self._due(self.fail_next):
             self.send_error(500, "injected")
+            return
+        if self._due(self.hang_next):
+            time.sleep(self.hang_s)
             return
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", byte_range)
         path = Path(self.translate_path(self.path))
+        if self._due(self.short_next) and path.is_file():
+            data = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
         if not match or not path.is_file():
             return super().do_GET()
         data = path.read_bytes()
@@ -69,7 +90,7 @@ def server(tmp_path):
     shutil.copy(shared("ptbdb", "CONTROLS"), db / "CONTROLS")
     sums = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(db)}" for p in sorted(db.rglob("*.*"))]
     (db / "SHA256SUMS.txt").write_text("\n".join(sums) + "\n")
-    Handler.fail_next, Handler.requests = {}, []
+    Handler.fail_next, Handler.hang_next, Handler.short_next, Handler.requests = {}, {}, {}, []
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(tmp_path / "www")))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
