@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export BVAE_ROOT := $(CURDIR)
 export DVC_BIN := $(CURDIR)/$(DVC_VENV)/bin/dvc
 
-.PHONY: install system-deps demo test lint format ui mlflow repro bench clean
+.PHONY: install system-deps demo test lint format audit ui mlflow repro bench clean
 
 install: $(VENV)/.installed $(DVC_VENV)/.installed
 
@@ -41,6 +41,14 @@ format: $(VENV)/.installed
 
 test: install system-deps lint
 	$(PY) -m pytest
+
+# Known vulnerabilities of every pin in the lock files (the project's and DVC's environment), from PyPI's advisory
+# data: needs the network, so `make test` does not run it. Installs nothing: --no-deps audits the pins as listed.
+# --strict fails when a pin could not be looked up, rather than reporting "no known vulnerabilities" for it.
+# Findings no pin can fix are listed with the reason in audit-ignore.txt (ID, package, reason) and skipped here.
+audit: $(VENV)/.installed
+	$(VENV)/bin/pip-audit --strict --no-deps --disable-pip --progress-spinner off \
+	  $$(awk '!/^#/ && NF {print "--ignore-vuln", $$1}' audit-ignore.txt) -r constraints.txt -r constraints-dvc.txt
 
 # Debian packages some tests drive for real: Chromium (the asset graph screenshot) and PostgreSQL (Dagster's and
 # MLflow's Postgres storage). Installed when missing and we are root with apt-get; otherwise those tests say why.

@@ -336,6 +336,9 @@ def _train_grid(ws: Workspace, dataset: str, tracker, loss_cfgs: list[LossConfig
     train_cfg = load_params(ws.params_path, "train", TrainConfig)
     data_path = ws.training_set(dataset)
     data = TrainingSet.load(data_path).part("train")
+    bad = int((~np.isfinite(data.x)).sum())
+    if bad:  # the sample checks stop this upstream; a file changed behind their back must not reach MLflow either
+        raise TrainingError(f"{dataset} training set {data_path}: {bad} non-finite value(s); re-run its data stages")
     data_md5 = file_md5(data_path)
     results, todo = {}, []
     for loss_cfg in loss_cfgs:

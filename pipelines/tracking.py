@@ -18,6 +18,7 @@ MLFLOW_HTTP_REQUEST_MAX_RETRIES, here 4 unless set) instead of MLflow's default 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -85,9 +86,29 @@ class Tracker:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         if uri.startswith(("http://", "https://")):
             self._check_server()
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        if uri.startswith("sqlite:///"):  # the client creates a new store's tables: two processes at once collide
+            from pipelines.storage import exclusive
+
+            with exclusive(uri.removeprefix("sqlite:///") + ".lock", f"MLflow store {uri}"):
+                self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        else:
+            self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    @contextlib.contextmanager
+    def _fluent(self):
+        """MLflow's global URIs set to this tracker's for the calls that only read them (log_model, load_model),
+        and $MLFLOW_TRACKING_URI, which mlflow.set_tracking_uri also sets, put back afterwards: otherwise every
+        later tracker and child process of this process would silently use this store."""
+        previous = os.environ.get("MLFLOW_TRACKING_URI")
+        self._mlflow.set_tracking_uri(self.uri)
+        self._mlflow.set_registry_uri(self.uri)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = previous
 
     def scrub(self, text: str) -> str:
         """`text` with the tracking URI's password masked wherever it appears."""
@@ -210,7 +231,7 @@ class Tracker:
             output = model(torch.as_tensor(input_example)).numpy()
         signature = infer_signature(input_example, output)
         os.environ.pop("MLFLOW_RUN_ID", None)  # it would silently override run_id below
-        with self._mlflow.start_run(run_id=run_id):
+        with self._fluent(), self._mlflow.start_run(run_id=run_id):
             info = mlflow.pytorch.log_model(
                 model, name="model", serialization_format="pickle", signature=signature,
                 input_example=input_example, registered_model_name=model_name(dataset),
@@ -224,7 +245,8 @@ class Tracker:
         import mlflow.pytorch
 
         try:
-            return mlflow.pytorch.load_model(f"models:/{model_name(dataset)}/{version}", map_location="cpu")
+            with self._fluent():
+                return mlflow.pytorch.load_model(f"models:/{model_name(dataset)}/{version}", map_location="cpu")
         except Exception as e:  # MlflowException and OSErrors alike: name the model and reason
             raise TrackingError(f"{model_name(dataset)} version {version}: cannot load ({e})") from e
 

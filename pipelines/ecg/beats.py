@@ -2,7 +2,8 @@
 
 Recipe (config `beats` in params.yaml):
 1. band-pass `bandpass_hz` (default 0.5-40 Hz, zero-phase Butterworth): 0.5 Hz removes baseline wander,
-   40 Hz removes mains hum and muscle noise; units stay mV;
+   40 Hz removes mains hum and muscle noise; units stay mV (a record sampled at no more than twice the upper
+   edge, or shorter than 2 s, is rejected whole: it cannot be filtered or holds no beat to find);
 2. R peaks at the record's own rate (pipelines.ecg.rpeaks) on the conditioned reference lead `rpeak_lead`
    (default II), used for every lead of the simultaneous recording (or on each lead when it is empty);
 3. polyphase resampling to `fs_hz` (default 125 Hz, the rate of the public PTB heartbeat set of Kachuee et al.
@@ -233,6 +234,21 @@ def patient_split(
     return np.array([assigned.get(p, "train") for p in patients])
 
 
+MIN_RECORD_S = 2.0  # R-peak detection looks at 2-second maxima; a shorter record has no beat to find
+
+
+def check_length_and_rate(record: str, n_samples: int, fs_hz: float, cfg: BeatConfig) -> None:
+    """Raise IngestError naming the record when it is sampled too slowly for the band-pass (the filter needs its
+    upper edge below fs/2) or too short to filter and segment (MIN_RECORD_S)."""
+    low, high = cfg.bandpass_hz
+    if not fs_hz > 2 * high:
+        raise IngestError(f"{record}: sampled at {fs_hz:g} Hz, too slowly for the {low:g}-{high:g} Hz band-pass "
+                          f"(needs more than {2 * high:g} Hz)")  # fmt: skip
+    if n_samples < MIN_RECORD_S * fs_hz:
+        raise IngestError(f"{record}: {n_samples} samples ({n_samples / fs_hz:.2f} s), shorter than the "
+                          f"{MIN_RECORD_S:g} s needed to find beats")  # fmt: skip
+
+
 def _read_leads(source: Path, record: str, fs_hz: float, cfg: BeatConfig):
     """The record's beat leads (n_samples, n_leads), their names, and the R peaks of the reference lead (None:
     detect on each lead), in one read. Small-QRS leads (aVL, III) have T waves as tall as their R waves;
@@ -240,6 +256,7 @@ def _read_leads(source: Path, record: str, fs_hz: float, cfg: BeatConfig):
     wanted = [lead.lower() for lead in cfg.leads]
     ref = cfg.rpeak_lead.lower()
     signal, names = read_signal(source, record, wanted + ([ref] if ref and ref not in wanted else []))
+    check_length_and_rate(record, len(signal), fs_hz, cfg)
     if not ref:
         return signal, names, None
     peaks = detect_rpeaks(bandpass(signal[:, names.index(ref)], fs_hz, *cfg.bandpass_hz), fs_hz)

@@ -8,16 +8,19 @@ Formats read (chosen by file, so one source folder may mix them):
   holding epoch seconds, epoch milliseconds or date-time text (ISO-8601, or CryptoDataDownload's
   `2019-10-17 09-AM`); a banner line above the header and newest-first order are handled.
 
-Rows that cannot be used (unparseable time, non-numeric price, duplicate timestamp) become `file:line` rejects
-with the reason; files that cannot be used at all (empty, corrupt zip, wrong bar interval) become file rejects.
+Rows that cannot be used (unparseable time, non-numeric or infinite value, duplicate timestamp, a Lean time
+outside the file's day) become `file:line` rejects with the reason; files that cannot be used at all (empty,
+corrupt or oversized zip, wrong bar interval) become file rejects.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import lzma
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,12 @@ log = logging.getLogger(__name__)
 BAR_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 PRICE_COLUMNS = ["open", "high", "low", "close", "volume"]
 TIME_COLUMNS = ("timestamp", "time", "date", "datetime", "unix")
+MAX_CSV_BYTES = 64 * 2**20  # a Lean minute file is ~70 kB; a larger member is a zip bomb, not a day of bars
+DAY_MS = 86_400_000
+# what zipfile raises on damaged or unsupported archives: a bad header or CRC (BadZipFile), damaged deflate,
+# bzip2 or lzma data (zlib.error, OSError, LZMAError), a truncated stream (EOFError), an unknown compression
+# method (NotImplementedError), an encrypted member (RuntimeError: password required)
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError, RuntimeError)
 
 
 def _well_formed(lines: list[str], first: int, n_fields: int, name: str) -> tuple[str, np.ndarray, list[Reject]]:
@@ -57,20 +66,25 @@ def read_lean_zip(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
         raise IngestError(f"{path.name}: no YYYYMMDD date in the file name")
     try:
         with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if n.endswith(".csv")]
-            if not names:
+            members = [m for m in zf.infolist() if m.filename.endswith(".csv")]
+            if not members:
                 raise IngestError(f"{path.name}: zip holds no CSV file")
-            text = zf.read(names[0]).decode()
-    except (zipfile.BadZipFile, EOFError, OSError, UnicodeDecodeError) as e:
+            if members[0].file_size > MAX_CSV_BYTES:
+                raise IngestError(f"{path.name}: {members[0].filename} unpacks to {members[0].file_size} bytes, "
+                                  f"more than {MAX_CSV_BYTES} (not a day of minute bars)")  # fmt: skip
+            text = zf.read(members[0]).decode()
+    except (*ZIP_ERRORS, UnicodeDecodeError) as e:
         raise IngestError(f"{path.name}: corrupt zip ({e})") from e
     if not text.strip():
         raise IngestError(f"{path.name}: empty file")
     body, lines, rejects = _well_formed(text.splitlines(), 0, 6, path.name)
     raw = pd.read_csv(io.StringIO(body), header=None, names=["ms", *PRICE_COLUMNS], dtype=str)
     ms = pd.to_numeric(raw["ms"], errors="coerce")
+    outside = ((ms < 0) | (ms >= DAY_MS)).to_numpy()  # a time past midnight would fall into the next file's day
+    rejects += [Reject(f"{path.name}:{n}", f"time outside the file's UTC day {day.group(1)}") for n in lines[outside]]
     frame = raw[PRICE_COLUMNS].assign(
-        timestamp=pd.Timestamp(day.group(1), tz="UTC") + pd.to_timedelta(ms, unit="ms"), line=lines
-    )
+        timestamp=pd.Timestamp(day.group(1), tz="UTC") + pd.to_timedelta(ms.where(~outside), unit="ms"), line=lines
+    )[~outside]
     return frame, rejects
 
 
@@ -125,22 +139,30 @@ def read_bar_file(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
             frame, rejects = read_lean_zip(path)
         elif path.suffix == ".parquet":  # a store written by pipelines.exchange.candles
             frame, rejects = pd.read_parquet(path)[BAR_COLUMNS], []
-            frame = frame.assign(line=np.arange(1, len(frame) + 1))
+            if not isinstance(frame["timestamp"].dtype, pd.DatetimeTZDtype):
+                raise IngestError(f"{path.name}: timestamp column holds {frame['timestamp'].dtype}, not UTC times")
+            frame = frame.assign(timestamp=frame["timestamp"].dt.tz_convert("UTC"), line=np.arange(1, len(frame) + 1))
         else:
             frame, rejects = read_ohlcv_csv(path)
     except (ValueError, KeyError, UnicodeDecodeError, OSError) as e:  # pandas/arrow parse errors are ValueErrors
         raise IngestError(f"{path.name}: unreadable ({type(e).__name__}: {str(e)[:200]})") from e
     for col in PRICE_COLUMNS:
-        frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    bad_time = frame["timestamp"].isna()
-    bad_value = frame[PRICE_COLUMNS].isna().any(axis=1) & ~bad_time
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
+    bad_time = frame["timestamp"].isna().to_numpy()
+    values = frame[PRICE_COLUMNS].to_numpy()
+    bad_value = ~np.isfinite(values).all(axis=1) & ~bad_time
     for line in frame.loc[bad_time, "line"]:
         rejects.append(Reject(f"{path.name}:{line}", "unparseable timestamp"))
-    for line, row in zip(
-        frame.loc[bad_value, "line"], frame.loc[bad_value, PRICE_COLUMNS].isna().to_numpy(), strict=True
-    ):
-        cols = [c for c, bad in zip(PRICE_COLUMNS, row, strict=True) if bad]
-        rejects.append(Reject(f"{path.name}:{line}", f"missing or non-numeric {', '.join(cols)}"))
+    for line, row in zip(frame.loc[bad_value, "line"], values[bad_value], strict=True):
+        # "inf" parses as a number: an infinite value is rejected as surely as a missing one
+        missing = [c for c, v in zip(PRICE_COLUMNS, row, strict=True) if np.isnan(v)]
+        infinite = [c for c, v in zip(PRICE_COLUMNS, row, strict=True) if np.isinf(v)]
+        reasons = []
+        if missing:
+            reasons.append(f"missing or non-numeric {', '.join(missing)}")
+        if infinite:
+            reasons.append(f"infinite {', '.join(infinite)}")
+        rejects.append(Reject(f"{path.name}:{line}", "; ".join(reasons)))
     frame = frame[~bad_time & ~bad_value].sort_values(["timestamp", "line"], kind="stable")
     dup = frame["timestamp"].duplicated(keep="first")
     for line, ts in zip(frame.loc[dup, "line"], frame.loc[dup, "timestamp"], strict=True):

@@ -7,11 +7,14 @@ traded. Public endpoints are rate limited (HTTP 429).
 
 The client pages over [start, end) in windows of `max_per_request` bars, keeps at least `min_interval_s`
 between requests, and retries with exponential back-off (honouring Retry-After) on 429, 5xx, timeouts, dropped
-connections and truncated or malformed JSON. Any other 4xx is not transient: it raises IngestError with the URL,
-status and the server's message.
+connections and truncated or malformed JSON (a row that is not six finite numbers with an integer time counts
+as malformed: JSON allows NaN and Infinity). Any other 4xx is not transient: it raises IngestError with the
+URL, status and the server's message.
 
 The store (`<dir>/<product>.parquet`) is one table of UTC bars; `update_store` resumes from its last bar, appends,
-drops duplicate timestamps and replaces the file atomically, so re-running never stores a bar twice.
+drops duplicate timestamps and replaces the file atomically, so re-running never stores a bar twice. It holds
+an exclusive lock (`<product>.parquet.lock` beside the store) while it reads, fetches and writes, so a second
+update of the same store waits and then finds it up to date.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +31,12 @@ import pandas as pd
 
 from pipelines.errors import ConfigError, IngestError
 from pipelines.exchange.bars import BAR_COLUMNS
-from pipelines.storage import write_parquet
+from pipelines.storage import exclusive, write_parquet
 
 log = logging.getLogger(__name__)
 
 API_COLUMNS = ["time", "low", "high", "open", "close", "volume"]  # the order of each row the API returns
+MAX_EPOCH_S = 1e11  # year 5138: a larger time is garbage, and would overflow pandas' nanosecond timestamps
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,17 @@ class TransientError(Exception):
     def __init__(self, message: str, retry_after_s: float | None = None):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+def _bad_row(row) -> str | None:
+    """Why an API row is unusable (None when it is six finite numbers with an integer epoch time first)."""
+    if not isinstance(row, list) or len(row) < 6:
+        return "not a list of six values"
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in row[:6]):
+        return "a value that is not a finite number"
+    if not (float(row[0]).is_integer() and abs(row[0]) < MAX_EPOCH_S):
+        return "a time that is not an integer epoch second"
+    return None
 
 
 def _retry_after_s(value: str | None) -> float | None:
@@ -107,8 +123,12 @@ class CandlesClient:
             rows = json.loads(resp.text)
         except json.JSONDecodeError as e:
             raise TransientError(f"{url}: truncated or malformed JSON ({e})") from e
-        if not isinstance(rows, list) or any(not isinstance(r, list) or len(r) < 6 for r in rows):
+        if not isinstance(rows, list):
             raise TransientError(f"{url}: unexpected payload shape {str(rows)[:120]!r}")
+        for row in rows:
+            reason = _bad_row(row)
+            if reason:
+                raise TransientError(f"{url}: malformed row {str(row)[:120]!r} ({reason})")
         return rows
 
     def page(self, start: pd.Timestamp, end: pd.Timestamp) -> list:
@@ -168,9 +188,9 @@ def store_path(store_dir: str | Path, cfg: CandlesApiConfig) -> Path:
 
 
 def update_store(store_dir: str | Path, cfg: CandlesApiConfig, session=None, now: pd.Timestamp | None = None) -> Path:
-    """Fetch the bars after the store's last one (or from cfg.start) up to cfg.end (or now) and append them."""
+    """Fetch the bars after the store's last one (or from cfg.start) up to cfg.end (or now) and append them.
+    Holds the store's lock throughout, so two updates of one store run one after the other."""
     path = store_path(store_dir, cfg)
-    stored = pd.read_parquet(path) if path.is_file() else None
     step = pd.Timedelta(seconds=cfg.granularity_s)
     try:
         start = pd.Timestamp(cfg.start)
@@ -183,14 +203,17 @@ def update_store(store_dir: str | Path, cfg: CandlesApiConfig, session=None, now
     last_complete = (now or pd.Timestamp.now(tz="UTC")).floor(step)
     end = min(end, last_complete) if end is not None else last_complete
     start, end = start.ceil(step), end.floor(step)  # pages on bar boundaries, or bars fall between pages
-    if stored is not None and len(stored):
-        start = max(start, stored.timestamp.max() + step)
-    if start >= end:
-        log.info("candle store %s is up to date (last bar %s)", path, start)
-        return path
-    new = CandlesClient(cfg, session).fetch(start, end)
-    merged = new if stored is None else pd.concat([stored, new], ignore_index=True)
-    merged = merged.sort_values("timestamp").drop_duplicates("timestamp", keep="first").reset_index(drop=True)
-    write_parquet(path, merged)
+    with exclusive(path.with_name(f"{path.name}.lock"), f"candle store {path}"):
+        # read under the lock: an update that held it before may have appended what this one would fetch
+        stored = pd.read_parquet(path) if path.is_file() else None
+        if stored is not None and len(stored):
+            start = max(start, stored.timestamp.max() + step)
+        if start >= end:
+            log.info("candle store %s is up to date (next bar %s not complete yet)", path, start)
+            return path
+        new = CandlesClient(cfg, session).fetch(start, end)
+        merged = new if stored is None else pd.concat([stored, new], ignore_index=True)
+        merged = merged.sort_values("timestamp").drop_duplicates("timestamp", keep="first").reset_index(drop=True)
+        write_parquet(path, merged)
     log.info("candle store %s: %d new bars, %d in all", path, len(new), len(merged))
     return path

@@ -118,10 +118,39 @@ def time_split(starts: np.ndarray, cfg: WindowConfig) -> np.ndarray:
     return split.astype(str)
 
 
+def check_bars(bars: pd.DataFrame) -> None:
+    """Raise DataValidationError naming the first offending bar unless the bars are what the windows assume:
+    timestamps increasing, unique and whole minutes apart; prices positive and finite; volume finite and >= 0.
+    Validated bars (pipelines.validation.bars) always are; anything else would give NaN or misplaced windows."""
+    ts = bars["timestamp"]
+    if ts.isna().any():
+        raise DataValidationError(f"bar {int(np.flatnonzero(ts.isna())[0])}: no timestamp")
+    step = ts.diff().iloc[1:]
+    bad = (step <= pd.Timedelta(0)) | (step % pd.Timedelta(minutes=1) != pd.Timedelta(0))
+    if bad.any():
+        i = bad.to_numpy().argmax() + 1
+        raise DataValidationError(
+            f"bar at {ts.iloc[i].isoformat()}: follows {ts.iloc[i - 1].isoformat()}; bars must be increasing, "
+            "unique and whole minutes apart"
+        )
+    prices = bars[["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
+    volume = bars["volume"].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad_row = ~(np.isfinite(prices) & (prices > 0)).all(axis=1) | ~(np.isfinite(volume) & (volume >= 0))
+    if bad_row.any():
+        i = bad_row.argmax()
+        raise DataValidationError(
+            f"bar at {ts.iloc[i].isoformat()}: {int(bad_row.sum())} bar(s) with a non-positive or non-finite price "
+            "or a negative or non-finite volume; validate the bars first (pipelines.validation.bars)"
+        )
+
+
 def make_windows(bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFrame | None = None) -> TrainingSet:
-    """Windows (N, window_min) of validated minute bars; raises DataValidationError when none fits."""
+    """Windows (N, window_min) of validated minute bars. Raises DataValidationError when the bars break
+    `check_bars` or no window fits."""
     if len(bars) < cfg.window_min:
         raise DataValidationError(f"{len(bars)} bars are fewer than one {cfg.window_min}-minute window")
+    check_bars(bars)
     grid, cols = minute_grid(bars, cfg.max_ffill_min)
     w = cfg.window_min
     gap_count = np.concatenate([[0], np.cumsum(np.isnan(cols["close"]))])
