@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export BVAE_ROOT := $(CURDIR)
 export DVC_BIN := $(CURDIR)/$(DVC_VENV)/bin/dvc
 
-.PHONY: install system-deps demo test lint format audit ui mlflow repro bench clean
+.PHONY: install system-deps demo test faults lint format audit ui mlflow repro bench clean
 
 install: $(VENV)/.installed $(DVC_VENV)/.installed
 
@@ -41,6 +41,10 @@ format: $(VENV)/.installed
 
 test: install system-deps lint
 	$(PY) -m pytest
+
+# The fault-injection suite alone (also part of `make test`); ends with "faults: N tried, N handled, 0 lost, 0 corrupt".
+faults: install
+	$(PY) -m pytest -q tests/faults
 
 # Known vulnerabilities of every pin in the lock files (the project's and DVC's environment), from PyPI's advisory
 # data: needs the network, so `make test` does not run it. Installs nothing: --no-deps audits the pins as listed.

@@ -67,7 +67,7 @@ def _named(method):
             raise
         except Exception as e:
             reason = self.scrub(f"{type(e).__name__}: {e}")[:500]
-            raise TrackingError(f"MLflow at {self.where}: {method.__name__} failed ({reason})") from e
+            raise TrackingError(f"MLflow at {self.where}: {method.__name__.lstrip('_')} failed ({reason})") from e
 
     return call
 
@@ -90,9 +90,13 @@ class Tracker:
             from pipelines.storage import exclusive
 
             with exclusive(uri.removeprefix("sqlite:///") + ".lock", f"MLflow store {uri}"):
-                self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+                self.client = self._connect(MlflowClient)
         else:
-            self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            self.client = self._connect(MlflowClient)
+
+    @_named
+    def _connect(self, client_class):
+        return client_class(tracking_uri=self.uri, registry_uri=self.uri)  # a database store connects here
 
     @contextlib.contextmanager
     def _fluent(self):
@@ -122,15 +126,22 @@ class Tracker:
         """Fail fast, before any training, when the tracking server does not answer its health check."""
         import requests
 
-        try:
-            resp = requests.get(f"{self.uri.rstrip('/')}/health", timeout=10)
-            resp.raise_for_status()
-        except requests.RequestException as e:
-            reason = self.scrub(f"{type(e).__name__}: {e}")[:300]
-            raise TrackingError(
-                f"MLflow tracking server {self.where} is not reachable ({reason}); start it, or set "
-                "MLFLOW_TRACKING_URI to one that runs (unset: a local sqlite store)"
-            ) from e
+        retries = int(os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"])
+        backoff = float(os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"])
+        for attempt in range(retries + 1):  # as MLflow retries its own requests: a restarting server gets time
+            try:
+                requests.get(f"{self.uri.rstrip('/')}/health", timeout=10).raise_for_status()
+                return
+            except requests.RequestException as e:
+                error = e
+                if attempt < retries:
+                    log.warning("MLflow tracking server %s: %s; retrying", self.where, type(e).__name__)
+                    time.sleep(backoff * 2**attempt)
+        reason = self.scrub(f"{type(error).__name__}: {error}")[:300]
+        raise TrackingError(
+            f"MLflow tracking server {self.where} is not reachable ({reason}); start it, or set "
+            "MLFLOW_TRACKING_URI to one that runs (unset: a local sqlite store)"
+        ) from error
 
     @_named
     def experiment_id(self, dataset: str) -> str:
