@@ -4,11 +4,13 @@ a registered model version per run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +33,34 @@ def api(base: str, path: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
+@contextlib.contextmanager
+def mlflow_server(cwd: Path, backend_uri: str, *options: str):
+    """A real `mlflow server` on a free port over `backend_uri`, up and answering /health; yields its URL."""
+    port = _free_port()
+    log_path = cwd / "mlflow-server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [BIN / "mlflow", "server", "--backend-store-uri", backend_uri, *options, "--host", "127.0.0.1",
+             "--port", str(port), "--workers", "1"],
+            cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if urllib.request.urlopen(f"{base}/health", timeout=5).status == 200:
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            proc.kill()
+            pytest.fail(f"mlflow server did not answer within 120 s:\n{log_path.read_text()}")
+        try:
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 @pytest.fixture
 def server(tiny_ws):
     """A trained ECG sweep (every config, with test metrics) in the workspace's sqlite store, served by mlflow."""
@@ -39,27 +69,8 @@ def server(tiny_ws):
     tracker = tracker_for(tiny_ws.root)
     for name in stages.train_grid(tiny_ws, "ecg", tracker):
         stages.metrics(tiny_ws, "ecg", name, tracker)
-    port = _free_port()
-    log = open(tiny_ws.root / "mlflow-server.log", "w")
-    proc = subprocess.Popen(
-        [BIN / "mlflow", "server", "--backend-store-uri", tracker.uri, "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        cwd=tiny_ws.root, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if urllib.request.urlopen(f"{base}/health", timeout=5).status == 200:
-                break
-        except OSError:
-            time.sleep(1)
-    else:
-        proc.kill()
-        pytest.fail("mlflow server did not answer within 120 s:\n" + (tiny_ws.root / "mlflow-server.log").read_text())
-    yield base, tiny_ws
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with mlflow_server(tiny_ws.root, tracker.uri) as base:
+        yield base, tiny_ws
 
 
 def test_the_sweep_runs_have_comparable_columns_in_the_mlflow_server(server):

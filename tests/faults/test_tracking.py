@@ -10,10 +10,7 @@ import logging
 import re
 import shutil
 import socket
-import subprocess
 import threading
-import time
-import urllib.request
 
 import pytest
 import requests
@@ -22,14 +19,14 @@ from pipelines import stages
 from pipelines.errors import TrackingError
 from pipelines.tracking import Tracker
 from pipelines.workspace import Workspace
-from tests.conftest import TINY, write_params
+from tests.conftest import write_params
+from tests.faults.conftest import PARAMS
 from tests.faults.harness import assert_intact, run_cli
-from tests.test_cli import BIN
+from tests.test_mlflow_server import mlflow_server as serve_mlflow
 
 pytestmark = pytest.mark.fault("tracking")
 
 CONFIG = "g1000_c10"
-PARAMS = {**TINY, "train": {**TINY["train"], "epochs": 4, "checkpoint_every": 1}}
 NO_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}  # fail at once where the test cuts the server off
 
 
@@ -87,42 +84,23 @@ class Proxy(http.server.BaseHTTPRequestHandler):
 def mlflow_server(tmp_path_factory):
     """A real MLflow tracking server (sqlite backend, served artifacts) behind the Proxy; yields the proxy URL."""
     root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    log = open(root / "server.log", "w")
-    proc = subprocess.Popen(
-        [BIN / "mlflow", "server", "--backend-store-uri", f"sqlite:///{root}/mlflow.db", "--artifacts-destination",
-         str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    upstream, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if urllib.request.urlopen(f"{upstream}/health", timeout=5).status == 200:
-                break
-        except OSError:
-            time.sleep(1)
-    else:
-        proc.kill()
-        pytest.fail("mlflow server did not start:\n" + (root / "server.log").read_text())
-    Proxy.upstream = upstream
-    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{proxy.server_address[1]}"
-    proxy.shutdown()
-    proc.terminate()
-    proc.wait(timeout=30)
+    options = ("--artifacts-destination", str(root / "artifacts"))
+    with serve_mlflow(root, f"sqlite:///{root}/mlflow.db", *options) as upstream:
+        Proxy.upstream = upstream
+        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{proxy.server_address[1]}"
+        proxy.shutdown()
 
 
 @pytest.fixture
-def ws(tmp_path, mlflow_server, monkeypatch):
+def ws(tmp_path, ecg_data, mlflow_server, monkeypatch):
     """An ECG workspace up to its training set; the proxy healthy and its counters reset."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     Proxy.down, Proxy.fail_log_batches, Proxy.down_after_log_batches, Proxy.log_batches = False, 0, 0, 0
     Proxy.answered = []
-    ws = Workspace(tmp_path, write_params(tmp_path, PARAMS))
-    for stage in (stages.ingest_ecg, stages.validate_ecg, stages.heartbeats):
-        assert stage(ws).passed
-    return ws
+    shutil.copytree(ecg_data, tmp_path / "data")
+    return Workspace(tmp_path, write_params(tmp_path, PARAMS))
 
 
 def registered(url: str) -> int:
@@ -192,4 +170,3 @@ def test_a_database_store_that_does_not_answer_is_a_tracking_error_without_the_p
     assert "Connection refused" in str(error.value)
     assert "s3cr3t-pw" not in str(error.value) and "s3cr3t-pw" not in caplog.text
     shutil.rmtree(tmp_path, ignore_errors=True)
-

@@ -19,23 +19,13 @@ from pipelines.dataset import TrainingSet
 from pipelines.errors import StorageError, TrainingError
 from pipelines.tracking import tracker_for
 from pipelines.workspace import Workspace
-from tests.conftest import TINY, write_params
+from tests.conftest import write_params
+from tests.faults.conftest import PARAMS
 from tests.faults.harness import REPO, DataLost, assert_intact, run_cli, run_killed
 
 pytestmark = pytest.mark.fault("training")
 
 CONFIG = "g1000_c10"  # a capacity config: its target C(t) depends on the step count, which a resume must restore
-PARAMS = {**TINY, "train": {**TINY["train"], "epochs": 4, "checkpoint_every": 1}}
-
-
-@pytest.fixture(scope="module")
-def ecg_data(tmp_path_factory):
-    """data/ of a TINY ECG workspace up to the training set, made once and copied into each test's workspace."""
-    root = tmp_path_factory.mktemp("ecg-data")
-    ws = Workspace(root, write_params(root, PARAMS))
-    for stage in (stages.ingest_ecg, stages.validate_ecg, stages.heartbeats):
-        assert stage(ws).passed
-    return ws.data
 
 
 @pytest.fixture
@@ -59,14 +49,15 @@ def assert_same_weights(a: dict, b: dict) -> None:
             raise DataLost(f"weights differ from an uninterrupted run at {key}")
 
 
-@pytest.fixture
-def reference(tmp_path_factory, ecg_data, monkeypatch):
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, ecg_data):
     """Final weights of an uninterrupted training of CONFIG on the same data."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     root = tmp_path_factory.mktemp("reference")
     shutil.copytree(ecg_data, root / "data")
     ref = Workspace(root, write_params(root, PARAMS))
-    stages.train(ref, "ecg", CONFIG, tracker_for(root))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        stages.train(ref, "ecg", CONFIG, tracker_for(root))
     return weights(ref)
 
 
