@@ -39,12 +39,16 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Two workers (pytest-xdist), one test file each at a time: most of the suite waits on subprocesses and servers, so
+# this halves the wall time on 2 cores. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
+
 test: install system-deps lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The fault-injection suite alone (also part of `make test`); ends with "faults: N tried, N handled, 0 lost, 0 corrupt".
 faults: install
-	$(PY) -m pytest -q tests/faults
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests/faults
 
 # Known vulnerabilities of every pin in the lock files (the project's and DVC's environment), from PyPI's advisory
 # data: needs the network, so `make test` does not run it. Installs nothing: --no-deps audits the pins as listed.

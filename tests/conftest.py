@@ -65,6 +65,8 @@ def tiny_ws(tmp_path, monkeypatch):
 
 
 # --- the fault suite's summary line (tests/faults): every test marked `fault` is one injected fault ------------
+# The outcome is attached to the test's report where it ran (a pytest-xdist worker or this process) and counted
+# where reports are logged in the main process, so the line is right with `-n 2` as without.
 
 FAULT_COUNTS: dict[str, int] = {"tried": 0, "handled": 0, "lost": 0, "corrupt": 0}
 FAULT_AREAS: dict[str, int] = {}
@@ -82,16 +84,27 @@ def pytest_runtest_makereport(item, call):
     marker = item.get_closest_marker("fault")
     counted = report.when == "call" or (report.when == "setup" and not report.passed)
     if marker is not None and counted and not report.skipped:
-        FAULT_COUNTS["tried"] += 1
-        area = marker.args[0] if marker.args else "other"
-        FAULT_AREAS[area] = FAULT_AREAS.get(area, 0) + 1
+        outcome = "failed"
         if report.passed:
-            FAULT_COUNTS["handled"] += 1
+            outcome = "handled"
         elif call.excinfo is not None and call.excinfo.errisinstance(DataLost):
-            FAULT_COUNTS["lost"] += 1
+            outcome = "lost"
         elif call.excinfo is not None and call.excinfo.errisinstance(DataCorrupt):
-            FAULT_COUNTS["corrupt"] += 1
+            outcome = "corrupt"
+        report.user_properties.append(("fault", (marker.args[0] if marker.args else "other", outcome)))
     return report
+
+
+def pytest_runtest_logreport(report):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker: the main process counts the report it forwards
+        return
+    for key, value in report.user_properties:
+        if key == "fault":
+            area, outcome = value
+            FAULT_COUNTS["tried"] += 1
+            FAULT_AREAS[area] = FAULT_AREAS.get(area, 0) + 1
+            if outcome in FAULT_COUNTS:
+                FAULT_COUNTS[outcome] += 1
 
 
 def pytest_terminal_summary(terminalreporter):

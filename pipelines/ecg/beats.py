@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.signal import resample_poly
 
 from pipelines.dataset import TrainingSet
 from pipelines.ecg.records import read_signal
@@ -105,6 +104,8 @@ class LeadBeats:
 def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.ndarray | None = None) -> LeadBeats:
     """One lead's beats at cfg.fs_hz. R peaks are detected on this lead unless given (from the reference lead of
     the same recording)."""
+    from scipy.signal import resample_poly  # here: the stages that only read BeatConfig start faster
+
     conditioned = bandpass(lead_mv, fs_hz, *cfg.bandpass_hz)
     if r_peaks is None:
         r_peaks = detect_rpeaks(conditioned, fs_hz)

@@ -15,18 +15,23 @@ positive, each reference beat matched at most once.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import median_filter, uniform_filter1d
-from scipy.signal import butter, find_peaks, sosfiltfilt
+
+# scipy is imported where it is used: `python -m pipelines` stages that never filter start ~1.5 s faster
 
 
 def bandpass(signal: np.ndarray, fs_hz: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:
     """Zero-phase Butterworth band-pass along the first axis."""
+    from scipy.signal import butter, sosfiltfilt
+
     sos = butter(order, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos")
     return sosfiltfilt(sos, signal, axis=0)
 
 
 def detect_rpeaks(signal: np.ndarray, fs_hz: float, threshold: float = 0.15) -> np.ndarray:
     """Sample indices (sorted, int64) of R peaks in a single-lead `signal` (n_samples,) sampled at `fs_hz`."""
+    from scipy.ndimage import median_filter, uniform_filter1d
+    from scipy.signal import find_peaks
+
     signal = np.nan_to_num(np.asarray(signal, dtype=np.float64))
     if len(signal) < 2 * fs_hz:
         return np.zeros(0, dtype=np.int64)

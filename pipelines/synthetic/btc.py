@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from pipelines.storage import atomic_dir
 from pipelines.synthetic import is_current, write_manifest
@@ -62,6 +61,8 @@ def draw_block_factors(rng: np.random.Generator, n_blocks: int) -> pd.DataFrame:
 
 def simulate_bars(rng: np.random.Generator, cfg: SyntheticBtcConfig, factors: pd.DataFrame) -> pd.DataFrame:
     """OHLCV bars, one per minute, for the blocks in `factors` (no minutes dropped yet)."""
+    from scipy.signal import lfilter  # here: the CLI's other stages start without scipy.signal
+
     k = cfg.ticks_per_min
     n_tick = cfg.block_min * k
     step = np.arange(1, n_tick + 1) / k  # minutes since block start, per tick

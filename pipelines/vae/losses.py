@@ -21,28 +21,10 @@ Likelihood (`train.likelihood`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-from pipelines.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class LossConfig:
-    """One point of the beta/C sweep. capacity_nats = 0 gives the beta-VAE loss, > 0 the capacity loss."""
-
-    name: str  # partition key, e.g. "b4_c0" or "g1000_c25"
-    beta: float = 1.0  # KL weight of the beta-VAE loss (used when capacity_nats == 0)
-    capacity_nats: float = 0.0  # target capacity C (Burgess et al. 2018: 25 nats on dSprites)
-    gamma: float = 1000.0  # weight of |KL - C(t)| (Burgess et al. 2018)
-
-    def __post_init__(self):
-        if self.beta < 0 or self.capacity_nats < 0 or self.gamma < 0:
-            raise ConfigError(f"sweep config {self.name}: beta, capacity_nats and gamma must be >= 0")
-        if any(ch in self.name for ch in ",|[]") or "..." in self.name:
-            raise ConfigError(f"sweep config {self.name!r}: Dagster partition keys may not contain , | [ ] or ...")
+from pipelines.vae.sweep import LossConfig  # noqa: F401  (the config of these losses; torch-free, for the CLI)
 
 
 def gaussian_recon(x_hat: torch.Tensor, x: torch.Tensor, sigma: float) -> torch.Tensor:
