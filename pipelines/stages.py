@@ -103,7 +103,7 @@ def _data_stage(dataset: str):
     def wrap(stage):
         @functools.wraps(stage)
         def run(ws: Workspace, *args, **kwargs):
-            with exclusive(ws.lock(f"{dataset}-data"), f"{stage.__name__}"):
+            with _locked(ws, [f"{dataset}-data"], stage.__name__):
                 return stage(ws, *args, **kwargs)
 
         return run

@@ -44,15 +44,19 @@ def model_name(dataset: str) -> str:
     return f"{dataset}-beta-vae"
 
 
+def _password(uri: str) -> str | None:
+    try:
+        return urlsplit(uri).password
+    except ValueError:  # not a URL (a bad port, say): nothing to mask
+        return None
+
+
 def redact(uri: str) -> str:
     """`uri` with its password (if any) replaced by ***, fit for logs, errors and files."""
-    try:
-        parts = urlsplit(uri)
-        password = parts.password
-    except ValueError:
-        return uri
+    password = _password(uri)
     if not password:
         return uri
+    parts = urlsplit(uri)
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1)))
 
 
@@ -79,7 +83,7 @@ class Tracker:
         import mlflow
         from mlflow import MlflowClient
 
-        self.uri, self.where = uri, redact(uri)
+        self.uri, self.where, self._password = uri, redact(uri), _password(uri)
         self.artifact_root = Path(artifact_root).resolve() if artifact_root else None
         self._mlflow = mlflow
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "4")
@@ -116,11 +120,7 @@ class Tracker:
 
     def scrub(self, text: str) -> str:
         """`text` with the tracking URI's password masked wherever it appears."""
-        try:
-            password = urlsplit(self.uri).password
-        except ValueError:
-            password = None
-        return text.replace(self.uri, self.where).replace(password, "***") if password else text
+        return text.replace(self.uri, self.where).replace(self._password, "***") if self._password else text
 
     def _check_server(self) -> None:
         """Fail fast, before any training, when the tracking server does not answer its health check."""
@@ -216,16 +216,15 @@ class Tracker:
             path.write_text(json.dumps(payload, indent=2, default=float))
             self.client.log_artifact(run_id, str(path))
 
+    @_named
     def run_status(self, run_id: str) -> str | None:
         """FINISHED, FAILED, RUNNING, ... of a run, or None when this store does not have it."""
         from mlflow.exceptions import MlflowException
 
         try:
             return self.client.get_run(run_id).info.status
-        except MlflowException:
+        except MlflowException:  # not in this store; a store that does not answer is a TrackingError (_named)
             return None
-        except Exception as e:  # the store does not answer
-            raise TrackingError(f"MLflow at {self.where}: run_status failed ({self.scrub(str(e))[:300]})") from e
 
     @_named
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:

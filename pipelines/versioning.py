@@ -11,7 +11,6 @@ or an MLflow tag can carry the same id as `dvc.lock` without shelling out.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
@@ -48,11 +47,10 @@ def dvc_executable(root: str | Path) -> str:
 
 def dvc(root: str | Path, *args: str, timeout_s: float = 1800) -> str:
     """Run `dvc <args>` in the repository at `root` (serialised by a lock file); returns stdout."""
+    from pipelines.storage import exclusive
+
     root = Path(root)
-    lock_path = root / ".dvc" / "tmp" / "pipeline.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(root / ".dvc" / "tmp" / "pipeline.lock", f"dvc {args[0] if args else ''}"):
         proc = subprocess.run(
             [dvc_executable(root), *args], cwd=root, capture_output=True, text=True, timeout=timeout_s
         )
