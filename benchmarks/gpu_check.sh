@@ -5,4 +5,4 @@ set -e
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
 python3 -m pytest -q -p no:cacheprovider tests/vae 2>&1 | tail -5
-python3 -m benchmarks.training --epochs 5 --full-epochs 50 --full-samples 15000 2>&1 | grep -v " INFO "
+python3 -m benchmarks.training --rounds 5 --full-epochs 50 --full-samples 15000 2>&1 | grep -v " INFO "

@@ -3,28 +3,37 @@
 (a) a reference loop in the style of the popular PyTorch VAE ports: TensorDataset + DataLoader(shuffle=True) +
     per-batch `.to(device)`, default Adam;
 (b) our single-config trainer (`train_vae`: resident tensor sliced per batch, fused Adam; on CUDA the captured
-    step and bf16 autocast), with its variants on CUDA (graphs off, amp off);
+    step), with its variants (bf16 matmuls where the hardware has them; on CUDA torch.compile, graphs off);
 (c) our vectorised grid of G configs (`train_grid`) against G sequential single runs.
 
-    python -m benchmarks.training [--samples 20000] [--length 187] [--epochs 5] [--batch 64] [--grid 16]
+    python -m benchmarks.training [--samples 20000] [--length 187] [--rounds 5] [--batch 64] [--grid 16]
                                   [--full-epochs 50 --full-samples 15000]
 
-Prints samples/s (median epoch; model-samples/s for the grid) and the ratios as Markdown. `--full-epochs` also
-times one whole run, end to end (capture included), of that many epochs on `--full-samples` samples.
+Shared machines drift (a neighbour's load can halve a core's speed for a while), so the trainers are measured in
+interleaved rounds: each round runs one epoch of every trainer, back to back. A ratio is the median over rounds
+of that round's ratio, so a slow spell slows both sides of it; a rate is the median over rounds. Prints samples/s
+(model-samples/s for the grid) and the ratios as Markdown, and the floor under the grid's step: its matrix
+multiplies and its Adam step alone, against one config's whole step. `--full-epochs` also times one whole run,
+end to end (capture included), of that many epochs on `--full-samples` samples.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import platform
+import sys
 import time
+from collections import defaultdict
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from pipelines.vae.losses import LossConfig, gaussian_recon, kl_per_latent, vae_loss
-from pipelines.vae.model import BetaVAE, ModelConfig
+from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 from pipelines.vae.trainer import TrainConfig, pick_device, train_grid, train_vae
 
 
@@ -107,79 +116,123 @@ def sines(samples: int, length: int, seed: int = 0) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def adam_ms(models: int, length: int, cfg: TrainConfig) -> float:
+    """Milliseconds per fused Adam step over `models` stacked models' parameters: memory-bound on a CPU once the
+    state (parameters, gradients, two moments) outgrows the cache."""
+    device = pick_device(cfg.device)
+    params = StackedVAE(init_models(ModelConfig(length, cfg.latent_dim, tuple(cfg.hidden)), models, 0, 0.0, 1.0))
+    params.to(device).flat.grad = torch.randn_like(params.flat)
+    opt = torch.optim.Adam(params.parameters(), lr=cfg.lr, fused=True)
+    for _ in range(10):
+        opt.step()
+    t0 = time.perf_counter()
+    for _ in range(50):
+        opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) * 20
+
+
+def bf16_matmuls(device: torch.device) -> bool:
+    """Whether the hardware multiplies bf16 natively (CUDA compute capability >= 8; AVX512-BF16 or AMX on a CPU)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def cpu_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=20_000)
     parser.add_argument("--length", type=int, default=187)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--grid", type=int, default=16)
     parser.add_argument("--full-epochs", type=int, default=0)
     parser.add_argument("--full-samples", type=int, default=15_000)
     args = parser.parse_args()
     x = sines(args.samples, args.length)
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch, checkpoint_every=0)
+    cfg = TrainConfig(epochs=1, batch_size=args.batch, checkpoint_every=0)  # one epoch of each trainer per round
     device = pick_device(cfg.device)
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
-    one = LossConfig("b4_c0", beta=4.0)
-    rows = [("(a) reference: TensorDataset + DataLoader(shuffle) + .to(device), Adam", reference_loop(x, cfg, one))]
-    if device.type == "cpu":
-        rows.append(("(a') the reference loop with denormals flushed to zero", reference_rate_flushed(x, cfg, one)))
-    variants = {"(b) ours: train_vae": cfg}
     if device.type == "cuda":
-        variants |= {
-            "(b) ours, bf16 autocast": replace(cfg, amp="bf16"),
-            "(b) ours, torch.compile": replace(cfg, compile=True),
-            "(b) ours, torch.compile, bf16": replace(cfg, compile=True, amp="bf16"),
-            "(b) ours, no CUDA graphs": replace(cfg, cuda_graphs=False),
-        }
-    for label, variant in variants.items():
-        rows.append((label, median_rate(train_vae(x, variant, one)[1])))
-    reference, single = rows[0][1], dict(rows)["(b) ours: train_vae"]
-
-    configs = grid_configs(args.grid)
-    grid_rate = median_rate(train_grid(x, cfg, configs)[0][1]) * len(configs)  # model-samples/s
-    grid_variants = {}  # label -> (grid model-samples/s, one config's samples/s with the same settings)
+        name = torch.cuda.get_device_name()
+    else:
+        name = f"{cpu_name()}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}"
+    one, configs = LossConfig("b4_c0", beta=4.0), grid_configs(args.grid)
+    G = len(configs)
+    variants = {"": cfg}  # row suffix -> settings, for (b) and (c) alike
+    if bf16_matmuls(device):
+        variants[", bf16 matmuls"] = replace(cfg, amp="bf16")
     if device.type == "cuda":
-        for label, key in (
-            ("bf16 autocast", "(b) ours, bf16 autocast"),
-            ("torch.compile", "(b) ours, torch.compile"),
-        ):
-            rate = median_rate(train_grid(x, variants[key], configs)[0][1]) * len(configs)
-            grid_variants[label] = rate, dict(rows)[key]
-    t0 = time.perf_counter()
-    for loss_cfg in configs:
-        train_vae(x, cfg, loss_cfg)
-    sequential = len(configs) * cfg.epochs * len(x) / (time.perf_counter() - t0)
-    grid_cost = single * len(configs) / grid_rate  # grid epoch time over one config's
+        variants |= {", torch.compile": replace(cfg, compile=True), ", no CUDA graphs": replace(cfg, cuda_graphs=False)}
 
-    print(f"## Training throughput ({args.samples:,} x {args.length}, batch {args.batch}, {args.epochs} epochs, "
-          f"{device.type}: {name}, torch {torch.__version__})\n")  # fmt: skip
+    rates: dict[str, list[float]] = defaultdict(list)  # row -> samples/s per round (model-samples/s for grids)
+    floors: dict[str, list[float]] = defaultdict(list)  # ms per round
+    for r in range(args.rounds):
+        rates["(a)"].append(reference_loop(x, cfg, one))
+        if device.type == "cpu":
+            rates["(a')"].append(reference_rate_flushed(x, cfg, one))
+        for suffix, variant in variants.items():
+            rates["(b)" + suffix].append(median_rate(train_vae(x, variant, one)[1]))
+            rates["(c)" + suffix].append(median_rate(train_grid(x, variant, configs)[0][1]) * G)
+        t0 = time.perf_counter()
+        for loss_cfg in configs:
+            train_vae(x, cfg, loss_cfg)
+        rates["sequential"].append(G * len(x) / (time.perf_counter() - t0))
+        floors["matmul"].append(matmul_ms(G, args.length, cfg))
+        floors["adam"].append(adam_ms(G, args.length, cfg))
+        floors["matmul1"].append(matmul_ms(1, args.length, cfg))
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()),
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    def med(values) -> float:
+        return float(np.median(values))
+
+    def ratio(top: str, bottom: str, scale: float = 1.0) -> float:
+        return med([scale * a / b for a, b in zip(rates[top], rates[bottom], strict=True)])
+
+    labels = {"(a)": "(a) reference: TensorDataset + DataLoader(shuffle) + .to(device), Adam",
+              "(a')": "(a') the reference loop with denormals flushed to zero",
+              **{f"(b){s}": f"(b) ours: train_vae{s}" for s in variants}}  # fmt: skip
+    print(f"## Training throughput ({args.samples:,} x {args.length}, batch {args.batch}, median of {args.rounds} "
+          f"interleaved rounds of one epoch each; {device.type}: {name}; torch {torch.__version__})\n")  # fmt: skip
     print("| trainer | samples/s | vs (a) |\n|---|---|---|")
-    for label, rate in rows:
-        print(f"| {label} | {rate:,.0f} | {rate / reference:.2f}x |")
-    print(f"\n| grid of {len(configs)} configs | model-samples/s | epoch time vs one config |\n|---|---|---|")
-    print(f"| (c) train_grid, one vectorised pass | {grid_rate:,.0f} | {grid_cost:.2f}x |")
-    for label, (rate, alone) in grid_variants.items():
-        print(f"| (c) train_grid, {label} | {rate:,.0f} | {alone * len(configs) / rate:.2f}x |")
-    print(f"| (c) {len(configs)} sequential train_vae runs (wall, all included) | {sequential:,.0f} | "
-          f"{len(configs) * single / sequential:.2f}x |")  # fmt: skip
-    print(f"\nOurs vs reference: {single / reference:.2f}x. The grid of {len(configs)} costs {grid_cost:.2f}x one "
-          f"config's time, {grid_rate / sequential:.2f}x faster than running them one after another.")  # fmt: skip
-    step_ms = 1e3 * args.batch / single
-    floor_ms, one_ms = matmul_ms(len(configs), args.length, cfg), matmul_ms(1, args.length, cfg)
-    print(f"\nFloor: the matrix multiplies alone of a grid step take {floor_ms:.2f} ms = {floor_ms / step_ms:.2f}x one "
-          f"config's whole step ({step_ms:.2f} ms; its matmuls alone {one_ms:.2f} ms).")  # fmt: skip
+    for key, label in labels.items():
+        if key in rates:
+            print(f"| {label} | {med(rates[key]):,.0f} | {ratio(key, '(a)'):.2f}x |")
+    print(f"\n| grid of {G} configs | model-samples/s | epoch time vs one config (b) |\n|---|---|---|")
+    for suffix in variants:
+        cost, rate = ratio("(b)", "(c)" + suffix, G), med(rates["(c)" + suffix])
+        same = f"; {ratio('(b)' + suffix, '(c)' + suffix, G):.2f}x vs (b){suffix}" if suffix else ""
+        print(f"| (c) train_grid{suffix}, one vectorised pass | {rate:,.0f} | {cost:.2f}x{same} |")
+    print(f"| (c) {G} sequential train_vae runs (wall, all included) | {med(rates['sequential']):,.0f} | "
+          f"{ratio('(b)', 'sequential', G):.2f}x |")  # fmt: skip
+    best = min(variants, key=lambda s: ratio("(b)", "(c)" + s, G))
+    print(f"\nOurs vs reference: {ratio('(b)', '(a)'):.2f}x. The grid of {G}{best} costs "
+          f"{ratio('(b)', '(c)' + best, G):.2f}x one config's time, {ratio('(c)' + best, 'sequential'):.2f}x faster "
+          f"than running them one after another.")  # fmt: skip
+    step_ms = [1e3 * args.batch / rate for rate in rates["(b)"]]
+    floor = med([(m + a) / s for m, a, s in zip(floors["matmul"], floors["adam"], step_ms, strict=True)])
+    print(f"\nFloor: a grid step's matrix multiplies alone take {med(floors['matmul']):.2f} ms (fp32, warm caches) "
+          f"and its Adam step alone {med(floors['adam']):.2f} ms; together {floor:.2f}x one config's whole step "
+          f"({med(step_ms):.2f} ms; its matmuls alone {med(floors['matmul1']):.2f} ms).")  # fmt: skip
     if args.full_epochs:
         xf = sines(args.full_samples, args.length, seed=1)
-        for label, key in (("defaults", "(b) ours: train_vae"), ("torch.compile", "(b) ours, torch.compile")):
-            if key in variants:
+        for suffix in ("", ", torch.compile"):
+            if suffix in variants:
                 t0 = time.perf_counter()
-                _, history = train_vae(xf, replace(variants[key], epochs=args.full_epochs), one)
+                _, history = train_vae(xf, replace(variants[suffix], epochs=args.full_epochs), one)
                 wall = time.perf_counter() - t0
                 epochs = sum(h["seconds"] for h in history)
-                print(f"\nOne config ({label}), {args.full_epochs} epochs x {args.full_samples:,} samples: "
-                      f"{wall:.2f} s end to end, {epochs:.2f} s in the epochs alone")  # fmt: skip
+                print(f"\nOne config{suffix or ' (defaults)'}, {args.full_epochs} epochs x {args.full_samples:,} "
+                      f"samples: {wall:.2f} s end to end, {epochs:.2f} s in the epochs alone")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,44 +23,33 @@ import torch.nn.functional as F
 Layer = tuple[torch.Tensor, torch.Tensor]  # (weight (G, in, out), bias (G, 1, out))
 
 
-def _affine(h: torch.Tensor, layer: Layer, amp: bool) -> torch.Tensor:
-    w, b = layer
-    h = h.expand(w.shape[0], *h.shape[-2:])  # a batch shared by all G models is a stride-0 view
-    if amp:
-        return torch.baddbmm(b.bfloat16(), h.bfloat16(), w.bfloat16()).float()
-    return torch.baddbmm(b, h, w)
-
-
-def _bmm(a: torch.Tensor, b: torch.Tensor, amp: bool, out: torch.Tensor | None = None) -> torch.Tensor:
-    if not amp:
-        return torch.bmm(a, b, out=out)
-    result = torch.bmm(a.bfloat16(), b.bfloat16()).float()
-    return result if out is None else out.copy_(result)
-
-
-def _mlp_forward(h: torch.Tensor, layers: list[Layer], amp: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def _mlp_forward(h: torch.Tensor, layers: list[Layer]) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Output of Linear layers with ReLU between them, and each layer's input (what the backward needs)."""
     inputs = []
-    for i, layer in enumerate(layers):
+    for i, (w, b) in enumerate(layers):
         inputs.append(h)
-        h = _affine(h, layer, amp)
+        h = torch.baddbmm(b, h.expand(w.shape[0], *h.shape[-2:]), w)  # a batch shared by all G is a stride-0 view
         if i < len(layers) - 1:
             h = h.relu_()
     return h, inputs
 
 
-def _mlp_backward(
-    dy: torch.Tensor, layers: list[Layer], inputs: list[torch.Tensor], grads: list[Layer], amp: bool, need_input: bool
-) -> torch.Tensor | None:
-    """Write each layer's weight and bias gradient into `grads`; return the gradient at the MLP's input."""
+def _mlp_backward(dy: torch.Tensor, layers: list[Layer], inputs: list[torch.Tensor], grads: list[Layer],
+                  need_input: bool) -> torch.Tensor | None:  # fmt: skip
+    """Write each layer's weight and bias gradient into `grads` (float32, whatever the layers' dtype); return the
+    gradient at the MLP's input."""
     for i in reversed(range(len(layers))):
         h = inputs[i].expand(dy.shape[0], *inputs[i].shape[-2:])
         grad_w, grad_b = grads[i]
-        _bmm(h.transpose(1, 2), dy, amp, out=grad_w)
-        torch.sum(dy, dim=1, keepdim=True, out=grad_b)
+        if grad_w.dtype == dy.dtype:
+            torch.bmm(h.transpose(1, 2), dy, out=grad_w)
+            torch.sum(dy, dim=1, keepdim=True, out=grad_b)
+        else:  # bf16 products, float32 gradients: the cast is the copy
+            grad_w.copy_(torch.bmm(h.transpose(1, 2), dy))
+            grad_b.copy_(dy.sum(dim=1, keepdim=True, dtype=grad_b.dtype))
         if i == 0 and not need_input:
             return None
-        dy = _bmm(dy, layers[i][0].transpose(1, 2), amp)
+        dy = torch.bmm(dy, layers[i][0].transpose(1, 2))
         if i > 0:
             dy = torch.ops.aten.threshold_backward(dy, inputs[i], 0)  # the ReLU that made inputs[i]
     return dy
@@ -75,18 +64,20 @@ def forward_backward(
     weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     likelihood: str,
     sigma: float,
-    amp: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step's losses (G,), per-sample recon (G, B) and KL per latent (G, B, D) of the normalised batch `x`
     (B, L) shared by the G models, given their noise `eps` (G, B, D) and (beta, gamma, C(t)) each (G,); the
     gradients of every model's own loss are written into `grads` (encoder, decoder), views shaped as the layers.
-    `amp` runs the matrix multiplies in bfloat16 (fp32 accumulate, fp32 everything else)."""
+    The matrix multiplies run in the layers' dtype: bfloat16 layers (the weights cast once per step) give bf16
+    products and activations with float32 accumulation, and float32 for the latents, the loss and the gradients."""
     beta, gamma, capacity = weights
     batch = x.shape[0]
-    h, enc_inputs = _mlp_forward(x, encoder, amp)
-    mu, logvar = h.chunk(2, dim=-1)
+    dtype = encoder[0][0].dtype
+    h, enc_inputs = _mlp_forward(x.to(dtype), encoder)
+    mu, logvar = h.float().chunk(2, dim=-1)
     std = torch.exp(0.5 * logvar)
-    out, dec_inputs = _mlp_forward(torch.addcmul(mu, eps, std), decoder, amp)
+    out, dec_inputs = _mlp_forward(torch.addcmul(mu, eps, std).to(dtype), decoder)
+    out = out.float()
     if likelihood == "bernoulli":
         target = x.clamp(0.0, 1.0).expand_as(out)
         recon = F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(dim=-1)
@@ -100,8 +91,8 @@ def forward_backward(
     kl_total = kl.sum(dim=-1).mean(dim=-1)
     loss = recon.mean(dim=-1) + beta * kl_total + gamma * (kl_total - capacity).abs()
     w = ((beta + gamma * torch.sign(kl_total - capacity)) / batch)[:, None, None]
-    dz = _mlp_backward(d_out, decoder, dec_inputs, grads[1], amp, need_input=True)
+    dz = _mlp_backward(d_out.to(dtype), decoder, dec_inputs, grads[1], need_input=True).float()
     d_mu = torch.addcmul(dz, w, mu)
     d_logvar = (dz * eps * std + w * (var - 1.0)).mul_(0.5)
-    _mlp_backward(torch.cat([d_mu, d_logvar], dim=-1), encoder, enc_inputs, grads[0], amp, need_input=False)
+    _mlp_backward(torch.cat([d_mu, d_logvar], dim=-1).to(dtype), encoder, enc_inputs, grads[0], need_input=False)
     return loss, recon, kl

@@ -52,9 +52,7 @@ class TrainConfig:
     anneal_fraction: float = 0.8  # share of all steps over which C(t) rises from 0 to C
     seed: int = 0
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
-    amp: str = (
-        "off"  # "bf16": the matrix multiplies in bfloat16 (measured no faster for this model size: see benchmarks)
-    )
+    amp: str = "off"  # "bf16": matmuls in bfloat16 (faster grids where the hardware has bf16; see benchmarks)
     cuda_graphs: bool = True  # on CUDA, capture the training step once and replay it
     compile: bool = False  # torch.compile the forward-backward step: fuses kernels; pays off on long CUDA runs
     checkpoint_every: int = 10  # epochs between resume checkpoints (0: none)
@@ -244,7 +242,10 @@ class _Stepper:
         self.idx = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
         self.eps = torch.zeros(g, cfg.batch_size, d, device=device)
         net.flat.grad = torch.zeros_like(net.flat)  # written in place every step, never zeroed or freed
-        self.layers, self.grads = net.layers(), net.layers(net.flat.grad)
+        self.grads = net.layers(net.flat.grad)
+        # the layers the step multiplies by: views of the weights, or of their bf16 copy, refreshed every step
+        self.half = torch.empty_like(net.flat, dtype=torch.bfloat16) if self.amp else None
+        self.layers = net.layers(self.half if self.amp else None)
         self.forward_backward = torch.compile(fused.forward_backward) if cfg.compile else fused.forward_backward
 
     def reset_sums(self) -> None:
@@ -267,8 +268,11 @@ class _Stepper:
 
     def _compute(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
         weights = (self.beta, self.gamma, self._capacity())
+        if self.half is not None:
+            self.half.copy_(self.net.flat.detach())  # the weights cast to bf16 once per step
+        batch = torch.index_select(self.data, 0, idx)
         loss, recon, kl = self.forward_backward(
-            *self.layers, self.grads, self.data[idx], eps, weights, self.cfg.likelihood, self.cfg.recon_sigma, self.amp
+            *self.layers, self.grads, batch, eps, weights, self.cfg.likelihood, self.cfg.recon_sigma
         )  # writes each model's gradient of its own loss into net.flat.grad
         if self.world > 1:  # data parallel: the batch mean is the parts' means weighted by their shares
             torch.distributed.all_reduce(self.net.flat.grad.mul_(self.share))
