@@ -62,15 +62,16 @@ def reference_loop(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> flo
     return len(x) / float(np.median(seconds))
 
 
-def matmul_ms(models: int, length: int, cfg: TrainConfig) -> float:
+def matmul_ms(models: int, length: int, cfg: TrainConfig, dtype: torch.dtype = torch.float32) -> float:
     """Milliseconds per step of the training step's matrix multiplies alone (forward, weight and input gradients)
-    for `models` stacked models: the floor under the grid's step time, since a grid does each model's FLOPs."""
+    for `models` stacked models in `dtype`: the floor under the grid's step time, since a grid does each model's
+    FLOPs."""
     device = pick_device(cfg.device)
     sizes = [length, *cfg.hidden, 2 * cfg.latent_dim], [cfg.latent_dim, *reversed(cfg.hidden), length]
     shapes = [(a, b) for mlp in sizes for a, b in zip(mlp[:-1], mlp[1:], strict=True)]
-    ws = [torch.randn(models, a, b, device=device) for a, b in shapes]
-    hs = [torch.randn(models, cfg.batch_size, a, device=device) for a, _ in shapes]
-    ys = [torch.randn(models, cfg.batch_size, b, device=device) for _, b in shapes]
+    ws = [torch.randn(models, a, b, device=device, dtype=dtype) for a, b in shapes]
+    hs = [torch.randn(models, cfg.batch_size, a, device=device, dtype=dtype) for a, _ in shapes]
+    ys = [torch.randn(models, cfg.batch_size, b, device=device, dtype=dtype) for _, b in shapes]
 
     def step():
         for i, (w, h, y) in enumerate(zip(ws, hs, ys, strict=True)):
@@ -189,6 +190,8 @@ def main() -> None:
         floors["matmul"].append(matmul_ms(G, args.length, cfg))
         floors["adam"].append(adam_ms(G, args.length, cfg))
         floors["matmul1"].append(matmul_ms(1, args.length, cfg))
+        if ", bf16 matmuls" in variants:
+            floors["matmul_bf16"].append(matmul_ms(G, args.length, cfg, torch.bfloat16))
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()),
               file=sys.stderr, flush=True)  # fmt: skip
 
@@ -223,6 +226,10 @@ def main() -> None:
     print(f"\nFloor: a grid step's matrix multiplies alone take {med(floors['matmul']):.2f} ms (fp32, warm caches) "
           f"and its Adam step alone {med(floors['adam']):.2f} ms; together {floor:.2f}x one config's whole step "
           f"({med(step_ms):.2f} ms; its matmuls alone {med(floors['matmul1']):.2f} ms).")  # fmt: skip
+    if floors["matmul_bf16"]:
+        floor = med([(m + a) / s for m, a, s in zip(floors["matmul_bf16"], floors["adam"], step_ms, strict=True)])
+        print(f"In bf16 the grid's matrix multiplies take {med(floors['matmul_bf16']):.2f} ms; with Adam "
+              f"{floor:.2f}x one config's fp32 step.")  # fmt: skip
     if args.full_epochs:
         xf = sines(args.full_samples, args.length, seed=1)
         for suffix in ("", ", torch.compile"):
