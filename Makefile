@@ -86,7 +86,7 @@ mlflow: $(VENV)/.installed
 	touch $@
 
 bench: $(VENV)/.installed .venv-neurokit/.installed
-	{ echo "# Benchmark results"; echo; echo "Machine: $$(nproc) cores, $$(uname -m); $$(date -u +%F)."; echo; \
+	{ echo "# Benchmark results"; echo; echo "Machine: $$(nproc) cores, $$(uname -m), $$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs); $$(date -u +%F)."; echo; \
 	  $(PY) -m benchmarks.rpeaks --neurokit-python .venv-neurokit/bin/python; echo; \
 	  $(PY) -m benchmarks.windows; echo; \
 	  $(PY) -m benchmarks.training 2>/dev/null; } > benchmarks/results.md
