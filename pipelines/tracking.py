@@ -14,6 +14,11 @@ masked in every log line, error message and file (`redact`); a tracking server t
 TrackingError naming the (masked) URI before any work starts, and every other MLflow failure is a TrackingError
 naming the operation. Requests to a server are retried a few times with back-off (MLflow's
 MLFLOW_HTTP_REQUEST_MAX_RETRIES, here 4 unless set) instead of MLflow's default of minutes.
+
+A run records the host and process that trains it (tags `host`, `pid`). A process killed mid-training, or one
+whose store was unreachable when it failed, leaves its run RUNNING; the next training of that partition on the
+same host finds such runs whose process is gone and ends them as KILLED, tagged with the run that took over
+(`end_orphans`). A run from another host is left alone: its process cannot be checked from here.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import functools
 import json
 import logging
 import os
+import socket
 import tempfile
 import time
 import warnings
@@ -171,13 +177,34 @@ class Tracker:
         self, dataset: str, config: str, params: dict, tags: dict | None = None, parent_run_id: str | None = None
     ) -> str:
         """A new run for one (dataset, config) partition, nested under `parent_run_id` when given."""
-        tags = {"dataset": dataset, "config": config, **(tags or {})}
+        tags = {"dataset": dataset, "config": config, "host": socket.gethostname(), "pid": str(os.getpid()),
+                **(tags or {})}  # fmt: skip
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id  # what start_run(parent_run_id=) sets, without global state
         run = self.client.create_run(self.experiment_id(dataset), run_name=f"{dataset}-{config}", tags=tags)
         self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in _flatten(params).items()])
         log.info("MLflow run %s for %s/%s at %s", run.info.run_id, dataset, config, self.where)
         return run.info.run_id
+
+    @_named
+    def end_orphans(self, dataset: str, config: str, successor: str) -> list[str]:
+        """End as KILLED the runs of partition (dataset, config) left RUNNING by a process of this host that no
+        longer exists, each tagged `superseded_by` = `successor`; returns their ids."""
+        exp = self.experiment_id(dataset)
+        running = self.client.search_runs(
+            [exp], filter_string=f"tags.config = '{config}' and attributes.status = 'RUNNING'"
+        )
+        ended = []
+        for run in running:
+            tags = run.data.tags
+            if run.info.run_id == successor or tags.get("host") != socket.gethostname() or _alive(tags.get("pid")):
+                continue
+            self.client.set_tag(run.info.run_id, "superseded_by", successor)
+            self.client.set_terminated(run.info.run_id, "KILLED")
+            ended.append(run.info.run_id)
+            log.warning("MLflow run %s of %s/%s was left RUNNING by process %s, which is gone; marked KILLED "
+                        "(superseded by %s)", run.info.run_id, dataset, config, tags.get("pid"), successor)  # fmt: skip
+        return ended
 
     @_named
     def log_training_data(self, run_id: str, path: str | Path, md5: str, name: str) -> None:
@@ -273,6 +300,19 @@ class Tracker:
     def run_url(self, run_id: str) -> str:
         run = self.client.get_run(run_id)
         return f"#/experiments/{run.info.experiment_id}/runs/{run_id}"
+
+
+def _alive(pid: str | None) -> bool:
+    """Whether process `pid` of this host exists (unknown counts as alive: its run is left alone)."""
+    if not (pid or "").isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

@@ -3,9 +3,12 @@ params.yaml at import time and should not pay for importing torch to do so (pipe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pipelines.errors import ConfigError
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -20,5 +23,8 @@ class LossConfig:
     def __post_init__(self):
         if self.beta < 0 or self.capacity_nats < 0 or self.gamma < 0:
             raise ConfigError(f"sweep config {self.name}: beta, capacity_nats and gamma must be >= 0")
-        if any(ch in self.name for ch in ",|[]") or "..." in self.name:
-            raise ConfigError(f"sweep config {self.name!r}: Dagster partition keys may not contain , | [ ] or ...")
+        if not _NAME.fullmatch(self.name) or "..." in self.name:
+            raise ConfigError(
+                f"sweep config {self.name!r}: a name is letters, digits, _ . - (it is a Dagster partition key, a "
+                "directory name and an MLflow tag)"
+            )

@@ -142,8 +142,12 @@ def test_a_server_dying_mid_training_stops_the_run_and_the_rerun_resumes(ws, mlf
     assert re.search(r"resuming from epoch [12] ", rerun.stderr), rerun.stderr[-2000:]
     assert registered(mlflow_server) == before + 1 and not resume.exists()
     run_id = stages.run_info(ws, "ecg", CONFIG)["run_id"]
-    history = Tracker(mlflow_server).client.get_metric_history(run_id, "loss")
+    client = Tracker(mlflow_server).client
+    history = client.get_metric_history(run_id, "loss")
     assert sorted(m.step for m in history) == [1, 2, 3, 4]  # the resumed run holds the whole history
+    # the failed process could not end its run (the server was down); the rerun ended it
+    cut_off = client.search_runs([client.get_run(run_id).info.experiment_id], f"tags.superseded_by = '{run_id}'")
+    assert [r.info.status for r in cut_off] == ["KILLED"]
     assert_intact(ws.data)
 
 

@@ -72,9 +72,15 @@ def test_a_training_killed_mid_run_resumes_and_ends_with_the_same_weights(ws, re
     assert "resuming from epoch 2" in rerun.stderr
     assert_same_weights(reference, weights(ws))
     assert len(versions(ws)) == 1 and not resume.exists()
-    run = tracker_for(ws.root).client.get_run(stages.run_info(ws, "ecg", CONFIG)["run_id"])
-    history = tracker_for(ws.root).client.get_metric_history(run.info.run_id, "loss")
+    client = tracker_for(ws.root).client
+    run = client.get_run(stages.run_info(ws, "ecg", CONFIG)["run_id"])
+    history = client.get_metric_history(run.info.run_id, "loss")
     assert run.info.status == "FINISHED" and [m.step for m in history] == [1, 2, 3, 4]  # the whole history
+    # the killed process's run is not left RUNNING: the re-run ended it as KILLED and points to itself
+    (orphan,) = [r for r in client.search_runs([run.info.experiment_id], f"tags.config = '{CONFIG}'")
+                 if r.info.run_id != run.info.run_id]  # fmt: skip
+    assert orphan.info.status == "KILLED" and orphan.data.tags["superseded_by"] == run.info.run_id
+    assert f"{orphan.info.run_id} of ecg/{CONFIG} was left RUNNING" in rerun.stderr
     assert_intact(ws.data)
 
 
@@ -107,7 +113,7 @@ def test_disk_full_while_saving_the_model_keeps_the_previous_one_and_registers_n
     monkeypatch.undo()
     assert (ws.model_dir("ecg", CONFIG) / "model.pt").read_bytes() == stored
     assert len(versions(ws)) == 1  # the failed run registered nothing
-    runs = tracker.client.search_runs([tracker.experiment_id("ecg")], "tags.config = 'g1000_c10'")
+    runs = tracker.client.search_runs([tracker.experiment_id("ecg")], f"tags.config = '{CONFIG}'")
     assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED"]
     assert_intact(ws.data)
     assert stages.train(ws, "ecg", CONFIG, tracker).extra["run_id"] == first.extra["run_id"]  # still up to date
@@ -158,5 +164,5 @@ def test_two_runs_of_the_same_partition_at_once_train_and_register_it_once(ws):
     assert sum("is up to date" in log for log in logs) == 1, logs  # the second waited, then found it trained
     assert len(versions(ws)) == 1
     tracker = tracker_for(ws.root)
-    assert len(tracker.client.search_runs([tracker.experiment_id("ecg")], "tags.config = 'g1000_c10'")) == 1
+    assert len(tracker.client.search_runs([tracker.experiment_id("ecg")], f"tags.config = '{CONFIG}'")) == 1
     assert_intact(ws.data)

@@ -44,7 +44,12 @@ def test_capacity_rises_linearly_then_holds():
     assert capacity_at(0, 25.0, 0) == 25.0
 
 
-@pytest.mark.parametrize("name", ["a,b", "a|b", "a[1]", "a...b"])
-def test_config_names_that_break_partition_keys_are_rejected(name):
-    with pytest.raises(ConfigError, match="partition keys"):
+@pytest.mark.parametrize("name", ["a,b", "a|b", "a[1]", "a...b", "../b4", "b4/c0", "b4'", ".hidden", ""])
+def test_config_names_that_break_partition_keys_paths_or_filters_are_rejected(name):
+    with pytest.raises(ConfigError, match="partition key, a directory name and an MLflow tag"):
         LossConfig(name)
+
+
+def test_ordinary_config_names_are_accepted():
+    for name in ("b4_c0", "g1000_c25", "b0.5_c1.5", "run-2"):
+        assert LossConfig(name).name == name
