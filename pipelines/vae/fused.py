@@ -6,7 +6,7 @@ Here the forward pass keeps only the activations the backward needs, the gradien
 written straight into the views of one flat gradient buffer (`StackedVAE.flat`), and Adam steps that one tensor.
 `tests/vae/test_grid.py` checks the result against a plain `nn.Linear` + `vae_loss` loop under autograd.
 
-Per model g, with B samples in the batch, the loss (`losses.stacked_vae_loss`) is
+Per model g, with B samples in the batch, the loss (`losses.vae_loss`) is
     L = mean_b recon_b + beta * K + gamma * |K - C(t)|,   K = mean_b sum_d KL_bd,
 and its gradients are
     dL/d out  = (out - x) / (sigma^2 B)   (Gaussian)   or   (sigmoid(out) - x) / B   (Bernoulli logits),
@@ -23,12 +23,17 @@ import torch.nn.functional as F
 Layer = tuple[torch.Tensor, torch.Tensor]  # (weight (G, in, out), bias (G, 1, out))
 
 
+def _per_model(h: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`h` with a leading model dimension: the batch (B, F) shared by all G models as a stride-0 (G, B, F) view."""
+    return h if h.dim() == 3 else h.expand(like.shape[0], *h.shape)
+
+
 def _mlp_forward(h: torch.Tensor, layers: list[Layer]) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Output of Linear layers with ReLU between them, and each layer's input (what the backward needs)."""
     inputs = []
     for i, (w, b) in enumerate(layers):
         inputs.append(h)
-        h = torch.baddbmm(b, h.expand(w.shape[0], *h.shape[-2:]), w)  # a batch shared by all G is a stride-0 view
+        h = torch.baddbmm(b, _per_model(h, w), w)
         if i < len(layers) - 1:
             h = h.relu_()
     return h, inputs
@@ -39,7 +44,7 @@ def _mlp_backward(dy: torch.Tensor, layers: list[Layer], inputs: list[torch.Tens
     """Write each layer's weight and bias gradient into `grads` (float32, whatever the layers' dtype); return the
     gradient at the MLP's input."""
     for i in reversed(range(len(layers))):
-        h = inputs[i].expand(dy.shape[0], *inputs[i].shape[-2:])
+        h = _per_model(inputs[i], dy)
         grad_w, grad_b = grads[i]
         if grad_w.dtype == dy.dtype:
             torch.bmm(h.transpose(1, 2), dy, out=grad_w)
@@ -65,34 +70,40 @@ def forward_backward(
     likelihood: str,
     sigma: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One step's losses (G,), per-sample recon (G, B) and KL per latent (G, B, D) of the normalised batch `x`
+    """One step's loss (G,), recon (G,) and KL per latent (G, D), each the batch mean, of the normalised batch `x`
     (B, L) shared by the G models, given their noise `eps` (G, B, D) and (beta, gamma, C(t)) each (G,); the
     gradients of every model's own loss are written into `grads` (encoder, decoder), views shaped as the layers.
     The matrix multiplies run in the layers' dtype: bfloat16 layers (the weights cast once per step) give bf16
-    products and activations with float32 accumulation, and float32 for the latents, the loss and the gradients."""
+    products and activations with float32 accumulation, and float32 for the latents, the loss and the gradients.
+    Written for few operations (each one a kernel launch on a GPU): shared terms computed once, fused
+    multiply-adds, the latent gradient written in place."""
     beta, gamma, capacity = weights
     batch = x.shape[0]
     dtype = encoder[0][0].dtype
     h, enc_inputs = _mlp_forward(x.to(dtype), encoder)
     mu, logvar = h.float().chunk(2, dim=-1)
-    std = torch.exp(0.5 * logvar)
-    out, dec_inputs = _mlp_forward(torch.addcmul(mu, eps, std).to(dtype), decoder)
+    std = logvar.mul(0.5).exp_()
+    noise = eps * std  # z - mu
+    out, dec_inputs = _mlp_forward((mu + noise).to(dtype), decoder)
     out = out.float()
     if likelihood == "bernoulli":
         target = x.clamp(0.0, 1.0).expand_as(out)
-        recon = F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(dim=-1)
+        recon = F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(dim=-1).mean(dim=-1)
         d_out = (torch.sigmoid(out) - target).div_(batch)
     else:
         d_out = out - x
-        recon = d_out.square().sum(dim=-1).mul_(0.5 / sigma**2)
-        d_out = d_out.mul_(1.0 / (sigma**2 * batch))
-    var = std.square()
-    kl = 0.5 * (mu.square() + var - 1.0 - logvar)
-    kl_total = kl.sum(dim=-1).mean(dim=-1)
-    loss = recon.mean(dim=-1) + beta * kl_total + gamma * (kl_total - capacity).abs()
-    w = ((beta + gamma * torch.sign(kl_total - capacity)) / batch)[:, None, None]
+        recon = d_out.square().sum(dim=-1).mean(dim=-1).mul_(0.5 / sigma**2)
+        d_out.mul_(1.0 / (sigma**2 * batch))
+    var_minus_1 = std.square().sub_(1.0)
+    kl = torch.addcmul(var_minus_1 - logvar, mu, mu).mul_(0.5).mean(dim=1)  # (G, D)
+    kl_total = kl.sum(dim=-1)
+    off_target = kl_total - capacity
+    loss = torch.addcmul(torch.addcmul(recon, beta, kl_total), gamma, off_target.abs())
+    w = torch.addcmul(beta, gamma, off_target.sign_()).div_(batch)[:, None, None]
     dz = _mlp_backward(d_out.to(dtype), decoder, dec_inputs, grads[1], need_input=True).float()
-    d_mu = torch.addcmul(dz, w, mu)
-    d_logvar = (dz * eps * std + w * (var - 1.0)).mul_(0.5)
-    _mlp_backward(torch.cat([d_mu, d_logvar], dim=-1).to(dtype), encoder, enc_inputs, grads[0], need_input=False)
+    d_h = torch.empty_like(h, dtype=torch.float32)  # (d mu, d logvar), written in place: no concatenation
+    d_mu, d_logvar = d_h.chunk(2, dim=-1)
+    torch.addcmul(dz, w, mu, out=d_mu)
+    torch.addcmul(dz.mul_(noise), w, var_minus_1, out=d_logvar).mul_(0.5)
+    _mlp_backward(d_h.to(dtype), encoder, enc_inputs, grads[0], need_input=False)
     return loss, recon, kl

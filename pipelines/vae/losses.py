@@ -65,20 +65,9 @@ def vae_loss(recon: torch.Tensor, kl: torch.Tensor, cfg: LossConfig, capacity: f
     return recon_mean + cfg.beta * kl_total
 
 
-def stacked_vae_loss(
-    recon: torch.Tensor, kl: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor, capacity: torch.Tensor
-) -> torch.Tensor:
-    """`vae_loss` for G models at once: recon (G, B), kl (G, B, D), and per-model beta, gamma and capacity target
-    (G,); `capacity` is each model's C(t). Returns (G,).
-    `loss_weights` builds beta and gamma so: beta 0 for capacity models, gamma 0 for beta-VAE models."""
-    recon_mean = recon.mean(dim=-1)
-    kl_total = kl.sum(dim=-1).mean(dim=-1)
-    return recon_mean + beta * kl_total + gamma * (kl_total - capacity).abs()
-
-
 def loss_weights(cfgs: list[LossConfig], device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(beta, gamma, C) tensors (G,) for `stacked_vae_loss`: a capacity model weighs the KL by gamma * |KL - C(t)|
-    and not by beta; a beta-VAE model by beta, with gamma 0."""
+    """(beta, gamma, C) tensors (G,) for the G models of a grid (`pipelines.vae.fused`): a capacity model weighs
+    the KL by gamma * |KL - C(t)| and not by beta; a beta-VAE model by beta, with gamma 0."""
     capacity_on = [c.capacity_nats > 0 for c in cfgs]
     beta = [0.0 if on else c.beta for c, on in zip(cfgs, capacity_on, strict=True)]
     gamma = [c.gamma if on else 0.0 for c, on in zip(cfgs, capacity_on, strict=True)]

@@ -233,6 +233,7 @@ class _Stepper:
         self.net, self.opt, self.data, self.cfg = net, opt, data, cfg
         self.beta, self.gamma, self.capacity_nats = loss_weights(loss_cfgs, device)
         self.anneal_steps = anneal_steps
+        self.capacity_rate = self.capacity_nats / max(anneal_steps, 1)  # C(t) = min(C, C t / T_anneal)
         self.t = torch.tensor(float(step), device=device)  # the step counter C(t) reads, kept on the device
         self.amp = cfg.amp == "bf16"
         self.world, self.share = distributed()[1], 1.0  # share: this process's part of the batch
@@ -264,7 +265,7 @@ class _Stepper:
     def _capacity(self) -> torch.Tensor:
         if self.anneal_steps <= 0:
             return self.capacity_nats
-        return torch.minimum(self.capacity_nats, self.capacity_nats * self.t / self.anneal_steps)
+        return torch.minimum(self.capacity_nats, self.capacity_rate * self.t)
 
     def _compute(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
         weights = (self.beta, self.gamma, self._capacity())
@@ -278,9 +279,8 @@ class _Stepper:
             torch.distributed.all_reduce(self.net.flat.grad.mul_(self.share))
         self.opt.step()
         self.t += 1
-        self.sums["loss"] += loss * len(idx)
-        self.sums["recon"] += recon.sum(dim=-1)
-        self.sums["kl"] += kl.sum(dim=1)
+        for key, mean in (("loss", loss), ("recon", recon), ("kl", kl)):
+            self.sums[key].add_(mean, alpha=len(idx))
 
     def capture(self) -> None:
         """Capture one CUDA graph per batch size. Capturing runs warm-up steps, so the weights, optimizer state,
