@@ -88,11 +88,11 @@ def forward_backward(
     out = out.float()
     if likelihood == "bernoulli":
         target = x.clamp(0.0, 1.0).expand_as(out)
-        recon = F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(dim=-1).mean(dim=-1)
+        recon = F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(dim=(1, 2)).div_(batch)
         d_out = (torch.sigmoid(out) - target).div_(batch)
     else:
         d_out = out - x
-        recon = d_out.square().sum(dim=-1).mean(dim=-1).mul_(0.5 / sigma**2)
+        recon = d_out.square().sum(dim=(1, 2)).mul_(0.5 / (sigma**2 * batch))
         d_out.mul_(1.0 / (sigma**2 * batch))
     var_minus_1 = std.square().sub_(1.0)
     kl = torch.addcmul(var_minus_1 - logvar, mu, mu).mul_(0.5).mean(dim=1)  # (G, D)
