@@ -9,9 +9,10 @@
     python -m benchmarks.training [--samples 20000] [--length 187] [--rounds 5] [--batch 64] [--grid 16]
                                   [--full-epochs 50 --full-samples 15000]
 
-Shared machines drift (a neighbour's load can halve a core's speed for a while), so the trainers are measured in
-interleaved rounds: each round runs one epoch of every trainer, back to back. A ratio is the median over rounds
-of that round's ratio, so a slow spell slows both sides of it; a rate is the median over rounds. Prints samples/s
+Shared machines are noisy (a neighbour's load can halve a core's speed for seconds at a time), so the trainers are
+measured in interleaved rounds, each round one epoch of every trainer back to back, and each trainer's figure is
+its best round (as timeit takes the minimum: interference only ever slows a run); the range over rounds is
+printed beside it, and ratios are of the best rounds, floors the fastest of theirs. Prints samples/s
 (model-samples/s for the grid) and the ratios as Markdown, and the floor under the grid's step: its matrix
 multiplies and its Adam step alone, against one config's whole step. `--full-epochs` also times one whole run,
 end to end (capture included), of that many epochs on `--full-samples` samples.
@@ -195,41 +196,46 @@ def main() -> None:
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()),
               file=sys.stderr, flush=True)  # fmt: skip
 
-    def med(values) -> float:
-        return float(np.median(values))
+    def best(key: str) -> float:
+        return max(rates[key])
 
     def ratio(top: str, bottom: str, scale: float = 1.0) -> float:
-        return med([scale * a / b for a, b in zip(rates[top], rates[bottom], strict=True)])
+        return scale * best(top) / best(bottom)
+
+    def spread(key: str) -> str:
+        return f"{min(rates[key]):,.0f}–{max(rates[key]):,.0f}"
+
+    floor_ms = {k: min(v) for k, v in floors.items()}
 
     labels = {"(a)": "(a) reference: TensorDataset + DataLoader(shuffle) + .to(device), Adam",
               "(a')": "(a') the reference loop with denormals flushed to zero",
               **{f"(b){s}": f"(b) ours: train_vae{s}" for s in variants}}  # fmt: skip
-    print(f"## Training throughput ({args.samples:,} x {args.length}, batch {args.batch}, median of {args.rounds} "
+    print(f"## Training throughput ({args.samples:,} x {args.length}, batch {args.batch}, best of {args.rounds} "
           f"interleaved rounds of one epoch each; {device.type}: {name}; torch {torch.__version__})\n")  # fmt: skip
-    print("| trainer | samples/s | vs (a) |\n|---|---|---|")
+    print("| trainer | samples/s | vs (a) | rounds |\n|---|---|---|---|")
     for key, label in labels.items():
         if key in rates:
-            print(f"| {label} | {med(rates[key]):,.0f} | {ratio(key, '(a)'):.2f}x |")
-    print(f"\n| grid of {G} configs | model-samples/s | epoch time vs one config (b) |\n|---|---|---|")
+            print(f"| {label} | {best(key):,.0f} | {ratio(key, '(a)'):.2f}x | {spread(key)} |")
+    print(f"\n| grid of {G} configs | model-samples/s | epoch time vs one config (b) | rounds |\n|---|---|---|---|")
     for suffix in variants:
-        cost, rate = ratio("(b)", "(c)" + suffix, G), med(rates["(c)" + suffix])
-        same = f"; {ratio('(b)' + suffix, '(c)' + suffix, G):.2f}x vs (b){suffix}" if suffix else ""
-        print(f"| (c) train_grid{suffix}, one vectorised pass | {rate:,.0f} | {cost:.2f}x{same} |")
-    print(f"| (c) {G} sequential train_vae runs (wall, all included) | {med(rates['sequential']):,.0f} | "
-          f"{ratio('(b)', 'sequential', G):.2f}x |")  # fmt: skip
+        key = "(c)" + suffix
+        same = f"; {ratio('(b)' + suffix, key, G):.2f}x vs (b){suffix}" if suffix else ""
+        print(f"| (c) train_grid{suffix}, one vectorised pass | {best(key):,.0f} | {ratio('(b)', key, G):.2f}x{same} "
+              f"| {spread(key)} |")  # fmt: skip
+    print(f"| (c) {G} sequential train_vae runs (wall, all included) | {best('sequential'):,.0f} | "
+          f"{ratio('(b)', 'sequential', G):.2f}x | {spread('sequential')} |")  # fmt: skip
     best = min(variants, key=lambda s: ratio("(b)", "(c)" + s, G))
     print(f"\nOurs vs reference: {ratio('(b)', '(a)'):.2f}x. The grid of {G}{best} costs "
           f"{ratio('(b)', '(c)' + best, G):.2f}x one config's time, {ratio('(c)' + best, 'sequential'):.2f}x faster "
           f"than running them one after another.")  # fmt: skip
-    step_ms = [1e3 * args.batch / rate for rate in rates["(b)"]]
-    floor = med([(m + a) / s for m, a, s in zip(floors["matmul"], floors["adam"], step_ms, strict=True)])
-    print(f"\nFloor: a grid step's matrix multiplies alone take {med(floors['matmul']):.2f} ms (fp32, warm caches) "
-          f"and its Adam step alone {med(floors['adam']):.2f} ms; together {floor:.2f}x one config's whole step "
-          f"({med(step_ms):.2f} ms; its matmuls alone {med(floors['matmul1']):.2f} ms).")  # fmt: skip
-    if floors["matmul_bf16"]:
-        floor = med([(m + a) / s for m, a, s in zip(floors["matmul_bf16"], floors["adam"], step_ms, strict=True)])
-        print(f"In bf16 the grid's matrix multiplies take {med(floors['matmul_bf16']):.2f} ms; with Adam "
-              f"{floor:.2f}x one config's fp32 step.")  # fmt: skip
+    step_ms = 1e3 * args.batch / best("(b)")
+    print(f"\nFloor: a grid step's matrix multiplies alone take {floor_ms['matmul']:.2f} ms (fp32, warm caches) "
+          f"and its Adam step alone {floor_ms['adam']:.2f} ms; together "
+          f"{(floor_ms['matmul'] + floor_ms['adam']) / step_ms:.2f}x one config's whole step ({step_ms:.2f} ms; "
+          f"its matmuls alone {floor_ms['matmul1']:.2f} ms).")  # fmt: skip
+    if "matmul_bf16" in floor_ms:
+        print(f"In bf16 the grid's matrix multiplies take {floor_ms['matmul_bf16']:.2f} ms; with Adam "
+              f"{(floor_ms['matmul_bf16'] + floor_ms['adam']) / step_ms:.2f}x one config's fp32 step.")  # fmt: skip
     if args.full_epochs:
         xf = sines(args.full_samples, args.length, seed=1)
         for suffix in ("", ", torch.compile"):
