@@ -368,8 +368,7 @@ def _train_grid(ws: Workspace, dataset: str, tracker, loss_cfgs: list[LossConfig
     if len(todo) > 1:
         tags["trained_in_grid_of"] = str(len(todo))
     run_ids = [tracker.start_run(dataset, c.name, p, tags=tags, parent_run_id=parent) for c, p, _ in todo]
-    for (loss_cfg, _, _), run_id in zip(todo, run_ids, strict=True):
-        tracker.end_orphans(dataset, loss_cfg.name, successor=run_id)  # runs a killed training left RUNNING
+    tracker.end_orphans(dataset, {c.name: run_id for (c, _, _), run_id in zip(todo, run_ids, strict=True)})
     try:
         for run_id in run_ids:
             tracker.log_training_data(run_id, data_path, data_md5, name=f"{dataset}-training-set")

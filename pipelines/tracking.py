@@ -187,23 +187,22 @@ class Tracker:
         return run.info.run_id
 
     @_named
-    def end_orphans(self, dataset: str, config: str, successor: str) -> list[str]:
-        """End as KILLED the runs of partition (dataset, config) left RUNNING by a process of this host that no
-        longer exists, each tagged `superseded_by` = `successor`; returns their ids."""
-        exp = self.experiment_id(dataset)
-        running = self.client.search_runs(
-            [exp], filter_string=f"tags.config = '{config}' and attributes.status = 'RUNNING'"
-        )
+    def end_orphans(self, dataset: str, successors: dict[str, str]) -> list[str]:
+        """End as KILLED the runs of the partitions (dataset, config) in `successors` {config: new run id} left
+        RUNNING by a process of this host that no longer exists, each tagged `superseded_by` = its config's new
+        run; returns their ids."""
+        running = self.client.search_runs([self.experiment_id(dataset)], filter_string="attributes.status = 'RUNNING'")
         ended = []
         for run in running:
-            tags = run.data.tags
-            if run.info.run_id == successor or tags.get("host") != socket.gethostname() or _alive(tags.get("pid")):
+            tags, run_id = run.data.tags, run.info.run_id
+            successor = successors.get(tags.get("config", ""))
+            if successor in (None, run_id) or tags.get("host") != socket.gethostname() or _alive(tags.get("pid")):
                 continue
-            self.client.set_tag(run.info.run_id, "superseded_by", successor)
-            self.client.set_terminated(run.info.run_id, "KILLED")
-            ended.append(run.info.run_id)
+            self.client.set_tag(run_id, "superseded_by", successor)
+            self.client.set_terminated(run_id, "KILLED")
+            ended.append(run_id)
             log.warning("MLflow run %s of %s/%s was left RUNNING by process %s, which is gone; marked KILLED "
-                        "(superseded by %s)", run.info.run_id, dataset, config, tags.get("pid"), successor)  # fmt: skip
+                        "(superseded by %s)", run_id, dataset, tags["config"], tags.get("pid"), successor)  # fmt: skip
         return ended
 
     @_named

@@ -21,11 +21,11 @@ def test_end_orphans_ends_only_the_runs_of_dead_processes_of_this_host(tmp_path)
     unknown = tracker.start_run("ecg", "b4_c0", {}, tags={"pid": ""})
     successor = tracker.start_run("ecg", "b4_c0", {})
 
-    assert tracker.end_orphans("ecg", "b4_c0", successor=successor) == [dead]
+    assert tracker.end_orphans("ecg", {"b4_c0": successor}) == [dead]
 
     status = {run_id: tracker.run_status(run_id) for run_id in (live, dead, elsewhere, other_config, unknown)}
     assert status == {live: "RUNNING", dead: "KILLED", elsewhere: "RUNNING", other_config: "RUNNING",
                       unknown: "RUNNING"}  # fmt: skip
     assert tracker.client.get_run(dead).data.tags["superseded_by"] == successor
     assert tracker.client.get_run(live).data.tags["pid"] == str(os.getpid())
-    assert tracker.end_orphans("ecg", "b4_c0", successor=successor) == []  # idempotent
+    assert tracker.end_orphans("ecg", {"b4_c0": successor}) == []  # idempotent
