@@ -17,6 +17,8 @@ db = sum_b dy and dh = dy W^T, and a ReLU zeroes dh where its output was 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -40,9 +42,10 @@ def _mlp_forward(h: torch.Tensor, layers: list[Layer]) -> tuple[torch.Tensor, li
 
 
 def _mlp_backward(dy: torch.Tensor, layers: list[Layer], inputs: list[torch.Tensor], grads: list[Layer],
-                  need_input: bool) -> torch.Tensor | None:  # fmt: skip
-    """Write each layer's weight and bias gradient into `grads` (float32, whatever the layers' dtype); return the
-    gradient at the MLP's input."""
+                  need_input: bool, layer_done: Callable[[int], None]) -> torch.Tensor | None:  # fmt: skip
+    """Write each layer's weight and bias gradient into `grads` (float32, whatever the layers' dtype), calling
+    `layer_done(i)` once layer i's are written and its weights no longer needed; return the gradient at the MLP's
+    input."""
     for i in reversed(range(len(layers))):
         h = _per_model(inputs[i], dy)
         grad_w, grad_b = grads[i]
@@ -53,8 +56,10 @@ def _mlp_backward(dy: torch.Tensor, layers: list[Layer], inputs: list[torch.Tens
             grad_w.copy_(torch.bmm(h.transpose(1, 2), dy))
             grad_b.copy_(dy.sum(dim=1, keepdim=True, dtype=grad_b.dtype))
         if i == 0 and not need_input:
+            layer_done(i)
             return None
         dy = torch.bmm(dy, layers[i][0].transpose(1, 2))
+        layer_done(i)
         if i > 0:
             dy = torch.ops.aten.threshold_backward(dy, inputs[i], 0)  # the ReLU that made inputs[i]
     return dy
@@ -69,12 +74,16 @@ def forward_backward(
     weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     likelihood: str,
     sigma: float,
+    layer_done: Callable[[int], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step's loss (G,), recon (G,) and KL per latent (G, D), each the batch mean, of the normalised batch `x`
     (B, L) shared by the G models, given their noise `eps` (G, B, D) and (beta, gamma, C(t)) each (G,); the
     gradients of every model's own loss are written into `grads` (encoder, decoder), views shaped as the layers.
     The matrix multiplies run in the layers' dtype: bfloat16 layers (the weights cast once per step) give bf16
     products and activations with float32 accumulation, and float32 for the latents, the loss and the gradients.
+    `layer_done(k)`, when given, is called with a layer's index (encoder first, then decoder, the order of
+    `StackedVAE.layers`) as soon as its gradients are written and the backward pass is done with its weights:
+    the trainer steps that layer's Adam there, while its gradient and weights are still in cache.
     Written for few operations (each one a kernel launch on a GPU): shared terms computed once, fused
     multiply-adds, the latent gradient written in place."""
     beta, gamma, capacity = weights
@@ -100,10 +109,12 @@ def forward_backward(
     off_target = kl_total - capacity
     loss = torch.addcmul(torch.addcmul(recon, beta, kl_total), gamma, off_target.abs())
     w = torch.addcmul(beta, gamma, off_target.sign_()).div_(batch)[:, None, None]
-    dz = _mlp_backward(d_out.to(dtype), decoder, dec_inputs, grads[1], need_input=True).float()
+    done = layer_done or (lambda k: None)
+    dz = _mlp_backward(d_out.to(dtype), decoder, dec_inputs, grads[1], True, lambda i: done(len(encoder) + i))
+    dz = dz.float()
     d_h = torch.empty_like(h, dtype=torch.float32)  # (d mu, d logvar), written in place: no concatenation
     d_mu, d_logvar = d_h.chunk(2, dim=-1)
     torch.addcmul(dz, w, mu, out=d_mu)
     torch.addcmul(dz.mul_(noise), w, var_minus_1, out=d_logvar).mul_(0.5)
-    _mlp_backward(d_h.to(dtype), encoder, enc_inputs, grads[0], need_input=False)
+    _mlp_backward(d_h.to(dtype), encoder, enc_inputs, grads[0], False, done)
     return loss, recon, kl

@@ -248,6 +248,32 @@ class _Stepper:
         self.half = torch.empty_like(net.flat, dtype=torch.bfloat16) if self.amp else None
         self.layers = net.layers(self.half if self.amp else None)
         self.forward_backward = torch.compile(fused.forward_backward) if cfg.compile else fused.forward_backward
+        # On a CPU (one process, eager) each layer's Adam step runs as soon as the backward pass is done with that
+        # layer, while its gradient and weights are still in cache: a grid's optimizer state (4 x 10 MB for 16
+        # models) outgrows the cache, and stepping it layer by layer makes a grid of 16 ~1.2x faster. On a GPU one
+        # fused Adam over the flat parameter is fewer kernel launches. Either way the same arithmetic per weight.
+        self.layer_adam = self._layer_adam() if device.type == "cpu" and self.world == 1 and not cfg.compile else None
+
+    def _layer_adam(self) -> Callable[[int], None]:
+        """`layer_done` for the fused step: Adam (the kernel torch.optim.Adam(fused=True) runs) on layer k's
+        slices of the flat parameter, gradient and moments; the optimizer's own state, so checkpoints and resumes
+        see no difference."""
+        p, group = self.net.flat, self.opt.param_groups[0]
+        state = self.opt.state[p]
+        if not state:  # what Adam(fused=True) creates at its first step
+            state.update(step=torch.zeros((), dtype=torch.float32, device=p.device), exp_avg=torch.zeros_like(p),
+                         exp_avg_sq=torch.zeros_like(p))  # fmt: skip
+        self.adam_step = state["step"]
+        parts = [sum(self.net.layers(t), []) for t in (p.detach(), p.grad, state["exp_avg"], state["exp_avg_sq"])]
+        slices = [[list(pair) for pair in layer] for layer in zip(*parts, strict=True)]  # per layer: p, g, m, v
+        beta1, beta2 = group["betas"]
+        options = dict(lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
+                       amsgrad=False, maximize=False)  # fmt: skip
+
+        def step_layer(k: int) -> None:
+            torch._fused_adam_(*slices[k], [], [self.adam_step] * 2, **options)
+
+        return step_layer
 
     def reset_sums(self) -> None:
         for v in self.sums.values():
@@ -272,12 +298,15 @@ class _Stepper:
         if self.half is not None:
             self.half.copy_(self.net.flat.detach())  # the weights cast to bf16 once per step
         batch = torch.index_select(self.data, 0, idx)
+        if self.layer_adam is not None:
+            self.adam_step += 1  # Adam's step count, as opt.step() would advance it
         loss, recon, kl = self.forward_backward(
-            *self.layers, self.grads, batch, eps, weights, self.cfg.likelihood, self.cfg.recon_sigma
-        )  # writes each model's gradient of its own loss into net.flat.grad
-        if self.world > 1:  # data parallel: the batch mean is the parts' means weighted by their shares
-            torch.distributed.all_reduce(self.net.flat.grad.mul_(self.share))
-        self.opt.step()
+            *self.layers, self.grads, batch, eps, weights, self.cfg.likelihood, self.cfg.recon_sigma, self.layer_adam
+        )  # writes each model's gradient of its own loss into net.flat.grad (and steps Adam layer by layer)
+        if self.layer_adam is None:
+            if self.world > 1:  # data parallel: the batch mean is the parts' means weighted by their shares
+                torch.distributed.all_reduce(self.net.flat.grad.mul_(self.share))
+            self.opt.step()
         self.t += 1
         for key, mean in (("loss", loss), ("recon", recon), ("kl", kl)):
             self.sums[key].add_(mean, alpha=len(idx))
