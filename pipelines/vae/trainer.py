@@ -5,7 +5,8 @@ tensors). Every config of a grid sees the same batches (one shuffle stream seede
 reparameterisation noise from its own stream, seeded by `train.seed` and its name, one (N, D) draw per epoch; so a
 config's result does not depend on the grid it was trained in, and `train_vae` is `train_grid` with one config.
 The forward and backward passes are written out by hand (`pipelines.vae.fused`: no autograd bookkeeping) into one
-flat gradient buffer, and Adam (the fused kernel, CPU and CUDA) steps that one flat parameter. On CUDA the whole
+flat gradient buffer, and Adam (the fused kernel) steps that one flat parameter: on a CPU layer by layer inside
+the backward pass, while each layer's gradient is still in cache, on CUDA in one launch. On CUDA the whole
 step (forward, backward, Adam) is captured once as a CUDA graph and replayed. Optional: bf16 matrix multiplies
 (`train.amp`) and torch.compile of the step (`train.compile`); `python -m benchmarks.training` measures each.
 
