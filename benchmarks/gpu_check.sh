@@ -1,8 +1,9 @@
 #!/bin/sh
 # What runs on a lent GPU machine (the `device` tool): the trainer tests on CUDA, then the training benchmark.
 # Its python3 holds torch with CUDA, numpy, pandas and pytest; nothing here needs the project's venv.
+# Each part has its own time limit, so that a hang in one cannot spend the whole device budget.
 set -e
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
-python3 -m pytest -q -p no:cacheprovider tests/vae 2>&1 | tail -5
-python3 -m benchmarks.training --rounds 5 --full-epochs 50 --full-samples 15000 2>&1 | grep -v " INFO "
+timeout 240 python3 -m pytest -q -p no:cacheprovider tests/vae 2>&1 | tail -5
+timeout 420 python3 -m benchmarks.training --rounds 5 --full-epochs 50 --full-samples 15000 2>&1 | grep -v " INFO "
