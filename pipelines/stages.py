@@ -24,7 +24,7 @@ from pipelines.dataset import TrainingSet
 from pipelines.ecg.beats import BeatConfig, segment_beats
 from pipelines.ecg.physionet import PhysioNetConfig, download_database
 from pipelines.ecg.records import ingest_records
-from pipelines.errors import ConfigError, DataValidationError, PipelineError, TrainingError
+from pipelines.errors import ConfigError, DataValidationError, PipelineError, TrackingError, TrainingError
 from pipelines.exchange.bars import ingest_bars
 from pipelines.exchange.candles import CandlesApiConfig, update_store
 from pipelines.exchange.gaps import gap_stats
@@ -368,8 +368,11 @@ def _train_grid(ws: Workspace, dataset: str, tracker, loss_cfgs: list[LossConfig
     if len(todo) > 1:
         tags["trained_in_grid_of"] = str(len(todo))
     run_ids = [tracker.start_run(dataset, c.name, p, tags=tags, parent_run_id=parent) for c, p, _ in todo]
-    tracker.end_orphans(dataset, {c.name: run_id for (c, _, _), run_id in zip(todo, run_ids, strict=True)})
     try:
+        try:
+            tracker.end_orphans(dataset, {c.name: run_id for (c, _, _), run_id in zip(todo, run_ids, strict=True)})
+        except TrackingError as e:  # housekeeping: the training goes on
+            log.warning("could not end the runs that killed trainings left RUNNING (%s)", e)
         for run_id in run_ids:
             tracker.log_training_data(run_id, data_path, data_md5, name=f"{dataset}-training-set")
         names = [c.name for c, _, _ in todo]

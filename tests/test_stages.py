@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import pytest
 
 from pipelines import stages
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, TrackingError
 from pipelines.tracking import tracker_for
 
 
@@ -79,3 +81,16 @@ def test_runs_carry_the_git_commit_of_the_code(tmp_path):
     commit = git_commit(REPO)
     assert commit is not None and len(commit.removesuffix("-dirty")) == 40
     assert git_commit(tmp_path) is None  # not a repository
+
+
+def test_a_failure_to_end_runs_left_running_does_not_stop_training(ecg_ws, monkeypatch, caplog):
+    tracker = tracker_for(ecg_ws.root)
+
+    def unreachable(*args, **kwargs):
+        raise TrackingError("MLflow at sqlite:///x: end_orphans failed (injected)")
+
+    monkeypatch.setattr(tracker, "end_orphans", unreachable)
+    with caplog.at_level(logging.WARNING, logger="pipelines.stages"):
+        result = stages.train(ecg_ws, "ecg", "b4_c0", tracker)
+    assert not result.extra["reused"] and tracker.run_status(result.extra["run_id"]) == "FINISHED"
+    assert "could not end the runs that killed trainings left RUNNING (MLflow at sqlite:///x" in caplog.text
