@@ -81,14 +81,7 @@ def matmul_ms(models: int, length: int, cfg: TrainConfig, dtype: torch.dtype = t
             if i > 0:
                 torch.bmm(y, w.transpose(1, 2))
 
-    for _ in range(10):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(100):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) * 10
+    return ms_per_call(step, device, 100)
 
 
 def reference_rate_flushed(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> float:
@@ -125,14 +118,19 @@ def adam_ms(models: int, length: int, cfg: TrainConfig) -> float:
     params = StackedVAE(init_models(ModelConfig(length, cfg.latent_dim, tuple(cfg.hidden)), models, 0, 0.0, 1.0))
     params.to(device).flat.grad = torch.randn_like(params.flat)
     opt = torch.optim.Adam(params.parameters(), lr=cfg.lr, fused=True)
+    return ms_per_call(opt.step, device, 50)
+
+
+def ms_per_call(fn, device: torch.device, calls: int) -> float:
+    """Milliseconds per call of `fn` over `calls` calls after 10 warm-up calls (the device's queue drained)."""
     for _ in range(10):
-        opt.step()
+        fn()
     t0 = time.perf_counter()
-    for _ in range(50):
-        opt.step()
+    for _ in range(calls):
+        fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return (time.perf_counter() - t0) * 20
+    return (time.perf_counter() - t0) * 1e3 / calls
 
 
 def bf16_matmuls(device: torch.device) -> bool:

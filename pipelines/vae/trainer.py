@@ -182,7 +182,7 @@ def train_grid(
     log.info(
         "training %s on %d samples x %d features, %d epochs, device %s%s%s",
         ", ".join(names), n, data.shape[1], cfg.epochs, device,
-        ", bf16 matmuls" if stepper.amp else "", ", CUDA graphs" if graphs else "",
+        ", bf16 matmuls" if stepper.half is not None else "", ", CUDA graphs" if graphs else "",
     )  # fmt: skip
     with _flush_denormals(device):
         for epoch in range(first_epoch, cfg.epochs + 1):
@@ -236,7 +236,6 @@ class _Stepper:
         self.anneal_steps = anneal_steps
         self.capacity_rate = self.capacity_nats / max(anneal_steps, 1)  # C(t) = min(C, C t / T_anneal)
         self.t = torch.tensor(float(step), device=device)  # the step counter C(t) reads, kept on the device
-        self.amp = cfg.amp == "bf16"
         self.world, self.share = distributed()[1], 1.0  # share: this process's part of the batch
         g, d = len(loss_cfgs), cfg.latent_dim
         self.sums = {k: torch.zeros(shape, device=device) for k, shape in (("loss", g), ("recon", g), ("kl", (g, d)))}
@@ -246,8 +245,8 @@ class _Stepper:
         net.flat.grad = torch.zeros_like(net.flat)  # written in place every step, never zeroed or freed
         self.grads = net.layers(net.flat.grad)
         # the layers the step multiplies by: views of the weights, or of their bf16 copy, refreshed every step
-        self.half = torch.empty_like(net.flat, dtype=torch.bfloat16) if self.amp else None
-        self.layers = net.layers(self.half if self.amp else None)
+        self.half = torch.empty_like(net.flat, dtype=torch.bfloat16) if cfg.amp == "bf16" else None
+        self.layers = net.layers(self.half)
         self.forward_backward = torch.compile(fused.forward_backward) if cfg.compile else fused.forward_backward
         # On a CPU (one process, eager) each layer's Adam step runs as soon as the backward pass is done with that
         # layer, while its gradient and weights are still in cache: a grid's optimizer state (4 x 10 MB for 16
