@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from pipelines.vae import denormals
 from pipelines.vae.losses import LossConfig, gaussian_recon, kl_per_latent, vae_loss
 from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 from pipelines.vae.trainer import TrainConfig, pick_device, train_grid, train_vae
@@ -85,12 +86,9 @@ def matmul_ms(models: int, length: int, cfg: TrainConfig, dtype: torch.dtype = t
 
 
 def reference_rate_flushed(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> float:
-    """The reference loop with denormals flushed to zero, as our trainer runs on a CPU."""
-    torch.set_flush_denormal(True)
-    try:
+    """The reference loop with denormals flushed to zero in every thread, as our trainer runs on a CPU."""
+    with denormals.flushed():
         return reference_loop(x, cfg, loss_cfg)
-    finally:
-        torch.set_flush_denormal(False)
 
 
 def grid_configs(size: int) -> list[LossConfig]:
