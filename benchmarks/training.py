@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from pipelines.vae import denormals
+from pipelines.vae import cpu_math
 from pipelines.vae.losses import LossConfig, gaussian_recon, kl_per_latent, vae_loss
 from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 from pipelines.vae.trainer import TrainConfig, pick_device, train_grid, train_vae
@@ -87,7 +87,7 @@ def matmul_ms(models: int, length: int, cfg: TrainConfig, dtype: torch.dtype = t
 
 def reference_rate_flushed(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> float:
     """The reference loop with denormals flushed to zero in every thread, as our trainer runs on a CPU."""
-    with denormals.flushed():
+    with cpu_math.flushed():
         return reference_loop(x, cfg, loss_cfg)
 
 

@@ -33,7 +33,7 @@ import torch
 
 from pipelines.errors import ConfigError, TrainingError
 from pipelines.storage import atomic_path
-from pipelines.vae import denormals, fused
+from pipelines.vae import cpu_math, fused
 from pipelines.vae.losses import LossConfig, capacity_at, loss_weights
 from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 
@@ -52,7 +52,7 @@ class TrainConfig:
     anneal_fraction: float = 0.8  # share of all steps over which C(t) rises from 0 to C
     seed: int = 0
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
-    amp: str = "off"  # "bf16": matmuls in bfloat16 (faster grids where the hardware has bf16; see benchmarks)
+    amp: str = "off"  # "bf16": matmuls with bf16 operands, fp32 accumulation (faster grids where the hardware has bf16)
     cuda_graphs: bool = True  # on CUDA, capture the training step once and replay it
     compile: bool = False  # torch.compile the forward-backward step: fuses kernels; pays off on long CUDA runs
     checkpoint_every: int = 10  # epochs between resume checkpoints (0: none)
@@ -167,9 +167,9 @@ def train_grid(
     log.info(
         "training %s on %d samples x %d features, %d epochs, device %s%s%s",
         ", ".join(names), n, data.shape[1], cfg.epochs, device,
-        ", bf16 matmuls" if stepper.half is not None else "", ", CUDA graphs" if graphs else "",
+        ", bf16 matmuls" if cfg.amp == "bf16" else "", ", CUDA graphs" if graphs else "",
     )  # fmt: skip
-    with denormals.flushed(device):  # in every CPU thread (pipelines.vae.denormals)
+    with cpu_math.flushed(device), cpu_math.bf16_matmuls(device, cfg.amp == "bf16"):
         for epoch in range(first_epoch, cfg.epochs + 1):
             t0 = time.perf_counter()
             perm = torch.randperm(n, device=device, generator=order)
@@ -229,8 +229,10 @@ class _Stepper:
         self.eps = torch.zeros(g, cfg.batch_size, d, device=device)
         net.flat.grad = torch.zeros_like(net.flat)  # written in place every step, never zeroed or freed
         self.grads = net.layers(net.flat.grad)
-        # the layers the step multiplies by: views of the weights, or of their bf16 copy, refreshed every step
-        self.half = torch.empty_like(net.flat, dtype=torch.bfloat16) if cfg.amp == "bf16" else None
+        # the layers the step multiplies by: views of the weights, or on CUDA with amp of their bf16 copy, refreshed
+        # every step (a CPU keeps float32 tensors and oneDNN multiplies them in bf16: pipelines.vae.cpu_math)
+        bf16_copy = cfg.amp == "bf16" and device.type != "cpu"
+        self.half = torch.empty_like(net.flat, dtype=torch.bfloat16) if bf16_copy else None
         self.layers = net.layers(self.half)
         self.forward_backward = torch.compile(fused.forward_backward) if cfg.compile else fused.forward_backward
         # On a CPU (one process, eager) each layer's Adam step runs as soon as the backward pass is done with that
