@@ -7,15 +7,17 @@
 (c) our vectorised grid of G configs (`train_grid`) against G sequential single runs.
 
     python -m benchmarks.training [--samples 20000] [--length 187] [--rounds 5] [--batch 64] [--grid 16]
-                                  [--full-epochs 50 --full-samples 15000]
+                                  [--sustained-epochs 8] [--full-epochs 50 --full-samples 15000]
 
 Shared machines are noisy (a neighbour's load can halve a core's speed for seconds at a time), so the trainers are
 measured in interleaved rounds, each round one epoch of every trainer back to back, and each trainer's figure is
 its best round (as timeit takes the minimum: interference only ever slows a run); the range over rounds is
 printed beside it, and ratios are of the best rounds, floors the fastest of theirs. Prints samples/s
 (model-samples/s for the grid) and the ratios as Markdown, and the floor under the grid's step: its matrix
-multiplies and its Adam step alone, against one config's whole step. `--full-epochs` also times one whole run,
-end to end (capture included), of that many epochs on `--full-samples` samples.
+multiplies and its Adam step alone, against one config's whole step. `--sustained-epochs` then runs each trainer
+once for that many epochs and sets its last epoch against its first (a slowdown that builds up over a run, such
+as denormals, is invisible in one-epoch rounds). `--full-epochs` also times one whole run, end to end (capture
+included), of that many epochs on `--full-samples` samples.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 from pipelines.vae.trainer import TrainConfig, pick_device, train_grid, train_vae
 
 
-def reference_loop(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> float:
-    """Samples/s of the DataLoader loop over the same model and loss (no capacity annealing: beta-VAE)."""
+def reference_loop(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> list[float]:
+    """Samples/s of each epoch of the DataLoader loop over the same model and loss (no capacity annealing:
+    beta-VAE)."""
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     model = BetaVAE(ModelConfig(x.shape[1], cfg.latent_dim, tuple(cfg.hidden)), float(x.mean()), float(x.std()))
@@ -61,14 +64,15 @@ def reference_loop(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> flo
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - t0)
-    return len(x) / float(np.median(seconds))
+    return [len(x) / t for t in seconds]
 
 
-def matmul_ms(models: int, length: int, cfg: TrainConfig, dtype: torch.dtype = torch.float32) -> float:
+def matmul_ms(models: int, length: int, cfg: TrainConfig) -> float:
     """Milliseconds per step of the training step's matrix multiplies alone (forward, weight and input gradients)
-    for `models` stacked models in `dtype`: the floor under the grid's step time, since a grid does each model's
-    FLOPs."""
+    for `models` stacked models, as the trainer does them with `cfg.amp` (bf16: bf16 tensors on CUDA, float32 ones
+    in oneDNN's bf16 mode on a CPU): the floor under the grid's step time, since a grid does each model's FLOPs."""
     device = pick_device(cfg.device)
+    dtype = torch.bfloat16 if cfg.amp == "bf16" and device.type == "cuda" else torch.float32
     sizes = [length, *cfg.hidden, 2 * cfg.latent_dim], [cfg.latent_dim, *reversed(cfg.hidden), length]
     shapes = [(a, b) for mlp in sizes for a, b in zip(mlp[:-1], mlp[1:], strict=True)]
     ws = [torch.randn(models, a, b, device=device, dtype=dtype) for a, b in shapes]
@@ -82,10 +86,11 @@ def matmul_ms(models: int, length: int, cfg: TrainConfig, dtype: torch.dtype = t
             if i > 0:
                 torch.bmm(y, w.transpose(1, 2))
 
-    return ms_per_call(step, device, 100)
+    with cpu_math.bf16_matmuls(device, cfg.amp == "bf16"):
+        return ms_per_call(step, device, 100)
 
 
-def reference_rate_flushed(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> float:
+def reference_loop_flushed(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> list[float]:
     """The reference loop with denormals flushed to zero in every thread, as our trainer runs on a CPU."""
     with cpu_math.flushed():
         return reference_loop(x, cfg, loss_cfg)
@@ -99,7 +104,7 @@ def grid_configs(size: int) -> list[LossConfig]:
 
 
 def median_rate(history: list[dict]) -> float:
-    return float(np.median([h["samples_per_s"] for h in history]))
+    return float(np.median(rates_of(history)))
 
 
 def sines(samples: int, length: int, seed: int = 0) -> np.ndarray:
@@ -146,6 +151,28 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def sustained(x: np.ndarray, cfg: TrainConfig, one: LossConfig, configs: list[LossConfig], variants: dict,
+              epochs: int) -> None:  # fmt: skip
+    """One run of `epochs` epochs of each trainer, first epoch against last: what a whole training sees and the
+    one-epoch rounds do not, such as denormals building up in the gradients and Adam moments as a run goes on."""
+    runs = {"(a) reference loop": reference_loop(x, replace(cfg, epochs=epochs), one)}
+    if pick_device(cfg.device).type == "cpu":
+        runs["(a') reference loop, denormals flushed"] = reference_loop_flushed(x, replace(cfg, epochs=epochs), one)
+    eager = {suffix: replace(variant, epochs=epochs) for suffix, variant in variants.items() if "compile" not in suffix}
+    for suffix, variant in eager.items():
+        runs[f"(b) train_vae{suffix}"] = rates_of(train_vae(x, variant, one)[1])
+    for suffix, variant in eager.items():
+        grid = train_grid(x, variant, configs)[0][1]
+        runs[f"(c) train_grid of {len(configs)}{suffix}"] = [len(configs) * r for r in rates_of(grid)]
+    print(f"\n| one run of {epochs} epochs | epoch 1 | epoch {epochs} | epoch {epochs} vs 1 |\n|---|---|---|---|")
+    for name, rates in runs.items():
+        print(f"| {name} | {rates[0]:,.0f} | {rates[-1]:,.0f} | {rates[-1] / rates[0]:.2f}x |")
+
+
+def rates_of(history: list[dict]) -> list[float]:
+    return [h["samples_per_s"] for h in history]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=20_000)
@@ -153,6 +180,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--grid", type=int, default=16)
+    parser.add_argument("--sustained-epochs", type=int, default=8)
     parser.add_argument("--full-epochs", type=int, default=0)
     parser.add_argument("--full-samples", type=int, default=15_000)
     args = parser.parse_args()
@@ -174,9 +202,9 @@ def main() -> None:
     rates: dict[str, list[float]] = defaultdict(list)  # row -> samples/s per round (model-samples/s for grids)
     floors: dict[str, list[float]] = defaultdict(list)  # ms per round
     for r in range(args.rounds):
-        rates["(a)"].append(reference_loop(x, cfg, one))
+        rates["(a)"] += reference_loop(x, cfg, one)
         if device.type == "cpu":
-            rates["(a')"].append(reference_rate_flushed(x, cfg, one))
+            rates["(a')"] += reference_loop_flushed(x, cfg, one)
         for suffix, variant in variants.items():
             rates["(b)" + suffix].append(median_rate(train_vae(x, variant, one)[1]))
             rates["(c)" + suffix].append(median_rate(train_grid(x, variant, configs)[0][1]) * G)
@@ -188,7 +216,7 @@ def main() -> None:
         floors["adam"].append(adam_ms(G, args.length, cfg))
         floors["matmul1"].append(matmul_ms(1, args.length, cfg))
         if ", bf16 matmuls" in variants:
-            floors["matmul_bf16"].append(matmul_ms(G, args.length, cfg, torch.bfloat16))
+            floors["matmul_bf16"].append(matmul_ms(G, args.length, variants[", bf16 matmuls"]))
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()),
               file=sys.stderr, flush=True)  # fmt: skip
 
@@ -230,8 +258,10 @@ def main() -> None:
           f"{(floor_ms['matmul'] + floor_ms['adam']) / step_ms:.2f}x one config's whole step ({step_ms:.2f} ms; "
           f"its matmuls alone {floor_ms['matmul1']:.2f} ms).")  # fmt: skip
     if "matmul_bf16" in floor_ms:
-        print(f"In bf16 the grid's matrix multiplies take {floor_ms['matmul_bf16']:.2f} ms; with Adam "
+        print(f"With bf16 matmuls the grid's matrix multiplies take {floor_ms['matmul_bf16']:.2f} ms; with Adam "
               f"{(floor_ms['matmul_bf16'] + floor_ms['adam']) / step_ms:.2f}x one config's fp32 step.")  # fmt: skip
+    if args.sustained_epochs > 1:
+        sustained(x, cfg, one, configs, variants, args.sustained_epochs)
     if args.full_epochs:
         xf = sines(args.full_samples, args.length, seed=1)
         for suffix in ("", ", torch.compile"):
