@@ -7,9 +7,9 @@ MXCSR register only, while PyTorch's intra-op work (and MKL's and oneDNN's) also
 pool, which keep their own: with 2 threads, half of every parallel kernel went on with denormals, and a grid of 16
 fell from 174k to 84k model-samples/s over 8 epochs, against ~180k sustained with every thread flushed. So
 `flushed` also copies the caller's floating-point environment into each pool thread, from inside one OpenMP
-parallel region (libgomp's `GOMP_parallel`, which libomp and Intel's runtime export too, running libc's
-`fesetenv`). Where no such runtime is loaded (PyTorch built without OpenMP) only the calling thread is set, as
-torch itself does. Values below 1e-38 do not change the result.
+parallel region (libgomp's `GOMP_parallel`, which libomp and Intel's runtime export too, as libtorch_cpu binds
+it, running libc's `fesetenv`). Where there is none (PyTorch built without OpenMP, no /proc) only the calling
+thread is set, as torch itself does. Values below 1e-38 do not change the result.
 
 bf16 matrix multiplies (`train.amp: bf16` on a CPU): oneDNN's bf16 math mode
 (`torch.backends.mkldnn.matmul.fp32_precision = "bf16"`) takes float32 tensors, rounds the operands to bfloat16
@@ -31,17 +31,14 @@ import torch
 
 log = logging.getLogger(__name__)
 
-_OPENMP_RUNTIMES = ("libgomp", "libiomp", "libomp")
-
 
 @functools.cache
-def _openmp() -> ctypes.CDLL | None:
-    """The OpenMP runtime PyTorch loaded (found among this process's mapped files), or None."""
-    with contextlib.suppress(OSError), open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.split()[-1]
-            if os.path.basename(path).startswith(_OPENMP_RUNTIMES):
-                return ctypes.CDLL(path)
+def _gomp_parallel():
+    """`GOMP_parallel` as PyTorch's CPU library binds it (looked up in libtorch_cpu's own scope, so its OpenMP
+    runtime and not another one loaded beside it, such as scikit-learn's libgomp), or None."""
+    with contextlib.suppress(OSError, AttributeError, StopIteration), open("/proc/self/maps") as maps:
+        path = next(p for p in (line.split()[-1] for line in maps) if os.path.basename(p).startswith("libtorch_cpu"))
+        return ctypes.CDLL(path).GOMP_parallel
     return None
 
 
@@ -50,11 +47,11 @@ def set_flush_denormal(on: bool) -> bool:
     CPU cannot flush denormals (as torch's own)."""
     if not torch.set_flush_denormal(on):
         return False
-    runtime, threads = _openmp(), torch.get_num_threads()
+    parallel, threads = _gomp_parallel(), torch.get_num_threads()
     if threads == 1:
         return True
-    if runtime is None:
-        log.debug("no OpenMP runtime found: denormals flushed in the calling thread only")
+    if parallel is None:
+        log.debug("no OpenMP runtime of libtorch_cpu found: denormals flushed in the calling thread only")
         return True
     libc = ctypes.CDLL(None)
     env = ctypes.create_string_buffer(256)  # an fenv_t (32 bytes on x86-64 glibc), opaque to us
@@ -62,7 +59,7 @@ def set_flush_denormal(on: bool) -> bool:
         log.warning("fegetenv failed: denormals flushed in the calling thread only")
         return True
     task = ctypes.cast(libc.fesetenv, ctypes.CFUNCTYPE(None, ctypes.c_void_p))  # void fn(void *data)
-    runtime.GOMP_parallel(task, env, threads, 0)  # every thread of the team runs fesetenv(env)
+    parallel(task, env, threads, 0)  # every thread of the team runs fesetenv(env)
     return True
 
 
