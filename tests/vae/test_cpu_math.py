@@ -3,10 +3,14 @@ in bf16, each only inside its block."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from pipelines.vae import cpu_math
+from tests.faults.harness import REPO
 
 TINY = 1e-39  # a denormal float32
 
@@ -33,6 +37,25 @@ def test_every_thread_flushes_inside_the_block_and_none_after(two_threads):
     with cpu_math.flushed("cpu"):
         assert surviving(x) == 0, "a thread of the pool went on computing with denormals"
     assert surviving(x) == x.numel(), "denormals stayed flushed after the block"
+
+
+def test_torchs_own_pool_is_flushed_with_another_openmp_runtime_loaded():
+    """scikit-learn bundles its own libgomp; loaded after torch it is mapped first, and flushing its pool instead
+    of torch's left half of every kernel unflushed (and a torch thread started in the block flushed after it)."""
+    script = """
+import torch
+import sklearn.ensemble
+from pipelines.vae import cpu_math
+from tests.faults.harness import REPO
+torch.set_num_threads(2)
+x = torch.full((4_000_000,), 1e-39)
+with cpu_math.flushed("cpu"):
+    inside = int(((x * 1.0) != 0).sum())
+print(inside, int(((x * 1.0) != 0).sum()))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", "4000000"]
 
 
 def test_other_devices_leave_the_cpu_alone(two_threads):
