@@ -158,7 +158,9 @@ def sustained(x: np.ndarray, cfg: TrainConfig, one: LossConfig, configs: list[Lo
     runs = {"(a) reference loop": reference_loop(x, replace(cfg, epochs=epochs), one)}
     if pick_device(cfg.device).type == "cpu":
         runs["(a') reference loop, denormals flushed"] = reference_loop_flushed(x, replace(cfg, epochs=epochs), one)
-    eager = {suffix: replace(variant, epochs=epochs) for suffix, variant in variants.items() if "compile" not in suffix}
+    eager = {
+        suffix: replace(variants[suffix], epochs=epochs) for suffix in ("", ", bf16 matmuls") if suffix in variants
+    }
     for suffix, variant in eager.items():
         runs[f"(b) train_vae{suffix}"] = rates_of(train_vae(x, variant, one)[1])
     for suffix, variant in eager.items():
