@@ -6,23 +6,31 @@ arithmetic is many times slower. `torch.set_flush_denormal(True)` sets the FTZ/D
 MXCSR register only, while PyTorch's intra-op work (and MKL's and oneDNN's) also runs on the threads of its OpenMP
 pool, which keep their own: with 2 threads, half of every parallel kernel went on with denormals, and a grid of 16
 fell from 174k to 84k model-samples/s over 8 epochs, against ~180k sustained with every thread flushed. So
-`flushed` also copies the caller's floating-point environment into each pool thread, from inside one OpenMP
-parallel region (libgomp's `GOMP_parallel`, which libomp and Intel's runtime export too, as libtorch_cpu binds
-it, running libc's `fesetenv`). Where there is none (PyTorch built without OpenMP, no /proc) only the calling
-thread is set, as torch itself does. Values below 1e-38 do not change the result.
+`flushed` also copies the caller's floating-point environment (libm's `fegetenv`) into each pool thread, by
+running `fesetenv` from inside one OpenMP parallel region: `GOMP_parallel` (libgomp's, which libomp and Intel's
+runtime export too), looked up among libtorch_cpu's own dependencies so that it is torch's pool and not another
+runtime's loaded beside it (scikit-learn bundles a libgomp). At the end every thread gets the caller's
+environment from before the block back. Where that cannot be done (PyTorch not on OpenMP, no /proc, no libm) only
+the calling thread is set, as torch itself does, with a warning. Values below 1e-38 do not change the result.
+The thread count should not change inside the block: threads added to the pool meanwhile are reset at the end,
+but until then run as they started.
 
 bf16 matrix multiplies (`train.amp: bf16` on a CPU): oneDNN's bf16 math mode
 (`torch.backends.mkldnn.matmul.fp32_precision = "bf16"`) takes float32 tensors, rounds the operands to bfloat16
 inside the kernel (AMX or AVX512-BF16) and accumulates in float32. Activations, the loss and the gradients stay
-float32 and nothing is cast in Python: on a Xeon with AMX a grid of 16 steps ~1.25x faster than with bf16 tensors
-(whose casts, copies and bf16 elementwise kernels cost more than the matrix multiplies save), ~1.3x faster than in
-float32. One config is faster in float32 (oneDNN's per-call cost outweighs the saving at that size).
+float32 and nothing is cast in Python: on a Xeon with AMX a grid of 16 steps ~1.22x faster than with bf16 tensors
+(whose casts, copies and bf16 elementwise kernels cost more than the matrix multiplies save), ~1.23x faster than
+in float32. One config is faster in float32 (oneDNN's per-call cost outweighs the saving at that size). On a CPU
+without bf16 the mode changes nothing: float32. The setting is process-wide while the block runs (and the legacy
+`torch.get_float32_matmul_precision()` raises inside it).
+
 `tests/vae/test_cpu_math.py` checks both, thread by thread and product by product."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import ctypes.util
 import functools
 import logging
 import os
@@ -33,46 +41,65 @@ log = logging.getLogger(__name__)
 
 
 @functools.cache
-def _gomp_parallel():
-    """`GOMP_parallel` as PyTorch's CPU library binds it (looked up in libtorch_cpu's own scope, so its OpenMP
-    runtime and not another one loaded beside it, such as scikit-learn's libgomp), or None."""
-    with contextlib.suppress(OSError, AttributeError, StopIteration), open("/proc/self/maps") as maps:
-        path = next(p for p in (line.split()[-1] for line in maps) if os.path.basename(p).startswith("libtorch_cpu"))
-        return ctypes.CDLL(path).GOMP_parallel
-    return None
+def _pool_runner():
+    """(GOMP_parallel of torch's OpenMP pool, libm), or None, with a warning, where either cannot be had."""
+    try:
+        if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+            raise OSError("PyTorch's parallel backend is not OpenMP")
+        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        libm.fegetenv, libm.fesetenv  # noqa: B018 (both must exist)
+        return _libtorch_cpu().GOMP_parallel, libm
+    except (OSError, AttributeError, StopIteration) as e:
+        log.warning("denormals flushed in the calling thread only, not in PyTorch's other threads (%s: %s)",
+                    type(e).__name__, e)  # fmt: skip
+        return None
 
 
-def set_flush_denormal(on: bool) -> bool:
-    """`torch.set_flush_denormal(on)` in this thread and in every thread of PyTorch's OpenMP pool; False where the
-    CPU cannot flush denormals (as torch's own)."""
-    if not torch.set_flush_denormal(on):
-        return False
-    parallel, threads = _gomp_parallel(), torch.get_num_threads()
-    if threads == 1:
-        return True
-    if parallel is None:
-        log.debug("no OpenMP runtime of libtorch_cpu found: denormals flushed in the calling thread only")
-        return True
-    libc = ctypes.CDLL(None)
-    env = ctypes.create_string_buffer(256)  # an fenv_t (32 bytes on x86-64 glibc), opaque to us
-    if libc.fegetenv(env) != 0:
-        log.warning("fegetenv failed: denormals flushed in the calling thread only")
-        return True
-    task = ctypes.cast(libc.fesetenv, ctypes.CFUNCTYPE(None, ctypes.c_void_p))  # void fn(void *data)
-    parallel(task, env, threads, 0)  # every thread of the team runs fesetenv(env)
-    return True
+def _libtorch_cpu() -> ctypes.CDLL:
+    """libtorch_cpu as this process mapped it: a lookup in its handle searches it and its own dependencies."""
+    with open("/proc/self/maps", errors="surrogateescape") as maps:
+        fields = (line.split(maxsplit=5) for line in maps)
+        path = next(
+            f[5].rstrip("\n") for f in fields if len(f) == 6 and os.path.basename(f[5]).startswith("libtorch_cpu")
+        )
+    return ctypes.CDLL(path)
+
+
+def _fenv() -> ctypes.Array | None:
+    """This thread's floating-point environment (an opaque fenv_t: 32 bytes on x86-64), or None."""
+    runner = _pool_runner()
+    env = ctypes.create_string_buffer(256)
+    return env if runner is not None and runner[1].fegetenv(env) == 0 else None
+
+
+def _to_pool(env: ctypes.Array | None, threads: int) -> None:
+    """Every thread of a team of `threads` (the caller among them) runs fesetenv(env)."""
+    runner = _pool_runner()
+    if env is None or runner is None:
+        return
+    parallel, libm = runner
+    task = ctypes.cast(libm.fesetenv, ctypes.CFUNCTYPE(None, ctypes.c_void_p))  # void fn(void *data)
+    parallel(task, env, max(threads, 2), 0)  # a team of 1 would not reach the pool's threads
 
 
 @contextlib.contextmanager
 def flushed(device: torch.device | str = "cpu"):
-    """Denormals flushed to zero in every CPU thread while the block runs (nothing on other devices), then not."""
-    if torch.device(device).type != "cpu" or not set_flush_denormal(True):
+    """Denormals flushed to zero in every CPU thread while the block runs (nothing on other devices); afterwards
+    every thread has the caller's floating-point environment from before the block."""
+    if torch.device(device).type != "cpu":
         yield
         return
+    before, threads = _fenv(), torch.get_num_threads()
+    if not torch.set_flush_denormal(True):  # this CPU cannot
+        yield
+        return
+    _to_pool(_fenv(), threads)
     try:
         yield
     finally:
-        set_flush_denormal(False)
+        if before is None:
+            torch.set_flush_denormal(False)
+        _to_pool(before, max(threads, torch.get_num_threads()))
 
 
 @contextlib.contextmanager

@@ -39,6 +39,15 @@ def test_every_thread_flushes_inside_the_block_and_none_after(two_threads):
     assert surviving(x) == x.numel(), "denormals stayed flushed after the block"
 
 
+def test_a_nested_block_gives_the_outer_one_its_flushing_back(two_threads):
+    x = torch.full((4_000_000,), TINY)
+    with cpu_math.flushed("cpu"):
+        with cpu_math.flushed("cpu"):
+            assert surviving(x) == 0
+        assert surviving(x) == 0, "the inner block turned the outer one's flushing off"
+    assert surviving(x) == x.numel()
+
+
 def test_torchs_own_pool_is_flushed_with_another_openmp_runtime_loaded():
     """scikit-learn bundles its own libgomp; loaded after torch it is mapped first, and flushing its pool instead
     of torch's left half of every kernel unflushed (and a torch thread started in the block flushed after it)."""
