@@ -136,11 +136,11 @@ def ms_per_call(fn, device: torch.device, calls: int) -> float:
     return (time.perf_counter() - t0) * 1e3 / calls
 
 
-def bf16_matmuls(device: torch.device) -> bool:
+def has_bf16_matmuls(device: torch.device) -> bool:
     """Whether the hardware multiplies bf16 natively (CUDA compute capability >= 8; AVX512-BF16 or AMX on a CPU)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return cpu_math.has_bf16()
 
 
 def cpu_name() -> str:
@@ -196,7 +196,7 @@ def main() -> None:
     one, configs = LossConfig("b4_c0", beta=4.0), grid_configs(args.grid)
     G = len(configs)
     variants = {"": cfg}  # row suffix -> settings, for (b) and (c) alike
-    if bf16_matmuls(device):
+    if has_bf16_matmuls(device):
         variants[", bf16 matmuls"] = replace(cfg, amp="bf16")
     if device.type == "cuda":
         variants |= {", torch.compile": replace(cfg, compile=True), ", no CUDA graphs": replace(cfg, cuda_graphs=False)}

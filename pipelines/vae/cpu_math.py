@@ -102,6 +102,12 @@ def flushed(device: torch.device | str = "cpu"):
         _to_pool(before, max(threads, torch.get_num_threads()))
 
 
+def has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX): what oneDNN's bf16 mode needs to change
+    anything."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 @contextlib.contextmanager
 def bf16_matmuls(device: torch.device | str = "cpu", enabled: bool = True):
     """While the block runs, float32 matrix multiplies on the CPU are done by oneDNN with bfloat16 operands and

@@ -161,7 +161,7 @@ def train_grid(
                     on_epoch(g, metrics)
         else:
             log.info("%s: %s is from other configs or data; starting afresh", ", ".join(names), resume_path)
-    if cfg.amp == "bf16" and device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if cfg.amp == "bf16" and device.type == "cpu" and not cpu_math.has_bf16():
         log.warning("train.amp is bf16 but this CPU has no bf16 matrix multiplies: training in float32")
     stepper = _Stepper(net, opt, data, loss_cfgs, cfg, anneal_steps, device, step)
     if graphs:

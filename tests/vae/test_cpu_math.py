@@ -55,7 +55,6 @@ def test_torchs_own_pool_is_flushed_with_another_openmp_runtime_loaded():
 import torch
 import sklearn.ensemble
 from pipelines.vae import cpu_math
-from tests.faults.harness import REPO
 torch.set_num_threads(2)
 x = torch.full((4_000_000,), 1e-39)
 with cpu_math.flushed("cpu"):
@@ -78,7 +77,7 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((torch.bmm(a, b) - exact).norm() / exact.norm())
 
 
-@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU has no bf16 matmuls")
+@pytest.mark.skipif(not cpu_math.has_bf16(), reason="this CPU has no bf16 matmuls")
 def test_bf16_matmuls_round_the_operands_inside_the_block_only():
     """float32 in and out, bf16 operands inside oneDNN: an error of bf16's precision (8 bits, ~1e-3) in the
     block, float32's (~1e-7) outside; the previous setting comes back."""
