@@ -69,10 +69,12 @@ def reference_loop(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> lis
 
 def matmul_ms(models: int, length: int, cfg: TrainConfig) -> float:
     """Milliseconds per step of the training step's matrix multiplies alone (forward, weight and input gradients)
-    for `models` stacked models, as the trainer does them with `cfg.amp` (bf16: bf16 tensors on CUDA, float32 ones
-    in oneDNN's bf16 mode on a CPU): the floor under the grid's step time, since a grid does each model's FLOPs."""
+    for `models` stacked models, as the trainer does them with `cfg.amp` (bf16: bf16 tensors, or float32 ones in
+    oneDNN's bf16 mode on a CPU with AMX): the floor under the grid's step time, since a grid does each model's
+    FLOPs."""
     device = pick_device(cfg.device)
-    dtype = torch.bfloat16 if cfg.amp == "bf16" and device.type == "cuda" else torch.float32
+    tensors = cfg.amp == "bf16" and cpu_math.bf16_tensors(device)
+    dtype = torch.bfloat16 if tensors else torch.float32
     sizes = [length, *cfg.hidden, 2 * cfg.latent_dim], [cfg.latent_dim, *reversed(cfg.hidden), length]
     shapes = [(a, b) for mlp in sizes for a, b in zip(mlp[:-1], mlp[1:], strict=True)]
     ws = [torch.randn(models, a, b, device=device, dtype=dtype) for a, b in shapes]
@@ -86,7 +88,7 @@ def matmul_ms(models: int, length: int, cfg: TrainConfig) -> float:
             if i > 0:
                 torch.bmm(y, w.transpose(1, 2))
 
-    with cpu_math.bf16_matmuls(device, cfg.amp == "bf16"):
+    with cpu_math.bf16_matmuls(device, cfg.amp == "bf16" and not tensors):
         return ms_per_call(step, device, 100)
 
 

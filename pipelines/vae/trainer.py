@@ -171,7 +171,8 @@ def train_grid(
         ", ".join(names), n, data.shape[1], cfg.epochs, device,
         ", bf16 matmuls" if cfg.amp == "bf16" else "", ", CUDA graphs" if graphs else "",
     )  # fmt: skip
-    with cpu_math.flushed(device), cpu_math.bf16_matmuls(device, cfg.amp == "bf16"):
+    bf16_mode = cfg.amp == "bf16" and not cpu_math.bf16_tensors(device)
+    with cpu_math.flushed(device), cpu_math.bf16_matmuls(device, bf16_mode):
         for epoch in range(first_epoch, cfg.epochs + 1):
             t0 = time.perf_counter()
             perm = torch.randperm(n, device=device, generator=order)
@@ -231,9 +232,9 @@ class _Stepper:
         self.eps = torch.zeros(g, cfg.batch_size, d, device=device)
         net.flat.grad = torch.zeros_like(net.flat)  # written in place every step, never zeroed or freed
         self.grads = net.layers(net.flat.grad)
-        # the layers the step multiplies by: views of the weights, or on CUDA with amp of their bf16 copy, refreshed
-        # every step (a CPU keeps float32 tensors and oneDNN multiplies them in bf16: pipelines.vae.cpu_math)
-        bf16_copy = cfg.amp == "bf16" and device.type != "cpu"
+        # the layers the step multiplies by: views of the weights, or with amp of their bf16 copy, refreshed every
+        # step (a CPU with AMX keeps float32 tensors and oneDNN multiplies them in bf16: pipelines.vae.cpu_math)
+        bf16_copy = cfg.amp == "bf16" and cpu_math.bf16_tensors(device)
         self.half = torch.empty_like(net.flat, dtype=torch.bfloat16) if bf16_copy else None
         self.layers = net.layers(self.half)
         self.forward_backward = torch.compile(fused.forward_backward) if cfg.compile else fused.forward_backward
