@@ -374,7 +374,7 @@ def _read_resume(path: str | Path, device: torch.device) -> dict | None:
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = torch.load(path, map_location=device, weights_only=True)  # tensors and plain data: no code runs
         if not isinstance(state, dict) or not {"key", "model", "optimizer", "generators"} <= state.keys():
             raise ValueError("not a resume checkpoint")
         return state
