@@ -14,7 +14,8 @@ measured in interleaved rounds, each round one epoch of every trainer back to ba
 its best round (as timeit takes the minimum: interference only ever slows a run); the range over rounds is
 printed beside it, and ratios are of the best rounds, floors the fastest of theirs. Prints samples/s
 (model-samples/s for the grid) and the ratios as Markdown, and the floor under the grid's step: its matrix
-multiplies and its Adam step alone, against one config's whole step. `--sustained-epochs` then runs each trainer
+multiplies and its Adam step alone, against one config's whole step, and the grid's FLOPs at the rate of one
+large matrix multiply (the device's peak, in practice). `--sustained-epochs` then runs each trainer
 once for that many epochs and sets its last epoch against its first (a slowdown that builds up over a run, such
 as denormals, is invisible in one-epoch rounds). `--full-epochs` also times one whole run, end to end (capture
 included), of that many epochs on `--full-samples` samples.
@@ -75,8 +76,7 @@ def matmul_ms(models: int, length: int, cfg: TrainConfig) -> float:
     device = pick_device(cfg.device)
     tensors = cfg.amp == "bf16" and cpu_math.bf16_tensors(device)
     dtype = torch.bfloat16 if tensors else torch.float32
-    sizes = [length, *cfg.hidden, 2 * cfg.latent_dim], [cfg.latent_dim, *reversed(cfg.hidden), length]
-    shapes = [(a, b) for mlp in sizes for a, b in zip(mlp[:-1], mlp[1:], strict=True)]
+    shapes = layer_shapes(length, cfg)
     ws = [torch.randn(models, a, b, device=device, dtype=dtype) for a, b in shapes]
     hs = [torch.randn(models, cfg.batch_size, a, device=device, dtype=dtype) for a, _ in shapes]
     ys = [torch.randn(models, cfg.batch_size, b, device=device, dtype=dtype) for _, b in shapes]
@@ -90,6 +90,27 @@ def matmul_ms(models: int, length: int, cfg: TrainConfig) -> float:
 
     with cpu_math.bf16_matmuls(device, cfg.amp == "bf16" and not tensors):
         return ms_per_call(step, device, 100)
+
+
+def layer_shapes(length: int, cfg: TrainConfig) -> list[tuple[int, int]]:
+    """(inputs, outputs) of each Linear layer, encoder then decoder."""
+    sizes = [length, *cfg.hidden, 2 * cfg.latent_dim], [cfg.latent_dim, *reversed(cfg.hidden), length]
+    return [(a, b) for mlp in sizes for a, b in zip(mlp[:-1], mlp[1:], strict=True)]
+
+
+def step_flops(length: int, cfg: TrainConfig) -> int:
+    """Floating-point operations of one model's training step in its matrix multiplies: per layer the forward
+    product and the weight gradient, and the input gradient for all but the first layer, 2 B in out each."""
+    shapes = layer_shapes(length, cfg)
+    return sum(2 * cfg.batch_size * a * b * (2 if i == 0 else 3) for i, (a, b) in enumerate(shapes))
+
+
+def peak_gflops(device: torch.device, dtype: torch.dtype) -> float:
+    """GFLOP/s of one large square matrix multiply in `dtype` (best of 5): what the device's matrix units reach
+    when nothing but arithmetic limits them."""
+    n = 8192 if device.type == "cuda" else 2048
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    return 2 * n**3 / 1e6 / min(ms_per_call(lambda: a @ b, device, 1) for _ in range(5))
 
 
 def reference_loop_flushed(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> list[float]:
@@ -264,6 +285,16 @@ def main() -> None:
     if "matmul_bf16" in floor_ms:
         print(f"With bf16 matmuls the grid's matrix multiplies take {floor_ms['matmul_bf16']:.2f} ms; with Adam "
               f"{(floor_ms['matmul_bf16'] + floor_ms['adam']) / step_ms:.2f}x one config's fp32 step.")  # fmt: skip
+    flops = step_flops(args.length, cfg)
+    peaks = {"fp32": peak_gflops(device, torch.float32)}
+    if ", bf16 matmuls" in variants:
+        peaks["bf16"] = peak_gflops(device, torch.bfloat16)
+    rate = flops / step_ms / 1e6
+    bounds = [f"{G * flops / v / 1e6:.2f} ms in {k} ({G * flops / v / 1e6 / step_ms:.2f}x)" for k, v in peaks.items()]
+    print(f"\nCompute bound: one model's step is {flops / 1e6:.1f} MFLOP of matrix multiplies, and one config's "
+          f"whole step runs at {rate:.0f} GFLOP/s, {rate / peaks['fp32']:.0%} of a large matmul's rate here ("
+          + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in peaks.items()) + f"). At that rate a grid of {G}'s "
+          f"matrix multiplies alone take at least " + " and ".join(bounds) + " one config's whole step.")  # fmt: skip
     if args.sustained_epochs > 1:
         sustained(x, cfg, one, configs, variants, args.sustained_epochs)
     if args.full_epochs:
