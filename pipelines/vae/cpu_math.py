@@ -25,8 +25,8 @@ bf16 matrix multiplies (`train.amp: bf16`) come in two forms, and `bf16_tensors`
   inside it).
 - on a CPU with AVX512-BF16 but no AMX (an AMD EPYC, for one), PyTorch leaves the mode unused (float32 products,
   bit for bit), so the weights are cast to a bf16 copy once per step and the matrix multiplies take bf16 tensors,
-  as on CUDA: a grid of 16's matrix multiplies take 4.0 ms against 6.9-7.9 ms in float32 (AMD EPYC, 2 threads),
-  and the grid steps ~1.15x faster than in float32.
+  as on CUDA: a grid of 16's matrix multiplies take 2.8-4.0 ms against 5.7-7.9 ms in float32 (AMD EPYC, 2
+  threads, four runs), and the grid steps 1.15-1.4x faster than in float32.
 One config is faster in float32 on both (the per-call costs outweigh the saving at that size). On a CPU without
 bf16 the mode is used and changes nothing: float32.
 
