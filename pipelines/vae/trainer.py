@@ -171,7 +171,7 @@ def train_grid(
         ", ".join(names), n, data.shape[1], cfg.epochs, device,
         ", bf16 matmuls" if cfg.amp == "bf16" else "", ", CUDA graphs" if graphs else "",
     )  # fmt: skip
-    bf16_mode = cfg.amp == "bf16" and not cpu_math.bf16_tensors(device)
+    bf16_mode = cfg.amp == "bf16" and stepper.half is None  # a CPU's float32 tensors in oneDNN's bf16 mode
     with cpu_math.flushed(device), cpu_math.bf16_matmuls(device, bf16_mode):
         for epoch in range(first_epoch, cfg.epochs + 1):
             t0 = time.perf_counter()
@@ -235,7 +235,7 @@ class _Stepper:
         # the layers the step multiplies by: views of the weights, or with amp of their bf16 copy, refreshed every
         # step (a CPU with AMX keeps float32 tensors and oneDNN multiplies them in bf16: pipelines.vae.cpu_math)
         bf16_copy = cfg.amp == "bf16" and cpu_math.bf16_tensors(device)
-        self.half = torch.empty_like(net.flat, dtype=torch.bfloat16) if bf16_copy else None
+        self.half = net.flat.detach().to(torch.bfloat16) if bf16_copy else None
         self.layers = net.layers(self.half)
         self.forward_backward = torch.compile(fused.forward_backward) if cfg.compile else fused.forward_backward
         # On a CPU (one process, eager) each layer's Adam step runs as soon as the backward pass is done with that
@@ -264,8 +264,6 @@ class _Stepper:
         # bf16 tensors: each layer's bf16 copy is cast right after its Adam step, while its new weights are in cache
         # (a grid of 16 ~1.05-1.1x faster than casting all of them at the start of the next step)
         halves = [list(pair) for pair in sum(self.net.layers(self.half), [])] if self.half is not None else None
-        if halves is not None:
-            self.half.copy_(p.detach())
 
         def step_layer(k: int) -> None:
             torch._fused_adam_(*slices[k], [], [self.adam_step] * 2, **options)
