@@ -110,7 +110,8 @@ def peak_gflops(device: torch.device, dtype: torch.dtype) -> float:
     when nothing but arithmetic limits them."""
     n = 8192 if device.type == "cuda" else 2048
     a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-    return 2 * n**3 / 1e6 / min(ms_per_call(lambda: a @ b, device, 1) for _ in range(5))
+    ms = [ms_per_call(lambda: a @ b, device, 1, warmup=3 if i == 0 else 0) for i in range(5)]
+    return 2 * n**3 / 1e6 / min(ms)
 
 
 def reference_loop_flushed(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig) -> list[float]:
@@ -147,10 +148,12 @@ def adam_ms(models: int, length: int, cfg: TrainConfig) -> float:
     return ms_per_call(opt.step, device, 50)
 
 
-def ms_per_call(fn, device: torch.device, calls: int) -> float:
-    """Milliseconds per call of `fn` over `calls` calls after 10 warm-up calls (the device's queue drained)."""
-    for _ in range(10):
+def ms_per_call(fn, device: torch.device, calls: int, warmup: int = 10) -> float:
+    """Milliseconds per call of `fn` over `calls` calls after `warmup` warm-up calls (the device's queue drained)."""
+    for _ in range(warmup):
         fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(calls):
         fn()
