@@ -23,7 +23,7 @@ bf16 matrix multiplies (`train.amp: bf16`) come in two forms, and `bf16_tensors`
   copies and bf16 elementwise kernels cost more than the matrix multiplies save), ~1.23x faster than in float32.
   The setting is process-wide while the block runs (and the legacy `torch.get_float32_matmul_precision()` raises
   inside it).
-- on a CPU with AVX512-BF16 but no AMX (an AMD EPYC, for one), PyTorch leaves the mode unused (float32 products,
+- on a CPU with AVX512-BF16 but no AMX (an AMD EPYC, for one), oneDNN leaves the mode unused (float32 products,
   bit for bit), so the weights are cast to a bf16 copy once per step and the matrix multiplies take bf16 tensors,
   as on CUDA: a grid of 16's matrix multiplies take 2.8-4.0 ms against 5.7-7.9 ms in float32 (AMD EPYC, 2
   threads, four runs), and the grid steps 1.15-1.4x faster than in float32.
@@ -116,8 +116,9 @@ def has_bf16() -> bool:
 
 @functools.cache
 def has_bf16_mode() -> bool:
-    """Whether oneDNN's bf16 mode changes anything on this CPU. PyTorch takes it only where it deems the hardware
-    worth it (AMX on x86 in torch 2.13: with AVX512-BF16 alone, products in the mode come out exactly as in float32),
+    """Whether oneDNN's bf16 mode changes anything on this CPU. The mode (oneDNN's `fpmath_mode` bf16) only allows
+    oneDNN to round float32 operands to bf16; whether the kernel it picks does so is oneDNN's choice (seen: it does
+    on a Xeon with AMX; on an AMD EPYC with AVX512-BF16 alone products in the mode come out exactly as in float32),
     so it is probed: one product in the mode against float32's."""
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(64, 64, generator=g), torch.randn(64, 64, generator=g)
