@@ -77,7 +77,7 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((torch.bmm(a, b) - exact).norm() / exact.norm())
 
 
-@pytest.mark.skipif(not cpu_math.has_bf16_mode(), reason="PyTorch has no oneDNN bf16 mode on this CPU")
+@pytest.mark.skipif(not cpu_math.has_bf16_mode(), reason="oneDNN leaves its bf16 mode unused on this CPU")
 def test_bf16_matmuls_round_the_operands_inside_the_block_only():
     """float32 in and out, bf16 operands inside oneDNN: an error of bf16's precision (8 bits, ~1e-3) in the
     block, float32's (~1e-7) outside; the previous setting comes back."""
