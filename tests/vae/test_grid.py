@@ -72,7 +72,7 @@ def assert_close_weights(a: BetaVAE, b: BetaVAE, atol: float) -> None:
 
 
 def test_grid_matches_each_config_trained_alone(sines):
-    cfg = TrainConfig(epochs=4, batch_size=32, hidden=(32, 16), anneal_fraction=0.5, checkpoint_every=0, device="cpu")
+    cfg = replace(SMALL, epochs=4, batch_size=32)
     grid = train_grid(sines, cfg, GRID)
     assert len(grid) == len(GRID)
     for (model, history), loss_cfg in zip(grid, GRID, strict=True):
@@ -173,8 +173,7 @@ def test_adam_stepped_layer_by_layer_is_adam_over_the_whole_parameter(sines, mon
     casts each layer's bf16 copy right after; the result is the same as one Adam step over the flat parameter after
     the backward and one cast of all the weights before the next step."""
     monkeypatch.setattr(cpu_math, "bf16_tensors", lambda device: True)
-    cfg = TrainConfig(epochs=3, batch_size=32, hidden=(32, 16), anneal_fraction=0.5, checkpoint_every=0, device="cpu",
-                      amp=amp)  # fmt: skip
+    cfg = replace(SMALL, batch_size=32, amp=amp)
     by_layer = train_grid(sines, cfg, GRID)
     monkeypatch.setattr(trainer._Stepper, "_layer_adam", lambda self: None)  # opt.step() after the backward
     whole = train_grid(sines, cfg, GRID)
