@@ -41,7 +41,7 @@ def main() -> None:
     data = TrainingSet.load(args.data)
     train, test = data.part("train"), data.part("test")
     base = TrainConfig(epochs=args.epochs, checkpoint_every=0)
-    loss_cfg = LossConfig("b4_c0", beta=4.0)
+    loss_cfg = LossConfig("b4_c0", "beta", beta=4.0)
     rows = []
     for batch in args.batches:
         cfg = replace(base, batch_size=batch, lr=base.lr * math.sqrt(batch / 64))

@@ -18,16 +18,16 @@ import torch
 
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.summary import EvalConfig, probe_scores, summarize_model
-from pipelines.vae.losses import LossConfig
+from pipelines.vae.regularizers import LossConfig
 from pipelines.vae.trainer import TrainConfig, pick_device, train_grid
 
 GRID = [
-    LossConfig("b1_c0", beta=1.0),
-    LossConfig("b4_c0", beta=4.0),
-    LossConfig("b16_c0", beta=16.0),
-    LossConfig("b64_c0", beta=64.0),
-    LossConfig("g1000_c10", capacity_nats=10.0),
-    LossConfig("g1000_c25", capacity_nats=25.0),
+    LossConfig("b1_c0", "beta", beta=1.0),
+    LossConfig("b4_c0", "beta", beta=4.0),
+    LossConfig("b16_c0", "beta", beta=16.0),
+    LossConfig("b64_c0", "beta", beta=64.0),
+    LossConfig("g1000_c10", "capacity", capacity_nats=10.0),
+    LossConfig("g1000_c25", "capacity", capacity_nats=25.0),
 ]
 SHOWN = ["mig", "sap", "dci_disentanglement", "dci_completeness", "modularity", "recon_rmse", "kl_total",
          "active_units", "probe_mi_auroc", "probe_next_vol_r2"]  # fmt: skip

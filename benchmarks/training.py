@@ -123,8 +123,8 @@ def reference_loop_flushed(x: np.ndarray, cfg: TrainConfig, loss_cfg: LossConfig
 def grid_configs(size: int) -> list[LossConfig]:
     """Half beta-VAEs (beta 1, 2, 4, ...), half capacity models (gamma 1000, C 5, 10, 15, ...)."""
     half = size // 2
-    betas = [LossConfig(f"b{2**i}_c0", beta=float(2**i)) for i in range(size - half)]
-    return betas + [LossConfig(f"g1000_c{5 * (i + 1)}", capacity_nats=5.0 * (i + 1)) for i in range(half)]
+    betas = [LossConfig(f"b{2**i}_c0", "beta", beta=float(2**i)) for i in range(size - half)]
+    return betas + [LossConfig(f"g1000_c{5 * (i + 1)}", "capacity", capacity_nats=5.0 * (i + 1)) for i in range(half)]
 
 
 def median_rate(history: list[dict]) -> float:
@@ -219,7 +219,7 @@ def main() -> None:
         name = torch.cuda.get_device_name()
     else:
         name = f"{cpu_name()}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}"
-    one, configs = LossConfig("b4_c0", beta=4.0), grid_configs(args.grid)
+    one, configs = LossConfig("b4_c0", "beta", beta=4.0), grid_configs(args.grid)
     G = len(configs)
     variants = {"": cfg}  # row suffix -> settings, for (b) and (c) alike
     if has_bf16_matmuls(device):

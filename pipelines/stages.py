@@ -33,7 +33,7 @@ from pipelines.quarantine import Reject, write_quarantine
 from pipelines.storage import exclusive, write_parquet, write_text
 from pipelines.synthetic.btc import BARS_FILE, FACTORS_FILE, SyntheticBtcConfig, generate_btc
 from pipelines.synthetic.ecg import SyntheticEcgConfig, generate_ecg
-from pipelines.vae.sweep import LossConfig
+from pipelines.vae.regularizers import LossConfig
 from pipelines.validation.bars import BarChecksConfig, validate_bars
 from pipelines.validation.ecg import RecordChecksConfig, validate_records
 from pipelines.validation.expectations import SuiteResult

@@ -52,7 +52,7 @@ def test_dvc_repro_runs_every_stage_in_a_fresh_copy_and_a_rerun_is_a_no_op(tmp_p
         pytest.fail(f"DVC is part of `make install` and must be present: {e}")
     root = project_copy(tmp_path / "repo")
     assert (root / ".dvc" / "config").is_file(), "dvc init must be committed, not generated at run time"
-    sweep = {"g1000_c25": {"gamma": 1000.0, "capacity_nats": 25.0}}
+    sweep = {"g1000_c25": {"kind": "capacity", "gamma": 1000.0, "capacity_nats": 25.0}}
     write_params(root, {**TINY, "sweep": sweep}, replace=("sweep",))
     for name, value in _env(root).items():
         monkeypatch.setenv(name, value)

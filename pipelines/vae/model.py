@@ -86,50 +86,62 @@ class BetaVAE(nn.Module):
 
 
 class StackedVAE(nn.Module):
-    """G BetaVAEs of one shape as one module, trained by `pipelines.vae.fused`: every Linear layer's weight is
-    stacked to (G, in, out) and its bias to (G, 1, out), and all of them are views of one flat parameter, so a
-    layer is one batched matrix multiply for all G models and Adam steps one tensor. The models share the input
-    batch and the normalisation; Adam is elementwise, so training the stack is training each model alone (up to
-    float rounding in the batched kernels)."""
+    """G BetaVAEs of one shape as one module: every Linear layer's weights are stacked to (G, in, out) and its
+    biases to (G, 1, out), so a layer is one batched matrix multiply for all G models. The models share the input
+    batch and the normalisation; each model's loss depends on its own weights only, so the gradient of the sum of
+    the G losses is each model's own gradient, and Adam (elementwise) trains each model as if alone (up to float
+    rounding in the batched kernels)."""
 
     def __init__(self, models: list[BetaVAE]):
         super().__init__()
         first = models[0]
         if any(m.cfg != first.cfg or m.describe() != first.describe() for m in models):
             raise ConfigError("stacked models must share their config and normalisation")
-        self.cfg = first.cfg
+        self.cfg, self.size = first.cfg, len(models)
         self.register_buffer("x_mean", first.x_mean.clone())
         self.register_buffer("x_std", first.x_std.clone())
-        tensors = []
-        for mlp in ("encoder", "decoder"):
-            for layer in _linears(getattr(first, mlp)):
-                tensors.append(torch.stack([getattr(m, mlp)[layer].weight.detach().T for m in models]))  # (G, in, out)
-                tensors.append(torch.stack([getattr(m, mlp)[layer].bias.detach()[None] for m in models]))  # (G, 1, out)
-        self.shapes = [t.shape for t in tensors]
-        self.encoder_layers = len(_linears(first.encoder))
-        self.flat = nn.Parameter(torch.cat([t.reshape(-1) for t in tensors]))
-
-    def layers(self, flat: torch.Tensor | None = None) -> tuple[list, list]:
-        """(encoder, decoder) lists of (weight, bias) views into `flat` (the parameter itself by default, or a
-        tensor shaped like it, such as its gradient)."""
-        flat = self.flat.detach() if flat is None else flat
-        views = [
-            v.view(shape) for v, shape in zip(flat.split([s.numel() for s in self.shapes]), self.shapes, strict=True)
-        ]
-        pairs = list(zip(views[0::2], views[1::2], strict=True))
-        return pairs[: self.encoder_layers], pairs[self.encoder_layers :]
+        self.encoder, self.decoder = (_stack([getattr(m, mlp) for m in models]) for mlp in ("encoder", "decoder"))
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.x_mean) / self.x_std
 
+    def forward(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(decoder output (G, B, L), mu, logvar, z (each (G, B, D))) of the normalised batch `x` (B, L) shared by
+        the G models, given each model's noise `eps` (G, B, D): z = mu + eps * std."""
+        mu, logvar = _stacked_mlp(x, self.encoder, self.size).float().chunk(2, dim=-1)
+        z = mu + eps * torch.exp(0.5 * logvar)
+        return _stacked_mlp(z, self.decoder, self.size), mu, logvar, z
+
     def unstack(self, g: int) -> BetaVAE:
         """Model `g` as a plain BetaVAE (CPU, eval mode): what is saved, logged and registered."""
         model = BetaVAE(self.cfg, float(self.x_mean), float(self.x_std))
-        for mlp, pairs in zip((model.encoder, model.decoder), self.layers(), strict=True):
-            for index, (w, b) in zip(_linears(mlp), pairs, strict=True):
+        for mlp, params in ((model.encoder, self.encoder), (model.decoder, self.decoder)):
+            for index, w, b in zip(_linears(mlp), params[0::2], params[1::2], strict=True):
                 mlp[index].weight.data.copy_(w[g].T)
                 mlp[index].bias.data.copy_(b[g, 0])
         return model.eval()
+
+
+def _stack(mlps: list[nn.Sequential]) -> nn.ParameterList:
+    """The Linear layers of G MLPs of one shape as [weight (G, in, out), bias (G, 1, out), ...]."""
+    params = []
+    for i in _linears(mlps[0]):
+        params.append(torch.stack([mlp[i].weight.detach().T for mlp in mlps]))
+        params.append(torch.stack([mlp[i].bias.detach()[None] for mlp in mlps]))
+    return nn.ParameterList(params)
+
+
+def _stacked_mlp(h: torch.Tensor, params: nn.ParameterList, size: int) -> torch.Tensor:
+    """Linear layers (weight, bias alternating in `params`) with ReLU between them, G models at once; `h` is (B, F)
+    shared by all (a stride-0 view, no copy) or (G, B, F)."""
+    if h.dim() == 2:
+        h = h.expand(size, *h.shape)
+    layers = len(params) // 2
+    for i in range(layers):
+        h = torch.baddbmm(params[2 * i + 1], h, params[2 * i])
+        if i < layers - 1:
+            h = torch.relu(h)
+    return h
 
 
 def _linears(mlp: nn.Sequential) -> list[int]:

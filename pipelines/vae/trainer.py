@@ -1,18 +1,18 @@
-"""Training of beta-VAEs: one config, or a whole beta/C grid in one vectorised pass (`StackedVAE`).
+"""Training of beta-VAEs: one config, or a whole sweep of configs in one vectorised pass (`StackedVAE`).
 
 The data live as one normalised tensor on the device and are sliced per batch (no DataLoader over in-memory
 tensors). Every config of a grid sees the same batches (one shuffle stream seeded by `train.seed`) and draws its
 reparameterisation noise from its own stream, seeded by `train.seed` and its name, one (N, D) draw per epoch; so a
 config's result does not depend on the grid it was trained in, and `train_vae` is `train_grid` with one config.
-The forward and backward passes are written out by hand (`pipelines.vae.fused`: no autograd bookkeeping) into one
-flat gradient buffer, and Adam (the fused kernel) steps that one flat parameter: on a CPU layer by layer inside
-the backward pass, while each layer's gradient is still in cache, on CUDA in one launch. On CUDA the whole
-step (forward, backward, Adam) is captured once as a CUDA graph and replayed. Optional: bf16 matrix multiplies
-(`train.amp`) and torch.compile of the step (`train.compile`); `python -m benchmarks.training` measures each.
+Each step sums the G models' losses (`pipelines.vae.losses.GridLoss`: reconstruction plus each model's regularizer),
+autograd gives every model the gradient of its own loss, and PyTorch's fused Adam steps all of them. On CUDA the
+whole step (forward, backward, Adam) is captured once as a CUDA graph and replayed. Optional: bf16 autocast of the
+matrix multiplies (`train.amp`) and torch.compile of the forward and loss (`train.compile`); `make bench`
+measures them (benchmarks/README.md).
 
-The loop reads top to bottom: shuffle and noise -> per batch (capacity target -> forward -> loss -> step) ->
-epoch metrics -> callback. Metrics reach the caller through `on_epoch(index, metrics)`; the training stage passes
-the MLflow logger, a test passes a list's append.
+The loop reads top to bottom: shuffle and noise -> per batch (forward -> loss -> backward -> Adam) -> epoch
+metrics -> callback. Metrics reach the caller through `on_epoch(index, metrics)`; the training stage passes the
+MLflow logger, a test passes a list's append.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ import torch
 
 from pipelines.errors import ConfigError, TrainingError
 from pipelines.storage import atomic_path
-from pipelines.vae import cpu_math, fused
-from pipelines.vae.losses import LossConfig, capacity_at, loss_weights
+from pipelines.vae.losses import GridLoss
+from pipelines.vae.regularizers import LossConfig, Posterior, anneal_progress, target_capacity
 from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,9 @@ class TrainConfig:
     anneal_fraction: float = 0.8  # share of all steps over which C(t) rises from 0 to C
     seed: int = 0
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
-    amp: str = "off"  # "bf16": matmuls with bf16 operands, fp32 accumulation (faster grids where the hardware has bf16)
+    amp: str = "off"  # "bf16": autocast matrix multiplies to bf16 (fp32 accumulation); faster grids on a GPU
     cuda_graphs: bool = True  # on CUDA, capture the training step once and replay it
-    compile: bool = False  # torch.compile the forward-backward step: fuses kernels; pays off on long CUDA runs
+    compile: bool = False  # torch.compile the forward and loss: fuses kernels; pays off on long CUDA runs
     checkpoint_every: int = 10  # epochs between resume checkpoints (0: none)
 
     def __post_init__(self):
@@ -138,6 +138,7 @@ def train_grid(
     net = StackedVAE(init_models(model_cfg, len(loss_cfgs), cfg.seed, offset, scale)).to(device)
     rank, world = distributed()
     graphs = cfg.cuda_graphs and device.type == "cuda" and world == 1
+    # fused Adam: one kernel over all parameters; capturable keeps its step count on the device for the CUDA graph
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=True, capturable=graphs)
     data = net.standardize(torch.as_tensor(x_train, dtype=torch.float32, device=device))  # (N, L)
     n, names = len(data), [c.name for c in loss_cfgs]
@@ -161,184 +162,144 @@ def train_grid(
                     on_epoch(g, metrics)
         else:
             log.info("%s: %s is from other configs or data; starting afresh", ", ".join(names), resume_path)
-    if cfg.amp == "bf16" and device.type == "cpu" and not cpu_math.has_bf16():
-        log.warning("train.amp is bf16 but this CPU has no bf16 matrix multiplies: training in float32")
-    stepper = _Stepper(net, opt, data, loss_cfgs, cfg, anneal_steps, device, step)
+    stepper = _Stepper(net, opt, data, GridLoss(loss_cfgs, cfg.likelihood, cfg.recon_sigma, device), cfg,
+                       anneal_steps, step)  # fmt: skip
     if graphs:
         stepper.capture()
     log.info(
         "training %s on %d samples x %d features, %d epochs, device %s%s%s",
         ", ".join(names), n, data.shape[1], cfg.epochs, device,
-        ", bf16 matmuls" if cfg.amp == "bf16" else "", ", CUDA graphs" if graphs else "",
+        ", bf16 autocast" if cfg.amp == "bf16" else "", ", CUDA graphs" if graphs else "",
     )  # fmt: skip
-    bf16_mode = cfg.amp == "bf16" and stepper.half is None  # a CPU's float32 tensors in oneDNN's bf16 mode
-    with cpu_math.flushed(device), cpu_math.bf16_matmuls(device, bf16_mode):
-        for epoch in range(first_epoch, cfg.epochs + 1):
-            t0 = time.perf_counter()
-            perm = torch.randperm(n, device=device, generator=order)
-            eps = torch.stack([torch.randn(n, cfg.latent_dim, device=device, generator=g) for g in noises])  # (G, N, D)
-            stepper.reset_sums()
-            for start in range(0, n, cfg.batch_size):
-                end = min(start + cfg.batch_size, n)  # this process's part of the batch: every world-th sample
-                stepper.share = len(range(start + rank, end, world)) / (end - start)
-                stepper.step(perm[start:end][rank::world], eps[:, start:end][:, rank::world])
-                step += 1
-            if world > 1:
-                for v in stepper.sums.values():
-                    torch.distributed.all_reduce(v)
-            sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
-            seconds = time.perf_counter() - t0
-            for g, loss_cfg in enumerate(loss_cfgs):
-                capacity = capacity_at(step - 1, loss_cfg.capacity_nats, anneal_steps)
-                metrics = _epoch_metrics(epoch, {k: v[g] for k, v in sums.items()}, n, seconds, capacity)
-                if not math.isfinite(metrics["loss"]):
-                    raise TrainingError(
-                        f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr"
-                    )
-                histories[g].append(metrics)
-            eta = seconds * (cfg.epochs - epoch)  # the last epoch's pace for the ones left
-            if rank == 0:
-                _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
-            if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-                state = {"key": resume_key, "model": net.state_dict(), "optimizer": opt.state_dict(),
-                         "generators": [g.get_state() for g in [order, *noises]], "step": step, "epoch": epoch,
-                         "history": histories}  # fmt: skip
-                with atomic_path(resume_path) as tmp:
-                    torch.save(state, tmp)
-            if on_epoch is not None:
-                for g in range(len(loss_cfgs)):
-                    on_epoch(g, histories[g][-1])
+    if device.type == "cpu" and not pool_flushes_denormals():
+        log.warning("denormals are not flushed in PyTorch's CPU threads (torch ran parallel work before pipelines.vae "
+                    "was imported): training may slow down as a run goes on; import pipelines.vae first")  # fmt: skip
+    for epoch in range(first_epoch, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, device=device, generator=order)
+        eps = torch.stack([torch.randn(n, cfg.latent_dim, device=device, generator=g) for g in noises])  # (G, N, D)
+        stepper.reset_sums()
+        for start in range(0, n, cfg.batch_size):
+            end = min(start + cfg.batch_size, n)  # this process's part of the batch: every world-th sample
+            stepper.share = len(range(start + rank, end, world)) / (end - start)
+            stepper.step(perm[start:end][rank::world], eps[:, start:end][:, rank::world])
+            step += 1
+        if world > 1:
+            for v in stepper.sums.values():
+                torch.distributed.all_reduce(v)
+        sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
+        seconds = time.perf_counter() - t0
+        for g, loss_cfg in enumerate(loss_cfgs):
+            capacity = target_capacity(loss_cfg, anneal_progress(step - 1, anneal_steps))
+            metrics = _epoch_metrics(epoch, {k: v[g] for k, v in sums.items()}, n, seconds, capacity)
+            if not math.isfinite(metrics["loss"]):
+                raise TrainingError(
+                    f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr"
+                )
+            histories[g].append(metrics)
+        eta = seconds * (cfg.epochs - epoch)  # the last epoch's pace for the ones left
+        if rank == 0:
+            _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
+        if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
+            state = {"key": resume_key, "model": net.state_dict(), "optimizer": opt.state_dict(),
+                     "generators": [g.get_state() for g in [order, *noises]], "step": step, "epoch": epoch,
+                     "history": histories}  # fmt: skip
+            with atomic_path(resume_path) as tmp:
+                torch.save(state, tmp)
+        if on_epoch is not None:
+            for g in range(len(loss_cfgs)):
+                on_epoch(g, histories[g][-1])
     if resume_path is not None:
         Path(resume_path).unlink(missing_ok=True)
     return [(net.unstack(g), histories[g]) for g in range(len(loss_cfgs))]
 
 
 class _Stepper:
-    """One optimisation step of the stacked models, eager or replayed from CUDA graphs (one per batch size: the
-    full batch and the epoch's last, shorter one). Sums of the epoch's loss, recon and KL per latent accumulate on
-    the device, so the loop never waits for it inside an epoch."""
+    """One optimisation step of the stacked models, eager or replayed from a CUDA graph (captured for the full
+    batch; an epoch's last, shorter batch runs eagerly). Sums of the epoch's loss, recon and KL per latent
+    accumulate on the device, so the loop never waits for it inside an epoch."""
 
-    def __init__(self, net, opt, data, loss_cfgs, cfg: TrainConfig, anneal_steps: int, device, step: int):
-        self.net, self.opt, self.data, self.cfg = net, opt, data, cfg
-        self.beta, self.gamma, self.capacity_nats = loss_weights(loss_cfgs, device)
-        self.anneal_steps = anneal_steps
-        self.capacity_rate = self.capacity_nats / max(anneal_steps, 1)  # C(t) = min(C, C t / T_anneal)
-        self.t = torch.tensor(float(step), device=device)  # the step counter C(t) reads, kept on the device
+    def __init__(self, net: StackedVAE, opt, data, loss: GridLoss, cfg: TrainConfig, anneal_steps: int, step: int):
+        self.net, self.opt, self.data, self.cfg, self.anneal_steps = net, opt, data, cfg, anneal_steps
+        device = data.device
+        self.t = torch.tensor(float(step), device=device)  # the step count the annealing reads, on the device
         self.world, self.share = distributed()[1], 1.0  # share: this process's part of the batch
-        g, d = len(loss_cfgs), cfg.latent_dim
+        g, d = net.size, cfg.latent_dim
         self.sums = {k: torch.zeros(shape, device=device) for k, shape in (("loss", g), ("recon", g), ("kl", (g, d)))}
-        self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
+        self.graph: torch.cuda.CUDAGraph | None = None
         self.idx = torch.zeros(cfg.batch_size, dtype=torch.long, device=device)
         self.eps = torch.zeros(g, cfg.batch_size, d, device=device)
-        net.flat.grad = torch.zeros_like(net.flat)  # written in place every step, never zeroed or freed
-        self.grads = net.layers(net.flat.grad)
-        # the layers the step multiplies by: views of the weights, or with amp of their bf16 copy, refreshed every
-        # step (a CPU with AMX keeps float32 tensors and oneDNN multiplies them in bf16: pipelines.vae.cpu_math)
-        bf16_copy = cfg.amp == "bf16" and cpu_math.bf16_tensors(device)
-        self.half = net.flat.detach().to(torch.bfloat16) if bf16_copy else None
-        self.layers = net.layers(self.half)
-        self.forward_backward = torch.compile(fused.forward_backward) if cfg.compile else fused.forward_backward
-        # On a CPU (one process, eager) each layer's Adam step runs as soon as the backward pass is done with that
-        # layer, while its gradient and weights are still in cache: a grid's optimizer state (4 x 10 MB for 16
-        # models) outgrows the cache, and stepping it layer by layer makes a grid of 16 ~1.15x faster. On a GPU one
-        # fused Adam over the flat parameter is fewer kernel launches. Either way the same arithmetic per weight.
-        self.layer_adam = self._layer_adam() if device.type == "cpu" and self.world == 1 and not cfg.compile else None
+        self.loss = loss
+        self.forward = torch.compile(self._forward) if cfg.compile else self._forward
+        self.autocast = torch.autocast(device.type, torch.bfloat16, enabled=cfg.amp == "bf16")
 
-    def _layer_adam(self) -> Callable[[int], None]:
-        """`layer_done` for the fused step: Adam on layer k's slices of the flat parameter, gradient and moments,
-        through torch._fused_adam_ (private, but the very op torch.optim.Adam(fused=True) runs; tests/vae/test_grid.py
-        checks the result against opt.step() bit for bit), on the optimizer's own state, so checkpoints and resumes
-        see no difference."""
-        p, group = self.net.flat, self.opt.param_groups[0]
-        state = self.opt.state[p]
-        if not state:  # what Adam(fused=True) creates at its first step
-            state.update(step=torch.zeros((), dtype=torch.float32, device=p.device), exp_avg=torch.zeros_like(p),
-                         exp_avg_sq=torch.zeros_like(p))  # fmt: skip
-        self.adam_step = state["step"]
-        parts = [sum(self.net.layers(t), []) for t in (p.detach(), p.grad, state["exp_avg"], state["exp_avg_sq"])]
-        slices = [[list(pair) for pair in layer] for layer in zip(*parts, strict=True)]  # per layer: p, g, m, v
-        beta1, beta2 = group["betas"]
-        options = dict(lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
-                       amsgrad=False, maximize=False)  # fmt: skip
-
-        # bf16 tensors: each layer's bf16 copy is cast right after its Adam step, while its new weights are in cache
-        # (a grid of 16 ~1.05-1.1x faster than casting all of them at the start of the next step)
-        halves = [list(pair) for pair in sum(self.net.layers(self.half), [])] if self.half is not None else None
-
-        def step_layer(k: int) -> None:
-            torch._fused_adam_(*slices[k], [], [self.adam_step] * 2, **options)
-            if halves is not None:
-                for half, weight in zip(halves[k], slices[k][0], strict=True):
-                    half.copy_(weight)
-
-        return step_layer
+    def _forward(self, batch: torch.Tensor, eps: torch.Tensor, progress: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out, mu, logvar, z = self.net(batch, eps)
+        post = Posterior(mu, logvar, z, progress)
+        loss, recon = self.loss(batch, out, post)
+        return loss, recon, post.kl().mean(dim=1)
 
     def reset_sums(self) -> None:
         for v in self.sums.values():
             v.zero_()
 
     def step(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
-        size = len(idx)
-        if size not in self.graphs:
+        if self.graph is None or len(idx) != self.cfg.batch_size:
             self._compute(idx, eps)
             return
-        self.idx[:size].copy_(idx)
-        self.eps[:, :size].copy_(eps)
-        self.graphs[size].replay()
-
-    def _capacity(self) -> torch.Tensor:
-        if self.anneal_steps <= 0:
-            return self.capacity_nats
-        return torch.minimum(self.capacity_nats, self.capacity_rate * self.t)
+        self.idx.copy_(idx)
+        self.eps.copy_(eps)
+        self.graph.replay()
 
     def _compute(self, idx: torch.Tensor, eps: torch.Tensor) -> None:
-        weights = (self.beta, self.gamma, self._capacity())
-        if self.half is not None and self.layer_adam is None:
-            self.half.copy_(self.net.flat.detach())  # the weights cast to bf16 once per step (else by layer_adam)
         batch = torch.index_select(self.data, 0, idx)
-        if self.layer_adam is not None:
-            self.adam_step += 1  # Adam's step count, as opt.step() would advance it
-        loss, recon, kl = self.forward_backward(
-            *self.layers, self.grads, batch, eps, weights, self.cfg.likelihood, self.cfg.recon_sigma, self.layer_adam
-        )  # writes each model's gradient of its own loss into net.flat.grad (and steps Adam layer by layer)
-        if self.layer_adam is None:
-            if self.world > 1:  # data parallel: the batch mean is the parts' means weighted by their shares
-                torch.distributed.all_reduce(self.net.flat.grad.mul_(self.share))
-            self.opt.step()
+        with self.autocast:
+            loss, recon, kl = self.forward(batch, eps, anneal_progress(self.t, self.anneal_steps))
+        self.opt.zero_grad(set_to_none=self.graph is None)  # a captured graph keeps writing into its gradients
+        loss.sum().backward()  # the models share no weights: each gets the gradient of its own loss
+        if self.world > 1:  # data parallel: the batch mean is the parts' means weighted by their shares
+            for p in self.net.parameters():
+                torch.distributed.all_reduce(p.grad.mul_(self.share))
+        self.opt.step()
         self.t += 1
         for key, mean in (("loss", loss), ("recon", recon), ("kl", kl)):
-            self.sums[key].add_(mean, alpha=len(idx))
+            self.sums[key].add_(mean.detach(), alpha=len(idx))
 
     def capture(self) -> None:
-        """Capture one CUDA graph per batch size. Capturing runs warm-up steps, so the weights, optimizer state,
-        step counter and sums are put back afterwards: the graphs change nothing but the speed."""
-        n, b = len(self.data), self.cfg.batch_size
-        sizes = sorted({b, n % b} - {0} if n >= b else {n})
-        params = [self.net.flat]
+        """Capture the full-batch step as a CUDA graph (PyTorch's whole-network recipe: warm-up on a side stream,
+        gradients set to None so the graph allocates its own). The warm-up steps are undone afterwards (weights,
+        optimizer state, step count, sums): the graph changes nothing but the speed."""
+        if len(self.data) < self.cfg.batch_size:
+            return  # every batch is the short one
+        params = list(self.net.parameters())
         saved = [p.detach().clone() for p in params], _clone_state(self.opt), self.t.clone()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            for size in sizes:
-                for _ in range(3):
-                    self._compute(self.idx[:size], self.eps[:, :size])
+            for _ in range(3):
+                self._compute(self.idx, self.eps)
         torch.cuda.current_stream().wait_stream(side)
-        pool = None
-        for size in sizes:
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, pool=pool):
-                self._compute(self.idx[:size], self.eps[:, :size])
-            pool = graph.pool()
-            self.graphs[size] = graph
+        self.opt.zero_grad(set_to_none=True)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._compute(self.idx, self.eps)
+        self.graph = graph
         weights, opt_state, t = saved
         with torch.no_grad():
             for p, w in zip(params, weights, strict=True):
                 p.copy_(w)
-            for p in params:
                 for key, value in self.opt.state[p].items():
                     value.copy_(opt_state[p][key]) if p in opt_state else value.zero_()
         self.t.copy_(t)
         self.reset_sums()
+
+
+def pool_flushes_denormals() -> bool:
+    """Whether every thread of PyTorch's CPU pool flushes denormals to zero (`pipelines.vae` turns it on at import,
+    so that the pool's threads, started later, inherit it): one multiplication of denormals large enough to be
+    split across the pool comes out all zeros."""
+    tiny = torch.ones(1 << 18, dtype=torch.int32).view(torch.float32)  # the least denormal (bits, not arithmetic)
+    return not bool((tiny * 1.0).count_nonzero())
 
 
 def _clone_state(opt: torch.optim.Optimizer) -> dict:

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.summary import EvalConfig, summarize_model
-from pipelines.vae.losses import LossConfig
+from pipelines.vae.regularizers import LossConfig
 from pipelines.vae.trainer import TrainConfig, train_vae
 
 
@@ -25,7 +25,7 @@ def ramps():
 
 
 def test_recon_and_kl_come_from_the_test_split_and_mig_from_all_points(ramps):
-    model, _ = train_vae(ramps.part("train").x, TrainConfig(epochs=20, hidden=(32,)), LossConfig("b1"))
+    model, _ = train_vae(ramps.part("train").x, TrainConfig(epochs=20, hidden=(32,)), LossConfig("b1", "beta"))
     summary = summarize_model(model, ramps, EvalConfig(mig_points=250))
     assert summary["n_test"] == 100 and summary["mig_points"] == 250
     assert len(summary["kl_per_latent"]) == 10 and summary["kl_total"] == pytest.approx(sum(summary["kl_per_latent"]))

@@ -11,7 +11,7 @@ from pipelines.dataset import TrainingSet
 from pipelines.ecg.beats import BeatConfig, beat_axis_ms
 from pipelines.evaluation.transfer import bar_windows, shift_report, wfdb_beats
 from pipelines.exchange.windows import WindowConfig
-from pipelines.vae.losses import LossConfig
+from pipelines.vae.regularizers import LossConfig
 from pipelines.vae.trainer import TrainConfig, train_vae
 from tests.conftest import shared
 
@@ -35,7 +35,7 @@ def trained():
     rng = np.random.default_rng(0)
     t = np.linspace(0, 2 * np.pi, 48)
     x = (rng.uniform(0.5, 2.0, (400, 1)) * np.sin(t + rng.uniform(0, np.pi, (400, 1)))).astype(np.float32)
-    model, _ = train_vae(x[:300], TrainConfig(epochs=15, hidden=(32,), device="cpu"), LossConfig("b4", beta=4.0))
+    model, _ = train_vae(x[:300], TrainConfig(epochs=15, hidden=(32,), device="cpu"), LossConfig("b4", "beta", beta=4.0))
     source = TrainingSet(
         x=x[300:], axis=np.arange(48.0), axis_label="t", value_label="v", factors=np.zeros((100, 0)),
         factor_names=[], factor_kind="generative", split=np.full(100, "test"),

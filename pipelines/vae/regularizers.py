@@ -1,0 +1,130 @@
+"""The models of the sweep, each a regularizer on the VAE's posterior: loss = recon + regularizer.
+
+A model is its `kind` (a key of REGULARIZERS) and the settings it reads (`LossConfig` fields). Adding one is a
+function here, an entry in REGULARIZERS and a test of it against its formula (tests/vae/test_regularizers.py).
+
+- `beta` (Higgins et al. 2017, "beta-VAE", ICLR): beta * KL; beta = 1 is the plain VAE.
+- `capacity` (Burgess et al. 2018, "Understanding disentangling in beta-VAE", arXiv 1804.03599):
+  gamma * |KL - C(t)|, with C(t) raised linearly from 0 to C over the annealing steps (`annealed`; gamma = 1000
+  and C = 25 nats on dSprites).
+
+KL is KL(q(z|x) || N(0, I)) summed over latents and averaged over the batch, in nats, as in the papers.
+
+A regularizer takes a `Posterior` of G models at once (the grid trains them stacked) and the settings of each as
+(G,) tensors, and returns the (G,) penalties. It only calls tensor methods, so this module (which the CLI and the
+Dagster definitions read for the sweep) does not import torch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+from pipelines.errors import ConfigError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """One point of the sweep: a model (`kind`) and its settings. Settings the kind does not read must be left at
+    their defaults (a `capacity_nats` on a `beta` model is an error, not silently ignored)."""
+
+    name: str  # partition key, e.g. "b4" or "c25"
+    kind: str  # the model: a key of REGULARIZERS
+    beta: float = 1.0  # beta: the KL weight
+    capacity_nats: float = 0.0  # capacity: the target C (Burgess et al. 2018: 25 nats on dSprites)
+    gamma: float = 1000.0  # capacity: the weight of |KL - C(t)| (Burgess et al. 2018)
+
+    def __post_init__(self):
+        if not _NAME.fullmatch(self.name) or "..." in self.name:
+            raise ConfigError(
+                f"sweep config {self.name!r}: a name is letters, digits, _ . - (it is a Dagster partition key, a "
+                "directory name and an MLflow tag)"
+            )
+        if self.kind not in REGULARIZERS:
+            raise ConfigError(f"sweep config {self.name}: kind must be one of {sorted(REGULARIZERS)}, got {self.kind!r}")
+        settings = {f.name: f.default for f in fields(self) if f.name not in ("name", "kind")}
+        stray = [k for k, default in settings.items() if k not in self.settings and getattr(self, k) != default]
+        if stray:
+            raise ConfigError(
+                f"sweep config {self.name}: kind {self.kind} reads {list(self.settings)}, not {stray}; remove them"
+            )
+        negative = [k for k in self.settings if getattr(self, k) < 0]
+        if negative:
+            raise ConfigError(f"sweep config {self.name}: {negative} must be >= 0")
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """The fields this config's regularizer reads."""
+        return REGULARIZERS[self.kind].settings
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """What a regularizer sees of G models on one batch of B samples: q(z|x) = N(mu, exp(logvar)) and the sample
+    z drawn from it, each (G, B, D); `progress` is the annealing schedule's t / T_anneal in [0, 1] (`annealed`)."""
+
+    mu: Tensor
+    logvar: Tensor
+    z: Tensor
+    progress: Tensor | float
+
+    def kl(self) -> Tensor:
+        """KL(q(z|x) || N(0, I)) per model, sample and latent, (G, B, D), in nats."""
+        return kl_per_latent(self.mu, self.logvar)
+
+
+def kl_per_latent(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) elementwise, in nats."""
+    return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar)
+
+
+def annealed(value, progress):
+    """The annealing schedule every annealed setting follows (C(t) of the capacity loss): `value` scaled by
+    progress = min(1, t / T_anneal), rising linearly from 0, then held."""
+    return value * progress
+
+
+def anneal_progress(step, anneal_steps: int):
+    """min(1, step / anneal_steps) for a step count (an int, or a tensor on the device); 1 with no annealing."""
+    if anneal_steps <= 0:
+        return 1.0
+    progress = step / anneal_steps
+    return progress.clamp(max=1.0) if hasattr(progress, "clamp") else min(progress, 1.0)
+
+
+def beta_kl(post: Posterior, beta: Tensor) -> Tensor:
+    """beta * KL, the KL summed over latents and averaged over the batch (Higgins et al. 2017)."""
+    return beta * post.kl().sum(dim=-1).mean(dim=-1)
+
+
+def capacity(post: Posterior, capacity_nats: Tensor, gamma: Tensor) -> Tensor:
+    """gamma * |KL - C(t)|, C(t) the target annealed from 0 to `capacity_nats` (Burgess et al. 2018, eq. 8)."""
+    kl = post.kl().sum(dim=-1).mean(dim=-1)
+    return gamma * (kl - annealed(capacity_nats, post.progress)).abs()
+
+
+@dataclass(frozen=True)
+class Regularizer:
+    fn: Callable[..., Tensor]  # fn(post, **settings) -> (G,) penalties; each setting a (G,) tensor
+    settings: tuple[str, ...]  # the LossConfig fields it reads, passed by name
+
+    def __call__(self, post: Posterior, settings: dict[str, Tensor]) -> Tensor:
+        return self.fn(post, **settings)
+
+
+REGULARIZERS: dict[str, Regularizer] = {
+    "beta": Regularizer(beta_kl, ("beta",)),
+    "capacity": Regularizer(capacity, ("capacity_nats", "gamma")),
+}
+
+
+def target_capacity(cfg: LossConfig, progress: float) -> float:
+    """The capacity target C(t) a config trains towards at `progress` (0 for models without one): logged per epoch."""
+    return annealed(cfg.capacity_nats, progress) if "capacity_nats" in cfg.settings else 0.0

@@ -1,0 +1,97 @@
+"""Each regularizer against its formula written out here independently (numpy, float64, one model and one sample
+at a time), on random posteriors of a stack of models; and the config rules that keep a model's settings explicit.
+
+Adding a model to REGULARIZERS without a formula here fails `test_every_regularizer_has_a_reference_formula`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pipelines.errors import ConfigError
+from pipelines.vae.losses import GridLoss
+from pipelines.vae.regularizers import REGULARIZERS, LossConfig, Posterior, anneal_progress
+
+
+def kl_sum(mu: np.ndarray, logvar: np.ndarray) -> float:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) of one sample, in nats (the Gaussian KL in closed form)."""
+    var = np.exp(logvar)
+    return float(0.5 * np.sum(var + mu**2 - 1.0 - np.log(var)))
+
+
+def batch_kl(mu: np.ndarray, logvar: np.ndarray) -> float:
+    return float(np.mean([kl_sum(m, lv) for m, lv in zip(mu, logvar, strict=True)]))
+
+
+REFERENCE = {  # kind -> (settings, formula(mu (B, D), logvar (B, D), z (B, D), progress, settings))
+    "beta": ({"beta": 4.0}, lambda mu, lv, z, t, s: s["beta"] * batch_kl(mu, lv)),
+    "capacity": (
+        {"capacity_nats": 25.0, "gamma": 1000.0},
+        lambda mu, lv, z, t, s: s["gamma"] * abs(batch_kl(mu, lv) - s["capacity_nats"] * t),
+    ),
+}
+
+
+def random_posterior(models: int, batch: int = 32, latents: int = 10, progress: float = 0.37) -> Posterior:
+    g = torch.Generator().manual_seed(models)
+    mu = torch.randn(models, batch, latents, generator=g, dtype=torch.float64) * 2.0
+    logvar = torch.randn(models, batch, latents, generator=g, dtype=torch.float64)
+    z = mu + torch.randn(mu.shape, generator=g, dtype=torch.float64) * torch.exp(0.5 * logvar)
+    return Posterior(mu, logvar, z, progress)
+
+
+def test_every_regularizer_has_a_reference_formula():
+    assert set(REFERENCE) == set(REGULARIZERS)
+
+
+@pytest.mark.parametrize("kind", sorted(REGULARIZERS))
+def test_regularizer_matches_its_formula_for_each_model_of_a_stack(kind):
+    settings, formula = REFERENCE[kind]
+    post = random_posterior(models=3)
+    # each model its own settings: the first as given, the others scaled, to catch a mix-up between models
+    per_model = {k: torch.tensor([v, 0.5 * v, 2.0 * v], dtype=torch.float64) for k, v in settings.items()}
+    got = REGULARIZERS[kind](post, per_model).numpy()
+    for g in range(3):
+        mine = {k: float(v[g]) for k, v in per_model.items()}
+        want = formula(*(t[g].numpy() for t in (post.mu, post.logvar, post.z)), post.progress, mine)
+        assert got[g] == pytest.approx(want, rel=1e-9)
+
+
+def test_a_grid_of_mixed_kinds_gives_each_model_its_own_regularizer():
+    cfgs = [LossConfig("c25", "capacity", capacity_nats=25.0), LossConfig("b4", "beta", beta=4.0),
+            LossConfig("c5", "capacity", capacity_nats=5.0, gamma=100.0)]  # fmt: skip
+    post = random_posterior(models=3, progress=0.5)
+    x = torch.zeros(32, 7, dtype=torch.float64)
+    out = torch.full((3, 32, 7), 0.1, dtype=torch.float64)
+    loss, recon = GridLoss(cfgs, "gaussian", sigma=0.1, device="cpu")(x, out, post)
+    assert recon.tolist() == pytest.approx([3.5] * 3)  # 0.5 * 7 features * (0.1 / 0.1)^2
+    kl = [batch_kl(post.mu[g].numpy(), post.logvar[g].numpy()) for g in range(3)]
+    want = [1000.0 * abs(kl[0] - 12.5), 4.0 * kl[1], 100.0 * abs(kl[2] - 2.5)]
+    assert (loss - recon).tolist() == pytest.approx(want, rel=1e-9)
+
+
+def test_annealing_rises_linearly_then_holds():
+    assert [anneal_progress(s, 100) for s in (0, 50, 100, 200)] == [0.0, 0.5, 1.0, 1.0]
+    assert anneal_progress(0, 0) == 1.0
+    assert anneal_progress(torch.tensor(150.0), 100).item() == 1.0  # the trainer's step count lives on the device
+
+
+def test_a_setting_the_kind_does_not_read_is_an_error_not_ignored():
+    with pytest.raises(ConfigError, match=r"kind beta reads \['beta'\], not \['capacity_nats'\]"):
+        LossConfig("b4_c25", "beta", beta=4.0, capacity_nats=25.0)
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        LossConfig("x", "tcvae")
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        LossConfig("x", "capacity", gamma=-1.0)
+
+
+@pytest.mark.parametrize("name", ["a,b", "a|b", "a[1]", "a...b", "../b4", "b4/c0", "b4'", ".hidden", ""])
+def test_config_names_that_break_partition_keys_paths_or_filters_are_rejected(name):
+    with pytest.raises(ConfigError, match="partition key, a directory name and an MLflow tag"):
+        LossConfig(name, "beta")
+
+
+def test_ordinary_config_names_are_accepted():
+    for name in ("b4_c0", "g1000_c25", "b0.5_c1.5", "run-2"):
+        assert LossConfig(name, "beta").name == name
