@@ -19,11 +19,7 @@ def test_the_training_benchmark_prints_its_tables(tmp_path):
     for row in ("(a) reference", "(b) ours: train_vae", "(c) train_grid, one vectorised pass",
                 "(c) 2 sequential train_vae runs"):  # fmt: skip
         assert re.search(re.escape(row) + r".* \| [\d,]+ \| \d+\.\d\dx", out), row
-    assert re.search(r"Ours vs reference: \d+\.\d\dx\. The grid of 2", out)
-    assert re.search(r"Floor: a grid step's matrix multiplies alone take \d+\.\d\d ms", out)
-    assert re.search(
-        r"Compute bound: one model's step is \d+\.\d MFLOP .* a grid of 2's .* ms in fp32 \(\d+\.\d\dx\)", out
-    )
+    assert re.search(r"Ours vs reference: \d+\.\d\dx\. The grid of 2.* is \d+\.\d\dx faster than running", out)
     for row in ("(a) reference loop", "(b) train_vae", "(c) train_grid of 2"):  # one run of 8 epochs, first vs last
         assert re.search(re.escape(row) + r" \| [\d,]+ \| [\d,]+ \| \d+\.\d\dx \|", out), row
     assert done.stderr.count("round ") >= 2  # progress per round

@@ -17,8 +17,8 @@ from pipelines.evaluation.modularity import modularity
 from pipelines.evaluation.probes import healthy_vs_mi_auroc, next_volatility_r2, next_window_targets
 from pipelines.evaluation.sap import sap
 from pipelines.evaluation.unsupervised import active_units, unsupervised
-from pipelines.vae.regularizers import kl_per_latent
 from pipelines.vae.model import BetaVAE
+from pipelines.vae.regularizers import kl_per_latent
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,9 @@ class LossConfig:
                 "directory name and an MLflow tag)"
             )
         if self.kind not in REGULARIZERS:
-            raise ConfigError(f"sweep config {self.name}: kind must be one of {sorted(REGULARIZERS)}, got {self.kind!r}")
+            raise ConfigError(
+                f"sweep config {self.name}: kind must be one of {sorted(REGULARIZERS)}, got {self.kind!r}"
+            )
         settings = {f.name: f.default for f in fields(self) if f.name not in ("name", "kind")}
         stray = [k for k, default in settings.items() if k not in self.settings and getattr(self, k) != default]
         if stray:

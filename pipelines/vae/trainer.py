@@ -34,8 +34,8 @@ import torch
 from pipelines.errors import ConfigError, TrainingError
 from pipelines.storage import atomic_path
 from pipelines.vae.losses import GridLoss
-from pipelines.vae.regularizers import LossConfig, Posterior, anneal_progress, target_capacity
 from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
+from pipelines.vae.regularizers import LossConfig, Posterior, anneal_progress, target_capacity
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +193,7 @@ def train_grid(
             capacity = target_capacity(loss_cfg, anneal_progress(step - 1, anneal_steps))
             metrics = _epoch_metrics(epoch, {k: v[g] for k, v in sums.items()}, n, seconds, capacity)
             if not math.isfinite(metrics["loss"]):
-                raise TrainingError(
-                    f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr"
-                )
+                raise TrainingError(f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr")
             histories[g].append(metrics)
         eta = seconds * (cfg.epochs - epoch)  # the last epoch's pace for the ones left
         if rank == 0:

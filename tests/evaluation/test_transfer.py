@@ -35,7 +35,9 @@ def trained():
     rng = np.random.default_rng(0)
     t = np.linspace(0, 2 * np.pi, 48)
     x = (rng.uniform(0.5, 2.0, (400, 1)) * np.sin(t + rng.uniform(0, np.pi, (400, 1)))).astype(np.float32)
-    model, _ = train_vae(x[:300], TrainConfig(epochs=15, hidden=(32,), device="cpu"), LossConfig("b4", "beta", beta=4.0))
+    model, _ = train_vae(
+        x[:300], TrainConfig(epochs=15, hidden=(32,), device="cpu"), LossConfig("b4", "beta", beta=4.0)
+    )
     source = TrainingSet(
         x=x[300:], axis=np.arange(48.0), axis_label="t", value_label="v", factors=np.zeros((100, 0)),
         factor_names=[], factor_kind="generative", split=np.full(100, "test"),

@@ -36,6 +36,8 @@ def test_loss_is_a_batch_mean_so_batch_size_does_not_rescale_beta():
     mu, logvar = torch.tensor([[[1.0, 0.0], [2.0, 1.0]]]), torch.zeros(1, 2, 2)
     loss = GridLoss([LossConfig("b4", "beta", beta=4.0)], "gaussian", sigma=0.1)
     single, _ = loss(x, out, Posterior(mu, logvar, mu, 1.0))
-    doubled, _ = loss(x.repeat(2, 1), out.repeat(1, 2, 1), Posterior(*(t.repeat(1, 2, 1) for t in (mu, logvar, mu)), 1.0))
+    doubled, _ = loss(
+        x.repeat(2, 1), out.repeat(1, 2, 1), Posterior(*(t.repeat(1, 2, 1) for t in (mu, logvar, mu)), 1.0)
+    )
     assert doubled.item() == pytest.approx(single.item())
     assert single.item() == pytest.approx(7.0 + 4.0 * 1.5)  # recon 0.5 * 0.14 / 0.1^2 each; KL 0.5 and 2.5

@@ -61,7 +61,9 @@ def test_non_finite_data_is_refused():
 
 def test_a_killed_run_resumes_from_its_checkpoint_and_ends_with_the_same_weights(tmp_path, sines):
     cfg = TrainConfig(epochs=6, hidden=(32,), checkpoint_every=2)
-    loss = LossConfig("g1000_c5", "capacity", capacity_nats=5.0)  # the capacity schedule depends on the resumed step count
+    loss = LossConfig(
+        "g1000_c5", "capacity", capacity_nats=5.0
+    )  # the capacity schedule depends on the resumed step count
     uninterrupted, history = train_vae(sines, cfg, loss)
 
     def kill_at_epoch_5(metrics):
