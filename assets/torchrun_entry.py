@@ -1,5 +1,5 @@
 """What torchrun starts in each process for `train_distributed_job`: the training stage, data-parallel over the
-processes (pipelines.vae.trainer.init_distributed). Rank 0 talks to Dagster through Pipes: its log lines reach the
+processes (pipelines.vae.devices.init_distributed). Rank 0 talks to Dagster through Pipes: its log lines reach the
 run log and it reports which partitions it trained; the other ranks train alongside and report nothing.
 
     torchrun --standalone --nproc-per-node 4 -m assets.torchrun_entry --dataset ecg [--config b4_c0 ...] [--force]
@@ -14,7 +14,7 @@ from dagster_pipes import open_dagster_pipes
 
 from pipelines import stages
 from pipelines.tracking import tracker_for
-from pipelines.vae.trainer import init_distributed
+from pipelines.vae.devices import init_distributed
 from pipelines.workspace import DATASETS, Workspace
 
 

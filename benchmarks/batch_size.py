@@ -18,8 +18,9 @@ import torch
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.mig import mig
 from pipelines.evaluation.summary import encode
+from pipelines.vae.devices import pick_device
 from pipelines.vae.losses import LossConfig, gaussian_recon, kl_per_latent
-from pipelines.vae.trainer import TrainConfig, pick_device, train_vae
+from pipelines.vae.trainer import TrainConfig, train_vae
 
 
 @torch.no_grad()

@@ -18,8 +18,9 @@ import torch
 
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.summary import EvalConfig, probe_scores, summarize_model
+from pipelines.vae.devices import pick_device
 from pipelines.vae.regularizers import LossConfig
-from pipelines.vae.trainer import TrainConfig, pick_device, train_grid
+from pipelines.vae.trainer import TrainConfig, train_grid
 
 GRID = [
     LossConfig("b1_c0", "beta", beta=1.0),

@@ -32,10 +32,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from pipelines.vae.devices import pick_device
 from pipelines.vae.losses import gaussian_recon
 from pipelines.vae.model import BetaVAE, ModelConfig
 from pipelines.vae.regularizers import LossConfig, kl_per_latent
-from pipelines.vae.trainer import TrainConfig, pick_device, train_grid, train_vae
+from pipelines.vae.trainer import TrainConfig, train_grid, train_vae
 
 
 def reference_loop(x: np.ndarray, cfg: TrainConfig, beta: float) -> list[float]:

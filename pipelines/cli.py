@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     ws = Workspace.from_env()
     if args.stage in ("train", "train-grid"):
-        from pipelines.vae.trainer import init_distributed
+        from pipelines.vae.devices import init_distributed
 
         rank, world = init_distributed()  # a no-op unless started by torchrun
         if world > 1:

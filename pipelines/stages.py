@@ -317,7 +317,7 @@ def train_grid(
     that would train the same partition at once take turns (a lock per partition), so the second finds it up to
     date instead of training and registering it a second time.
     """
-    from pipelines.vae.trainer import distributed
+    from pipelines.vae.devices import distributed
 
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
@@ -330,7 +330,9 @@ def train_grid(
 
 
 def _train_grid(ws: Workspace, dataset: str, tracker, loss_cfgs: list[LossConfig], force: bool):
-    from pipelines.vae.trainer import TrainConfig, distributed, pick_device, save_checkpoint
+    from pipelines.vae.checkpoints import save_checkpoint
+    from pipelines.vae.devices import distributed, pick_device
+    from pipelines.vae.trainer import TrainConfig
     from pipelines.vae.trainer import train_grid as train_models
 
     train_cfg = load_params(ws.params_path, "train", TrainConfig)
@@ -420,7 +422,7 @@ def _checkpoint(ws: Workspace, dataset: str, config: str) -> Path:
 
 def _loads(path: Path) -> bool:
     """Whether the model checkpoint at `path` exists and loads (a damaged one is trained again)."""
-    from pipelines.vae.trainer import load_checkpoint
+    from pipelines.vae.checkpoints import load_checkpoint
 
     if not path.is_file():
         return False
@@ -445,7 +447,7 @@ def _previous_run(ws: Workspace, dataset: str, config: str, tracker) -> dict:
 
 def _trained(ws: Workspace, dataset: str, config: str):
     """The partition's trained model and its whole training set (raises when the test split is empty)."""
-    from pipelines.vae.trainer import load_checkpoint
+    from pipelines.vae.checkpoints import load_checkpoint
 
     model, _ = load_checkpoint(ws.model_dir(dataset, config) / "model.pt")
     data = TrainingSet.load(ws.training_set(dataset))

@@ -17,22 +17,20 @@ MLflow logger, a test passes a list's append.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import os
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pipelines.errors import ConfigError, TrainingError
-from pipelines.storage import atomic_path
+from pipelines.vae.checkpoints import read_resume, resume_key, write_resume
+from pipelines.vae.devices import distributed, pick_device, pool_flushes_denormals
 from pipelines.vae.losses import GridLoss
 from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 from pipelines.vae.regularizers import LossConfig, Posterior, anneal_progress, target_capacity
@@ -62,36 +60,6 @@ class TrainConfig:
             raise ConfigError(f"train.amp must be bf16 or off, got {self.amp!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("train.epochs and train.batch_size must be >= 1")
-
-
-def pick_device(name: str) -> torch.device:
-    """The training device; under torchrun, each process's own GPU (LOCAL_RANK)."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("train.device is 'cuda' but no CUDA device is available")
-    if name == "cuda" and distributed()[1] > 1:
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device(name)
-
-
-def distributed() -> tuple[int, int]:
-    """(rank, world size) of this process: (0, 1) unless a process group is initialised (`init_distributed`)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-def init_distributed() -> tuple[int, int]:
-    """Join the process group torchrun describes (WORLD_SIZE, RANK, MASTER_ADDR in the environment): NCCL on
-    GPUs, gloo on CPUs. Data-parallel training: every process holds the whole grid, takes its share of each
-    batch and averages the flat gradient with the others, so all end with the same weights."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
-        cuda = torch.cuda.is_available()
-        if cuda:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        torch.distributed.init_process_group("nccl" if cuda else "gloo")
-    return distributed()
 
 
 def noise_seed(seed: int, name: str) -> int:
@@ -147,10 +115,10 @@ def train_grid(
     noises = [torch.Generator(device=device).manual_seed(noise_seed(cfg.seed, name)) for name in names]
     histories: list[list[dict]] = [[] for _ in loss_cfgs]
     step, first_epoch = 0, 1
-    resume_key = _resume_key(cfg, loss_cfgs, x_train)
-    state = _read_resume(resume_path, device) if resume_path is not None else None
+    key = resume_key(cfg, loss_cfgs, x_train)
+    state = read_resume(resume_path, device) if resume_path is not None else None
     if state is not None:
-        if state["key"] == resume_key:
+        if state["key"] == key:
             net.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             for gen, gen_state in zip([order, *noises], state["generators"], strict=True):
@@ -199,11 +167,9 @@ def train_grid(
         if rank == 0:
             _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
         if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-            state = {"key": resume_key, "model": net.state_dict(), "optimizer": opt.state_dict(),
-                     "generators": [g.get_state() for g in [order, *noises]], "step": step, "epoch": epoch,
-                     "history": histories}  # fmt: skip
-            with atomic_path(resume_path) as tmp:
-                torch.save(state, tmp)
+            write_resume(resume_path, {"key": key, "model": net.state_dict(), "optimizer": opt.state_dict(),
+                                       "generators": [g.get_state() for g in [order, *noises]], "step": step,
+                                       "epoch": epoch, "history": histories})  # fmt: skip
         if on_epoch is not None:
             for g in range(len(loss_cfgs)):
                 on_epoch(g, histories[g][-1])
@@ -292,14 +258,6 @@ class _Stepper:
         self.reset_sums()
 
 
-def pool_flushes_denormals() -> bool:
-    """Whether every thread of PyTorch's CPU pool flushes denormals to zero (`pipelines.vae` turns it on at import,
-    so that the pool's threads, started later, inherit it): one multiplication of denormals large enough to be
-    split across the pool comes out all zeros."""
-    tiny = torch.ones(1 << 18, dtype=torch.int32).view(torch.float32)  # the least denormal (bits, not arithmetic)
-    return not bool((tiny * 1.0).count_nonzero())
-
-
 def _clone_state(opt: torch.optim.Optimizer) -> dict:
     return {p: {k: v.clone() for k, v in s.items()} for p, s in opt.state.items()}
 
@@ -330,59 +288,3 @@ def _log_epoch(epoch: int, epochs: int, last: list[dict], names: list[str], rate
         )  # fmt: skip
     if len(names) > 1:
         log.info("grid of %d, epoch %d/%d: %.0f model-samples/s, ETA %.0f s", len(names), epoch, epochs, rate, eta_s)
-
-
-def _read_resume(path: str | Path, device: torch.device) -> dict | None:
-    """The resume checkpoint at `path`, or None when there is none. An unreadable one (truncated, corrupt) is
-    moved aside to `<path>.corrupt` with a warning and training starts afresh: it cannot be continued from, and
-    it is kept for a look rather than deleted."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)  # tensors and plain data: no code runs
-        if not isinstance(state, dict) or not {"key", "model", "optimizer", "generators"} <= state.keys():
-            raise ValueError("not a resume checkpoint")
-        return state
-    except Exception as e:
-        aside = path.with_name(path.name + ".corrupt")
-        os.replace(path, aside)
-        log.warning("%s is unreadable (%s: %s); moved to %s, training starts afresh", path, type(e).__name__,
-                    str(e)[:200], aside)  # fmt: skip
-        return None
-
-
-def _resume_key(cfg: TrainConfig, loss_cfgs: list[LossConfig], x_train: np.ndarray) -> str:
-    """What a resume checkpoint must match: the configs and the data's bytes."""
-    digest = hashlib.md5(np.ascontiguousarray(x_train).tobytes()).hexdigest()
-    return json.dumps([asdict(cfg), [asdict(c) for c in loss_cfgs], digest], sort_keys=True, default=str)
-
-
-def save_checkpoint(path: str | Path, model: BetaVAE, cfg: TrainConfig, loss_cfg: LossConfig, history: list[dict]):
-    """Model weights with everything needed to rebuild and describe it (configs, normalisation, history)."""
-    with atomic_path(path) as tmp:
-        torch.save(
-            {
-                "state_dict": model.state_dict(),
-                "model": model.describe(),
-                "train": asdict(cfg),
-                "loss": asdict(loss_cfg),
-                "history": history,
-            },
-            tmp,
-        )
-    return Path(path)
-
-
-def load_checkpoint(path: str | Path) -> tuple[BetaVAE, dict]:
-    """The model (CPU, eval mode) saved by save_checkpoint and the whole checkpoint dict; TrainingError naming
-    the file when it is missing, truncated or not a model checkpoint."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        desc = dict(ckpt["model"])
-        mean, std = desc.pop("x_mean"), desc.pop("x_std")
-        model = BetaVAE(ModelConfig(**{**desc, "hidden": tuple(desc["hidden"])}), mean, std)
-        model.load_state_dict(ckpt["state_dict"])
-    except Exception as e:
-        raise TrainingError(f"{path}: unreadable model checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
-    return model.eval(), ckpt

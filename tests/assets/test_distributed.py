@@ -13,7 +13,8 @@ from assets.models import MODELS
 from assets.resources import TrackingResource, WorkspaceResource
 from pipelines import stages
 from pipelines.dataset import TrainingSet
-from pipelines.vae.trainer import TrainConfig, load_checkpoint, train_vae
+from pipelines.vae.checkpoints import load_checkpoint
+from pipelines.vae.trainer import TrainConfig, train_vae
 
 CONFIG = "b4_c0"  # a beta-VAE: its loss is linear in the batch mean, so averaging the shards' gradients is exact
 

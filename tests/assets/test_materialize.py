@@ -18,7 +18,7 @@ from assets.resources import TrackingResource, WorkspaceResource
 from pipelines.dataset import TrainingSet
 from pipelines.stages import run_info
 from pipelines.tracking import Tracker
-from pipelines.vae.trainer import load_checkpoint
+from pipelines.vae.checkpoints import load_checkpoint
 
 
 def test_definitions_load_and_resolve_jobs():

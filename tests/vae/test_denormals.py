@@ -38,9 +38,9 @@ def test_without_it_denormals_survive():
 def test_a_pool_started_before_the_import_keeps_them_and_the_trainer_warns():
     """Only the calling thread flushes then: about half the product survives (the other thread's part), and the
     trainer's check (`pool_flushes_denormals`) sees it."""
-    before = "torch.ones(4_000_000) * 2.0\nimport pipelines.vae.trainer as t\nassert not t.pool_flushes_denormals()"
+    before = "torch.ones(4_000_000) * 2.0\nimport pipelines.vae.devices as t\nassert not t.pool_flushes_denormals()"
     assert 0 < surviving(before) < 4_000_000
 
 
 def test_the_trainer_check_sees_a_flushed_pool():
-    assert surviving("import pipelines.vae.trainer as t\nassert t.pool_flushes_denormals()") == 0
+    assert surviving("import pipelines.vae.devices as t\nassert t.pool_flushes_denormals()") == 0

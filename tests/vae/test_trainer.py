@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from pipelines.errors import TrainingError
+from pipelines.vae.checkpoints import load_checkpoint, save_checkpoint
 from pipelines.vae.regularizers import LossConfig
-from pipelines.vae.trainer import TrainConfig, load_checkpoint, save_checkpoint, train_vae
+from pipelines.vae.trainer import TrainConfig, train_vae
 
 
 @pytest.fixture(scope="module")

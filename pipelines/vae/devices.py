@@ -1,0 +1,47 @@
+"""Where training runs: the device, the process group under torchrun, and the CPU's denormal flushing."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from pipelines.errors import TrainingError
+
+
+def pick_device(name: str) -> torch.device:
+    """The training device; under torchrun, each process's own GPU (LOCAL_RANK)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("train.device is 'cuda' but no CUDA device is available")
+    if name == "cuda" and distributed()[1] > 1:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device(name)
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless a process group is initialised (`init_distributed`)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join the process group torchrun describes (WORLD_SIZE, RANK, MASTER_ADDR in the environment): NCCL on
+    GPUs, gloo on CPUs. Data-parallel training: every process holds the whole grid, takes its share of each
+    batch and averages the flat gradient with the others, so all end with the same weights."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        torch.distributed.init_process_group("nccl" if cuda else "gloo")
+    return distributed()
+
+
+def pool_flushes_denormals() -> bool:
+    """Whether every thread of PyTorch's CPU pool flushes denormals to zero (`pipelines.vae` turns it on at import,
+    so that the pool's threads, started later, inherit it): one multiplication of denormals large enough to be
+    split across the pool comes out all zeros."""
+    tiny = torch.ones(1 << 18, dtype=torch.int32).view(torch.float32)  # the least denormal (bits, not arithmetic)
+    return not bool((tiny * 1.0).count_nonzero())
