@@ -19,6 +19,9 @@ A run records the host and process that trains it (tags `host`, `pid`). A proces
 whose store was unreachable when it failed, leaves its run RUNNING; the next training of that partition on the
 same host finds such runs whose process is gone and ends them as KILLED, tagged with the run that took over
 (`end_orphans`). A run from another host is left alone: its process cannot be checked from here.
+
+Longer than our other modules (~340 lines) by design: it is the only one that may import MLflow
+(tests/test_architecture.py), so every MLflow call the project makes is here.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ Each beat carries labels (record, patient, lead, diagnosis, healthy, RR interval
 synthetic data, the true factors of the beat whose R peak lies within `factor_tolerance_s` (from
 `beat_factors.csv`); for real data, proxy factors (heart rate and the healthy flag). Splits are by patient,
 stratified by diagnosis: no patient appears in two splits.
+
+One module (~340 lines) for the whole recipe, whose functions follow the steps above in order, so that the
+recipe can be read and checked against its sources in one place.
 """
 
 from __future__ import annotations
