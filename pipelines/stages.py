@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.config import from_dict, load_params, read_params
+from pipelines.config import load_params, load_sweep, sweep_config
 from pipelines.dataset import TrainingSet
 from pipelines.ecg.beats import BeatConfig, segment_beats
 from pipelines.ecg.physionet import PhysioNetConfig, download_database
@@ -67,24 +67,13 @@ class StageResult:
 
 
 def sweep(ws: Workspace) -> list[LossConfig]:
-    """The beta/C configs of params.yaml `sweep` (a mapping name -> settings), in file order."""
-    entries = read_params(ws.params_path).get("sweep")
-    if not isinstance(entries, dict) or not entries:
-        raise ConfigError(f"{ws.params_path}: sweep must map config names to settings, got {entries!r}")
-    configs = []
-    for name, settings in entries.items():
-        where = f"{ws.params_path}:sweep.{name}"
-        if settings is not None and not isinstance(settings, dict):
-            raise ConfigError(f"{where}: expected a mapping of settings, got {settings!r}")
-        configs.append(from_dict(LossConfig, {**(settings or {}), "name": str(name)}, where=where))
-    return configs
+    """The beta/C configs of the workspace's params.yaml `sweep`, in file order (pipelines.config.load_sweep)."""
+    return load_sweep(ws.params_path)
 
 
 def loss_config(ws: Workspace, name: str) -> LossConfig:
-    for cfg in sweep(ws):
-        if cfg.name == name:
-            return cfg
-    raise ConfigError(f"{ws.params_path}: no sweep config named {name!r}")
+    """The workspace's sweep config called `name` (pipelines.config.sweep_config)."""
+    return sweep_config(ws.params_path, name)
 
 
 @contextlib.contextmanager
