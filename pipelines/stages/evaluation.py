@@ -13,6 +13,7 @@ from pipelines.errors import DataValidationError
 from pipelines.stages.common import StageResult
 from pipelines.stages.training import run_info
 from pipelines.storage import write_text
+from pipelines.tracking import Tracker
 from pipelines.workspace import Workspace
 
 
@@ -27,7 +28,7 @@ def trained(ws: Workspace, dataset: str, config: str):
     return model, data
 
 
-def traversals(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
+def traversals(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> StageResult:
     from pipelines.evaluation.summary import EvalConfig, encode, mean_kl_per_latent
     from pipelines.evaluation.traversals import plot_traversals, traverse
 
@@ -54,7 +55,7 @@ def traversals(ws: Workspace, dataset: str, config: str, tracker) -> StageResult
     return StageResult(out, {"latents": len(kl), "steps": len(values)})
 
 
-def metrics(ws: Workspace, dataset: str, config: str, tracker) -> StageResult:
+def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> StageResult:
     """Disentanglement and downstream metrics of one partition (metrics.json, MLflow metrics), and its figures:
     latent-vs-factor correlations and samples from the prior beside real ones (PNGs, MLflow artifacts)."""
     from pipelines.evaluation.summary import EvalConfig, encode, probe_scores, sample_prior, summarize_model

@@ -16,6 +16,7 @@ from pipelines.stages.common import StageResult
 from pipelines.stages.evaluation import trained
 from pipelines.stages.training import run_info, sweep
 from pipelines.storage import write_text
+from pipelines.tracking import Tracker
 from pipelines.workspace import DATASETS, Workspace
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ SCORES = ("recon_rmse", "recon_rmse_uv", "kl_total", "active_units", "mig", "sap
           "probe_next_vol_r2_persistence")  # fmt: skip
 
 
-def report(ws: Workspace, tracker) -> StageResult:
+def report(ws: Workspace, tracker: Tracker) -> StageResult:
     """The sweep report over every partition with metrics; sets the `champion` alias per dataset (highest MIG)."""
     from pipelines.vae.trainer import TrainConfig
 

@@ -17,6 +17,7 @@ from pipelines.dataset import TrainingSet
 from pipelines.errors import ConfigError, PipelineError, TrackingError, TrainingError
 from pipelines.stages.common import StageResult, locked
 from pipelines.storage import write_text
+from pipelines.tracking import Tracker
 from pipelines.vae.sweep import LossConfig
 from pipelines.versioning import file_md5, git_commit
 from pipelines.workspace import DATASETS, Workspace
@@ -43,13 +44,13 @@ def run_info(ws: Workspace, dataset: str, config: str) -> dict:
     return json.loads(_run_info_path(ws, dataset, config).read_text())
 
 
-def train(ws: Workspace, dataset: str, config: str, tracker, force: bool = False) -> StageResult:
+def train(ws: Workspace, dataset: str, config: str, tracker: Tracker, force: bool = False) -> StageResult:
     """Train one (dataset, config) partition, log it to MLflow and register the model: `train_grid` of one."""
     return train_grid(ws, dataset, tracker, [config], force)[config]
 
 
 def train_grid(
-    ws: Workspace, dataset: str, tracker, configs: list[str] | None = None, force: bool = False
+    ws: Workspace, dataset: str, tracker: Tracker, configs: list[str] | None = None, force: bool = False
 ) -> dict[str, StageResult]:
     """Train the (dataset, config) partitions of `configs` (default: the whole sweep) in one vectorised pass, each
     an MLflow run nested under the sweep's parent run, with its model registered; returns a StageResult per config.
@@ -75,7 +76,9 @@ def train_grid(
         return _train_grid(ws, dataset, tracker, loss_cfgs, force)
 
 
-def _train_grid(ws: Workspace, dataset: str, tracker, loss_cfgs: list[LossConfig], force: bool):
+def _train_grid(
+    ws: Workspace, dataset: str, tracker: Tracker, loss_cfgs: list[LossConfig], force: bool
+) -> dict[str, StageResult]:
     from pipelines.vae.trainer import TrainConfig, distributed, pick_device, save_checkpoint
     from pipelines.vae.trainer import train_grid as train_models
 
@@ -178,7 +181,7 @@ def _loads(path: Path) -> bool:
     return True
 
 
-def _previous_run(ws: Workspace, dataset: str, config: str, tracker) -> dict:
+def _previous_run(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> dict:
     """run.json of the partition's last training if its MLflow run still exists in this tracker, else {}."""
     path = _run_info_path(ws, dataset, config)
     if not path.is_file():
