@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 import pandas as pd
 
 from pipelines.config import load_params
@@ -11,11 +15,13 @@ from pipelines.exchange.gaps import gap_stats
 from pipelines.exchange.windows import WindowConfig, make_windows
 from pipelines.quarantine import write_quarantine
 from pipelines.stages.common import StageResult, data_stage, samples_result
-from pipelines.stages.sources import SourcesConfig, btc_source
+from pipelines.stages.sources import SourcesConfig, btc_source, synthetic_btc
 from pipelines.storage import write_parquet
-from pipelines.synthetic.btc import SyntheticBtcConfig, generate_btc
 from pipelines.validation.bars import BarChecksConfig, validate_bars
 from pipelines.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pipelines.evaluation.transfer import TransferConfig
 
 
 @data_stage("btc")
@@ -23,7 +29,7 @@ def ingest_btc(ws: Workspace) -> StageResult:
     src = load_params(ws.params_path, "sources", SourcesConfig).btc
     bars_dir, _ = btc_source(ws)
     if src == "synthetic":
-        generate_btc(ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig))
+        synthetic_btc(ws)
     elif src == "coinbase":
         update_store(bars_dir, load_params(ws.params_path, "coinbase", CandlesApiConfig))
     bars, rejects = ingest_bars(bars_dir)
@@ -56,3 +62,11 @@ def price_windows(ws: Workspace) -> StageResult:
     days = max((bars.timestamp.max() - bars.timestamp.min()) / pd.Timedelta(days=1), 1 / 1440)
     result.counts |= gap_stats(bars, cfg.max_ffill_min) | {"windows_per_day": round(len(windows) / days, 2)}
     return result
+
+
+def transfer_windows(ws: Workspace, where: Path, cfg: TransferConfig) -> np.ndarray:
+    """Price windows (N, L) cut by the `windows` recipe from the bar files in `where`: the data of another period
+    that the report's BTC champion is reused on."""
+    from pipelines.evaluation.transfer import bar_windows  # here: it imports torch
+
+    return bar_windows(where, load_params(ws.params_path, "windows", WindowConfig))

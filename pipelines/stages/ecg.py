@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 import pandas as pd
 
 from pipelines.config import load_params
@@ -14,6 +18,9 @@ from pipelines.stages.sources import ecg_source, fetch_ecg_source
 from pipelines.storage import write_parquet
 from pipelines.validation.ecg import RecordChecksConfig, validate_records
 from pipelines.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pipelines.evaluation.transfer import TransferConfig
 
 
 @data_stage("ecg")
@@ -48,3 +55,12 @@ def heartbeats(ws: Workspace) -> StageResult:
     write_quarantine(ws.quarantine("heartbeats"), rejects)
     out = beats.save(ws.heartbeats)
     return samples_result(ws, "heartbeat_checks", "heartbeats", beats, out, rejects)
+
+
+def transfer_beats(ws: Workspace, where: Path, cfg: TransferConfig) -> np.ndarray:
+    """Heartbeats (N, L) of lead `cfg.ecg_lead` cut by the `beats` recipe from the WFDB records in `where`: the
+    data the report's ECG champion is reused on."""
+    from pipelines.evaluation.transfer import wfdb_beats  # here: it imports torch
+
+    x, _ = wfdb_beats(where, load_params(ws.params_path, "beats", BeatConfig), cfg.ecg_lead)
+    return x

@@ -11,13 +11,13 @@ import pandas as pd
 from pipelines.config import load_params
 from pipelines.dataset import TrainingSet
 from pipelines.errors import DataValidationError
-from pipelines.exchange.windows import WindowConfig
 from pipelines.stages.common import StageResult
+from pipelines.stages.datasets import DATASET_SPECS, DATASETS
 from pipelines.stages.evaluation import trained
 from pipelines.stages.training import run_info, sweep
 from pipelines.storage import write_text
 from pipelines.tracking import Tracker
-from pipelines.workspace import DATASETS, Workspace
+from pipelines.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -89,23 +89,19 @@ def report(ws: Workspace, tracker: Tracker) -> StageResult:
 def _transfer(ws: Workspace, champions: dict[str, dict]) -> dict[str, dict]:
     """Each champion applied zero-shot to the `transfer` section's data (skipped when not configured or absent);
     written to report/transfer.json."""
-    from pipelines.ecg.beats import BeatConfig
-    from pipelines.evaluation.transfer import TransferConfig, bar_windows, shift_report, wfdb_beats
+    from pipelines.evaluation.transfer import TransferConfig, shift_report
 
     cfg = load_params(ws.params_path, "transfer", TransferConfig)
-    targets = {"ecg": cfg.ecg_wfdb, "btc": cfg.btc_bars}
     out = {}
     for dataset, row in champions.items():
-        where = ws.resolve(targets[dataset]) if targets[dataset] else None
+        spec = DATASET_SPECS[dataset]
+        target = spec.transfer_target(cfg)
+        where = ws.resolve(target) if target else None
         if where is None or not where.is_dir():
-            log.info("transfer: no %s target data (%s); skipped", dataset, targets[dataset] or "not configured")
+            log.info("transfer: no %s target data (%s); skipped", dataset, target or "not configured")
             continue
-        if dataset == "ecg":
-            x, _ = wfdb_beats(where, load_params(ws.params_path, "beats", BeatConfig), cfg.ecg_lead)
-        else:
-            x = bar_windows(where, load_params(ws.params_path, "windows", WindowConfig))
+        x = spec.transfer_samples(ws, where, cfg)
         model, data = trained(ws, dataset, row["config"])
-        out[dataset] = {"config": row["config"], "target": str(targets[dataset]),
-                        **shift_report(model, data.part("test"), x)}  # fmt: skip
+        out[dataset] = {"config": row["config"], "target": str(target), **shift_report(model, data.part("test"), x)}
     write_text(ws.report_dir / "transfer.json", json.dumps(out, indent=2) + "\n")
     return out

@@ -12,10 +12,9 @@ from pathlib import Path
 from pipelines.config import load_params
 from pipelines.ecg.physionet import PhysioNetConfig, download_database
 from pipelines.quarantine import Reject
-from pipelines.stages.common import StageResult, locked
 from pipelines.synthetic.btc import BARS_FILE, FACTORS_FILE, SyntheticBtcConfig, generate_btc
 from pipelines.synthetic.ecg import SyntheticEcgConfig, generate_ecg
-from pipelines.workspace import DATASETS, Workspace
+from pipelines.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -24,6 +23,16 @@ class SourcesConfig:
     # layout (e.g. ../shared/data/ptbdb)
     btc: str = "synthetic"  # "synthetic", "coinbase" (candles API, section `coinbase`) or a folder of OHLCV
     # .zip/.csv files (e.g. ../shared/data/exchange)
+
+
+def synthetic_ecg(ws: Workspace) -> Path:
+    """Generate the embedded synthetic ECG records (params.yaml `synthetic_ecg`; a no-op when current)."""
+    return generate_ecg(ws.synthetic_ecg_dir, load_params(ws.params_path, "synthetic_ecg", SyntheticEcgConfig))
+
+
+def synthetic_btc(ws: Workspace) -> Path:
+    """Generate the embedded synthetic bars and factors (params.yaml `synthetic_btc`; a no-op when current)."""
+    return generate_btc(ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig))
 
 
 def ecg_source(ws: Workspace) -> Path:
@@ -41,7 +50,7 @@ def fetch_ecg_source(ws: Workspace) -> tuple[Path, list[str] | None, list[Reject
     PhysioNet (resumable, verified). Returns the directory, the records to ingest (None: all) and rejects."""
     src = load_params(ws.params_path, "sources", SourcesConfig).ecg
     if src == "synthetic":
-        generate_ecg(ws.synthetic_ecg_dir, load_params(ws.params_path, "synthetic_ecg", SyntheticEcgConfig))
+        synthetic_ecg(ws)
     elif src == "physionet":
         cfg = load_params(ws.params_path, "physionet", PhysioNetConfig)
         done, rejects = download_database(ecg_source(ws), cfg)
@@ -59,9 +68,6 @@ def btc_source(ws: Workspace) -> tuple[Path, Path | None]:
     return ws.resolve(src), None
 
 
-SOURCE_FILES = {"ecg": ("*.hea", "*.dat", "RECORDS", "CONTROLS"), "btc": ("*.csv", "*.zip", "*.parquet")}
-
-
 def watched_source(ws: Workspace, dataset: str) -> Path | None:
     """The dataset's source when it is a directory the user fills (an inbox for new WFDB records or bar files);
     None for the synthetic, PhysioNet and Coinbase sources, which the pipeline fills itself."""
@@ -71,28 +77,10 @@ def watched_source(ws: Workspace, dataset: str) -> Path | None:
     return ws.resolve(src)
 
 
-def source_fingerprint(directory: Path, dataset: str) -> str:
-    """md5 over the relative path, size and mtime of every data file under `directory` (SOURCE_FILES): it changes
-    when a record or bar file is added, replaced or removed. A missing directory has the fingerprint of no files."""
-    files = sorted({p for pattern in SOURCE_FILES[dataset] for p in Path(directory).rglob(pattern) if p.is_file()})
+def source_fingerprint(directory: Path, patterns: tuple[str, ...]) -> str:
+    """md5 over the relative path, size and mtime of every file under `directory` matching `patterns` (a dataset's
+    DatasetSpec.source_files): it changes when a record or bar file is added, replaced or removed. A missing
+    directory has the fingerprint of no files."""
+    files = sorted({p for pattern in patterns for p in Path(directory).rglob(pattern) if p.is_file()})
     entries = [(str(p.relative_to(directory)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
     return hashlib.md5(json.dumps(entries).encode()).hexdigest()
-
-
-def generate(ws: Workspace, datasets: tuple[str, ...] = DATASETS) -> StageResult:
-    """Generate the embedded default data of the datasets (a no-op where it is current)."""
-    with locked(ws, [f"{d}-data" for d in datasets], "generate"):
-        return _generate(ws, datasets)
-
-
-def _generate(ws: Workspace, datasets: tuple[str, ...]) -> StageResult:
-    made = {}
-    if "ecg" in datasets:
-        made["ecg"] = generate_ecg(
-            ws.synthetic_ecg_dir, load_params(ws.params_path, "synthetic_ecg", SyntheticEcgConfig)
-        )
-    if "btc" in datasets:
-        made["btc"] = generate_btc(
-            ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig)
-        )
-    return StageResult(output=next(iter(made.values())), extra={k: str(v) for k, v in made.items()})

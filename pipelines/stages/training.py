@@ -16,11 +16,12 @@ from pipelines.config import load_params, load_sweep, sweep_config
 from pipelines.dataset import TrainingSet
 from pipelines.errors import ConfigError, PipelineError, TrackingError, TrainingError
 from pipelines.stages.common import StageResult, locked
+from pipelines.stages.datasets import DATASETS
 from pipelines.storage import write_text
 from pipelines.tracking import Tracker
 from pipelines.vae.sweep import LossConfig
 from pipelines.versioning import file_md5, git_commit
-from pipelines.workspace import DATASETS, Workspace
+from pipelines.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
