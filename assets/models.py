@@ -10,7 +10,6 @@ from assets.partitions import UPDATE_WHEN_UPSTREAM_CHANGES, config_partitions
 from assets.resources import TrackingResource, WorkspaceResource
 from assets.results import image_md, materialize_result, metadata
 from pipelines import stages
-from pipelines.workspace import DATASETS
 
 # On Kubernetes (infra/helm, the k8s executor), a training step's pod asks for a GPU node; inert elsewhere.
 GPU_POD = {
@@ -121,7 +120,7 @@ def model_materialization(asset, partition: str, result, dataset: str, tracking,
 
 
 class GridRequest(dg.Config):
-    datasets: list[str] = list(DATASETS)
+    datasets: list[str] = list(stages.DATASETS)
     configs: list[str] = []  # empty: every config of params.yaml `sweep`
     force: bool = False
 

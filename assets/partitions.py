@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.stages import sweep
+from pipelines.config import load_sweep
 from pipelines.workspace import Workspace
 
-CONFIGS = [c.name for c in sweep(Workspace.from_env())]
+CONFIGS = [c.name for c in load_sweep(Workspace.from_env().params_path)]
 
 config_partitions = dg.StaticPartitionsDefinition(CONFIGS)
 

@@ -39,7 +39,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResour
         directory = stages.watched_source(ws, dataset)
         if directory is None:
             continue
-        now[dataset] = stages.source_fingerprint(directory, dataset)
+        now[dataset] = stages.source_fingerprint(directory, stages.DATASET_SPECS[dataset].source_files)
         if seen.get(dataset) != now[dataset]:
             context.log.info("%s: new or changed files in %s", dataset, directory)
             requests.append(

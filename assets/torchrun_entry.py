@@ -15,12 +15,12 @@ from dagster_pipes import open_dagster_pipes
 from pipelines import stages
 from pipelines.tracking import tracker_for
 from pipelines.vae.devices import init_distributed
-from pipelines.workspace import DATASETS, Workspace
+from pipelines.workspace import Workspace
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", choices=DATASETS, required=True)
+    parser.add_argument("--dataset", choices=stages.DATASETS, required=True)
     parser.add_argument("--config", action="append", help="sweep config (default: the whole sweep)")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)

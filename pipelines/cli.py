@@ -16,27 +16,19 @@ Exit status 1 when a stage's blocking check fails (too little good data to go on
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import sys
 
 from pipelines import stages
 from pipelines.errors import PipelineError
 from pipelines.quarantine import summarize
-from pipelines.workspace import DATASETS, Workspace
+from pipelines.workspace import Workspace
 
 log = logging.getLogger("pipelines")
 
 DATA_STAGES = {
-    "ecg-generate": functools.partial(stages.generate, datasets=("ecg",)),
-    "btc-generate": functools.partial(stages.generate, datasets=("btc",)),
     "generate": stages.generate,
-    "ecg-ingest": stages.ingest_ecg,
-    "ecg-validate": stages.validate_ecg,
-    "heartbeats": stages.heartbeats,
-    "btc-ingest": stages.ingest_btc,
-    "btc-validate": stages.validate_btc,
-    "windows": stages.price_windows,
+    **{name: stage for spec in stages.DATASET_SPECS.values() for name, stage in spec.stages().items()},
 }
 MODEL_STAGES = ("train", "train-grid", "traversals", "metrics", "evaluate")
 
@@ -56,7 +48,7 @@ def _report(name: str, result: stages.StageResult) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.split("\n")[0])
     parser.add_argument("stage", choices=[*DATA_STAGES, *MODEL_STAGES, "report"])
-    parser.add_argument("--dataset", choices=DATASETS)
+    parser.add_argument("--dataset", choices=stages.DATASETS)
     parser.add_argument("--config", action="append", help="sweep config name from params.yaml, e.g. b4_c0")
     parser.add_argument("--force", action="store_true", help="train: retrain even when the partition is up to date")
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""Load one typed config dataclass per stage from its section of params.yaml (the file dvc.yaml reads too).
+"""Load one typed config dataclass per stage from its section of params.yaml (the file dvc.yaml reads too), and
+the beta/C sweep (section `sweep`, one LossConfig per entry).
 
 Unknown keys are an error, so a typo in params.yaml never silently falls back to a default.
 """
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 import yaml
 
 from pipelines.errors import ConfigError
+from pipelines.vae.regularizers import LossConfig
 
 T = TypeVar("T")
 
@@ -80,3 +82,26 @@ def from_dict(cls: type[T], values: dict[str, Any] | None, where: str = "") -> T
 def load_params(path: str | Path, section: str, cls: type[T]) -> T:
     """Section `section` of the params file at `path` as an instance of `cls`."""
     return from_dict(cls, read_params(path).get(section), where=f"{path}:{section}")
+
+
+def load_sweep(path: str | Path) -> list[LossConfig]:
+    """The beta/C configs of section `sweep` of the params file at `path` (a mapping name -> settings), in file
+    order; raises ConfigError when the section is missing, empty or not a mapping of mappings."""
+    entries = read_params(path).get("sweep")
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError(f"{path}: sweep must map config names to settings, got {entries!r}")
+    configs = []
+    for name, settings in entries.items():
+        where = f"{path}:sweep.{name}"
+        if settings is not None and not isinstance(settings, dict):
+            raise ConfigError(f"{where}: expected a mapping of settings, got {settings!r}")
+        configs.append(from_dict(LossConfig, {**(settings or {}), "name": str(name)}, where=where))
+    return configs
+
+
+def sweep_config(path: str | Path, name: str) -> LossConfig:
+    """The sweep config called `name` in the params file at `path`; raises ConfigError when there is none."""
+    for cfg in load_sweep(path):
+        if cfg.name == name:
+            return cfg
+    raise ConfigError(f"{path}: no sweep config named {name!r}")

@@ -10,8 +10,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DATASETS = ("ecg", "btc")
-
 
 @dataclass(frozen=True)
 class Workspace:

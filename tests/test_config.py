@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import load_params
+from pipelines.config import load_params, load_sweep, sweep_config
 from pipelines.ecg.beats import BeatConfig
 from pipelines.errors import ConfigError
-from pipelines.stages import sweep
 from pipelines.vae.trainer import TrainConfig
 from pipelines.workspace import Workspace
 
@@ -19,8 +18,9 @@ REPO = Path(__file__).resolve().parents[1]
 def test_repository_params_fill_every_stage_config():
     ws = Workspace(REPO, REPO / "params.yaml")
     assert load_params(ws.params_path, "train", TrainConfig) == TrainConfig()
-    assert [c.name for c in sweep(ws)] == ["b1_c0", "b4_c0", "g1000_c10", "g1000_c25"]
-    assert sweep(ws)[3].capacity_nats == 25.0 and sweep(ws)[3].gamma == 1000.0
+    sweep = load_sweep(ws.params_path)
+    assert [c.name for c in sweep] == ["b1_c0", "b4_c0", "g1000_c10", "g1000_c25"]
+    assert sweep[3].capacity_nats == 25.0 and sweep[3].gamma == 1000.0
 
 
 def test_unknown_key_is_an_error_naming_file_section_and_key(tmp_path):
@@ -37,7 +37,14 @@ def test_missing_section_gives_defaults(tmp_path):
 def test_sweep_must_be_a_mapping(tmp_path):
     (tmp_path / "params.yaml").write_text("sweep:\n  - {name: b1_c0}\n")
     with pytest.raises(ConfigError, match="sweep must map config names"):
-        sweep(Workspace(tmp_path, tmp_path / "params.yaml"))
+        load_sweep(tmp_path / "params.yaml")
+
+
+def test_sweep_config_is_found_by_name_and_a_missing_name_is_an_error(tmp_path):
+    (tmp_path / "params.yaml").write_text("sweep:\n  b1_c0: {}\n  b4_c0: {beta: 4}\n")
+    assert sweep_config(tmp_path / "params.yaml", "b4_c0").beta == 4.0
+    with pytest.raises(ConfigError, match="no sweep config named 'b9_c9'"):
+        sweep_config(tmp_path / "params.yaml", "b9_c9")
 
 
 @pytest.mark.parametrize(

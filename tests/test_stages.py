@@ -6,10 +6,12 @@ import logging
 
 import pandas as pd
 import pytest
+import yaml
 
 from pipelines import stages
 from pipelines.errors import ConfigError, TrackingError
 from pipelines.tracking import tracker_for
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -17,6 +19,15 @@ def ecg_ws(tiny_ws):
     for stage in (stages.ingest_ecg, stages.validate_ecg, stages.heartbeats):
         assert stage(tiny_ws).passed
     return tiny_ws
+
+
+def test_each_dataset_spec_lists_the_datasets_and_data_stages_of_dvc_yaml():
+    """dvc.yaml cannot import the specs, so its dataset list and stage commands are checked against them."""
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    assert dvc["vars"][0]["datasets"] == list(stages.DATASETS)
+    for spec in stages.DATASET_SPECS.values():
+        for name in spec.stages():
+            assert dvc["stages"][name]["cmd"] == f"python -m pipelines {name}"
 
 
 def test_each_data_stage_writes_its_quarantine_file(ecg_ws):

@@ -140,8 +140,9 @@ def train_grid(
         ", bf16 autocast" if cfg.amp == "bf16" else "", ", CUDA graphs" if graphs else "",
     )  # fmt: skip
     if device.type == "cpu" and not pool_flushes_denormals():
-        log.warning("denormals are not flushed in PyTorch's CPU threads (torch ran parallel work before pipelines.vae "
-                    "was imported): training may slow down as a run goes on; import pipelines.vae first")  # fmt: skip
+        log.warning("denormals are not flushed in PyTorch's CPU threads (torch ran parallel work before "
+                    "pipelines.vae.trainer was imported): training may slow down as a run goes on; import it "
+                    "first")  # fmt: skip
     for epoch in range(first_epoch, cfg.epochs + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(n, device=device, generator=order)

@@ -12,6 +12,7 @@ from assets.definitions import defs
 from assets.models import MODELS
 from assets.resources import TrackingResource, WorkspaceResource
 from pipelines import stages
+from pipelines.config import load_params, sweep_config
 from pipelines.dataset import TrainingSet
 from pipelines.vae.checkpoints import load_checkpoint
 from pipelines.vae.trainer import TrainConfig, train_vae
@@ -43,8 +44,8 @@ def test_torchrun_through_pipes_trains_like_one_process(tiny_ws):
 
     distributed, ckpt = load_checkpoint(tiny_ws.model_dir("ecg", CONFIG) / "model.pt")
     x = TrainingSet.load(tiny_ws.heartbeats).part("train").x
-    cfg = stages.load_params(tiny_ws.params_path, "train", TrainConfig)
-    alone, history = train_vae(x, cfg, stages.loss_config(tiny_ws, CONFIG))
+    cfg = load_params(tiny_ws.params_path, "train", TrainConfig)
+    alone, history = train_vae(x, cfg, sweep_config(tiny_ws.params_path, CONFIG))
     np.testing.assert_allclose([h["loss"] for h in ckpt["history"]], [h["loss"] for h in history], rtol=1e-3)
     for (name, a), b in zip(distributed.state_dict().items(), alone.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-4), f"{name} differs by {(a - b).abs().max():.2e}"

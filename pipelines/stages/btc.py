@@ -1,0 +1,72 @@
+"""The exchange stages: bar files -> bars table -> validated bars -> price windows (the BTC training set)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import load_params
+from pipelines.exchange.bars import ingest_bars
+from pipelines.exchange.candles import CandlesApiConfig, update_store
+from pipelines.exchange.gaps import gap_stats
+from pipelines.exchange.windows import WindowConfig, make_windows
+from pipelines.quarantine import write_quarantine
+from pipelines.stages.common import StageResult, data_stage, samples_result
+from pipelines.stages.sources import SourcesConfig, btc_source, synthetic_btc
+from pipelines.storage import write_parquet
+from pipelines.validation.bars import BarChecksConfig, validate_bars
+from pipelines.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pipelines.evaluation.transfer import TransferConfig
+
+
+@data_stage("btc")
+def ingest_btc(ws: Workspace) -> StageResult:
+    src = load_params(ws.params_path, "sources", SourcesConfig).btc
+    bars_dir, _ = btc_source(ws)
+    if src == "synthetic":
+        synthetic_btc(ws)
+    elif src == "coinbase":
+        update_store(bars_dir, load_params(ws.params_path, "coinbase", CandlesApiConfig))
+    bars, rejects = ingest_bars(bars_dir)
+    write_quarantine(ws.quarantine("btc_ingest"), rejects)
+    out = write_parquet(ws.btc_bars, bars)
+    return StageResult(out, {"bars": len(bars), "files": int(bars.source.nunique())}, rejects)
+
+
+@data_stage("btc")
+def validate_btc(ws: Workspace) -> StageResult:
+    cfg = load_params(ws.params_path, "btc_validation", BarChecksConfig)
+    bars = pd.read_parquet(ws.btc_bars)
+    good, rejects, suite = validate_bars(bars, cfg)
+    write_quarantine(ws.quarantine("btc_validation"), rejects)
+    out = write_parquet(ws.btc_bars_validated, good)
+    fraction = len(good) / len(bars) if len(bars) else 0.0
+    counts = {"bars_in": len(bars), "bars_valid": len(good), "quarantined": len(rejects)}
+    return StageResult(out, counts, rejects, suite, passed=fraction >= cfg.min_good_fraction)
+
+
+@data_stage("btc")
+def price_windows(ws: Workspace) -> StageResult:
+    cfg = load_params(ws.params_path, "windows", WindowConfig)
+    bars = pd.read_parquet(ws.btc_bars_validated)
+    _, factors_file = btc_source(ws)
+    factors = pd.read_csv(factors_file) if factors_file is not None else None
+    windows = make_windows(bars, cfg, factors)
+    out = windows.save(ws.price_windows)
+    result = samples_result(ws, "window_checks", "price_windows", windows, out, [])
+    days = max((bars.timestamp.max() - bars.timestamp.min()) / pd.Timedelta(days=1), 1 / 1440)
+    result.counts |= gap_stats(bars, cfg.max_ffill_min) | {"windows_per_day": round(len(windows) / days, 2)}
+    return result
+
+
+def transfer_windows(ws: Workspace, where: Path, cfg: TransferConfig) -> np.ndarray:
+    """Price windows (N, L) cut by the `windows` recipe from the bar files in `where`: the data of another period
+    that the report's BTC champion is reused on."""
+    from pipelines.evaluation.transfer import bar_windows  # here: it imports torch
+
+    return bar_windows(where, load_params(ws.params_path, "windows", WindowConfig))

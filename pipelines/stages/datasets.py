@@ -1,0 +1,83 @@
+"""The two datasets, each described once: what differs between the ECG and the exchange pipeline (its stages,
+the files of its source, the data its champion is reused on), so the code that runs over both looks them up
+here instead of listing them again. Adding a dataset means writing its stages and one DatasetSpec.
+
+The Dagster assets of each dataset stay written out in assets/ecg.py and assets/btc.py: they are read more often
+than they are added to.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipelines.stages import btc, ecg
+from pipelines.stages.common import StageResult, locked
+from pipelines.stages.sources import synthetic_btc, synthetic_ecg
+from pipelines.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pipelines.evaluation.transfer import TransferConfig
+
+Stage = Callable[[Workspace], StageResult]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str  # data/<name>/, the MLflow model <name>-beta-vae, the stage names <name>-ingest, ...
+    generate: Callable[[Workspace], Path]  # writes the embedded synthetic data (a no-op when current)
+    ingest: Stage  # source -> raw table, data/<name>/...parquet
+    validate: Stage  # raw table -> validated table (Great Expectations), the rest quarantined
+    segment: Stage  # validated table -> the training set, data/<name>/training_set.npz
+    segment_stage: str  # the segment stage's name in dvc.yaml and the CLI
+    source_files: tuple[str, ...]  # globs of the data files in a source directory (the inbox sensor's fingerprint)
+    transfer_target: Callable[[TransferConfig], str]  # the `transfer` path of the data the champion is reused on
+    transfer_samples: Callable[[Workspace, Path, TransferConfig], np.ndarray]  # (N, L) samples cut from that data
+
+    def stages(self) -> dict[str, Stage]:
+        """The dataset's data stages by their dvc.yaml (and CLI) name, in the order they run."""
+        return {
+            f"{self.name}-generate": functools.partial(generate, datasets=(self.name,)),
+            f"{self.name}-ingest": self.ingest,
+            f"{self.name}-validate": self.validate,
+            self.segment_stage: self.segment,
+        }
+
+
+DATASET_SPECS = {
+    "ecg": DatasetSpec(
+        name="ecg",
+        generate=synthetic_ecg,
+        ingest=ecg.ingest_ecg,
+        validate=ecg.validate_ecg,
+        segment=ecg.heartbeats,
+        segment_stage="heartbeats",
+        source_files=("*.hea", "*.dat", "RECORDS", "CONTROLS"),
+        transfer_target=lambda cfg: cfg.ecg_wfdb,
+        transfer_samples=ecg.transfer_beats,
+    ),
+    "btc": DatasetSpec(
+        name="btc",
+        generate=synthetic_btc,
+        ingest=btc.ingest_btc,
+        validate=btc.validate_btc,
+        segment=btc.price_windows,
+        segment_stage="windows",
+        source_files=("*.csv", "*.zip", "*.parquet"),
+        transfer_target=lambda cfg: cfg.btc_bars,
+        transfer_samples=btc.transfer_windows,
+    ),
+}
+DATASETS = tuple(DATASET_SPECS)
+
+
+def generate(ws: Workspace, datasets: tuple[str, ...] = DATASETS) -> StageResult:
+    """Generate the embedded default data of the datasets (a no-op where it is current)."""
+    with locked(ws, [f"{d}-data" for d in datasets], "generate"):
+        made = {d: DATASET_SPECS[d].generate(ws) for d in datasets}
+        return StageResult(output=next(iter(made.values())), extra={k: str(v) for k, v in made.items()})
