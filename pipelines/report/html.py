@@ -16,7 +16,7 @@ import pandas as pd
 from pipelines.storage import write_csv, write_text
 
 TABLE_COLUMNS = {
-    "config": "config", "beta": "β", "capacity_nats": "C (nats)", "gamma": "γ",
+    "config": "config", "kind": "model", "beta": "β", "capacity_nats": "C (nats)", "gamma": "γ",
     "recon_rmse": "recon RMSE", "recon_rmse_uv": "recon RMSE (µV)", "kl_total": "KL (nats)",
     "active_units": "active units", "mig": "MIG",
     "sap": "SAP", "dci_disentanglement": "DCI D", "dci_completeness": "DCI C", "dci_informativeness_test": "DCI I",
@@ -63,8 +63,8 @@ def pick_champions(rows: list[dict]) -> dict[str, dict]:
 
 
 def sweep_effect(group: pd.DataFrame) -> str:
-    """One sentence: do the beta > 1 or capacity runs reach a higher MIG than the plain VAE (beta = 1, C = 0)?"""
-    plain = group[(group["beta"] == 1.0) & (group["capacity_nats"] == 0)]
+    """One sentence: do the beta > 1 or capacity runs reach a higher MIG than the plain VAE (kind beta, beta = 1)?"""
+    plain = group[(group["kind"] == "beta") & (group["beta"] == 1.0)]
     others = group.drop(plain.index)
     if plain.empty or others.empty or not np.isfinite(plain["mig"]).any():
         return "The sweep has no plain VAE (β = 1, C = 0) to compare with."
@@ -113,8 +113,7 @@ def build_report(
         header = "".join(f"<th>{html.escape(TABLE_COLUMNS[c])}</th>" for c in columns)
         body = []
         for _, row in group.iterrows():
-            shown = {**row, "gamma": row["gamma"] if row["capacity_nats"] > 0 else float("nan"),  # γ: capacity only
-                     "run_id": str(row["run_id"])[:8]}  # fmt: skip
+            shown = {**row, "run_id": str(row["run_id"])[:8]}  # settings a model does not read are NaN: blank
             cells = "".join(f"<td>{_fmt(shown.get(col, ''))}</td>" for col in columns)
             body.append(f"<tr class='{'best' if row['config'] == best else ''}'>{cells}</tr>")
         parts.append(f"<div class='scroll'><table><tr>{header}</tr>{''.join(body)}</table></div>")

@@ -17,6 +17,7 @@ from pipelines.stages.evaluation import trained
 from pipelines.stages.training import run_info, sweep
 from pipelines.storage import write_text
 from pipelines.tracking import Tracker
+from pipelines.vae.regularizers import SETTINGS
 from pipelines.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,8 @@ def report(ws: Workspace, tracker: Tracker) -> StageResult:
                 {
                     "dataset": dataset,
                     "config": cfg.name,
-                    "beta": cfg.beta,
-                    "capacity_nats": cfg.capacity_nats,
-                    "gamma": cfg.gamma,
+                    "kind": cfg.kind,
+                    **{k: getattr(cfg, k) if k in cfg.settings else float("nan") for k in SETTINGS},
                     "epochs": epochs,
                     **{k: m.get(k, float("nan")) for k in SCORES},
                     "kl_per_latent": m["kl_per_latent"],

@@ -23,7 +23,7 @@ from pipelines.vae.regularizers import REGULARIZERS, LossConfig, Posterior
 
 def gaussian_recon(x_hat: torch.Tensor, x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Per-sample negative Gaussian log-likelihood without its constant, (..., B): summed over features."""
-    return 0.5 * (((x - x_hat) / sigma) ** 2).sum(dim=-1)
+    return (x_hat - x).square().sum(dim=-1).mul(0.5 / sigma**2)
 
 
 def bernoulli_recon(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -56,11 +56,11 @@ class GridLoss:
         """Each model's loss and reconstruction term (G,), batch means, given the normalised batch `x` (B, L), the
         decoder's output `out` (G, B, L) and the posterior (each (G, B, D))."""
         recon = recon_loss(out.float(), x, self.likelihood, self.sigma).mean(dim=-1)
-        penalty = torch.zeros_like(recon)
+        loss = recon
         for reg, index, settings in self.groups:
-            if index is None:
-                penalty = penalty + reg(post, settings)
+            if index is None:  # one kind for all models
+                loss = loss + reg(post, settings)
             else:
                 part = Posterior(*(t.index_select(0, index) for t in (post.mu, post.logvar, post.z)), post.progress)
-                penalty = penalty.index_add(0, index, reg(part, settings))
-        return recon + penalty, recon
+                loss = loss.index_add(0, index, reg(part, settings))
+        return loss, recon

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from pipelines.errors import ConfigError
@@ -77,8 +78,9 @@ class Posterior:
     z: Tensor
     progress: Tensor | float
 
+    @cached_property
     def kl(self) -> Tensor:
-        """KL(q(z|x) || N(0, I)) per model, sample and latent, (G, B, D), in nats."""
+        """KL(q(z|x) || N(0, I)) per model, sample and latent, (G, B, D), in nats (computed once)."""
         return kl_per_latent(self.mu, self.logvar)
 
 
@@ -103,12 +105,12 @@ def anneal_progress(step, anneal_steps: int):
 
 def beta_kl(post: Posterior, beta: Tensor) -> Tensor:
     """beta * KL, the KL summed over latents and averaged over the batch (Higgins et al. 2017)."""
-    return beta * post.kl().sum(dim=-1).mean(dim=-1)
+    return beta * post.kl.sum(dim=-1).mean(dim=-1)
 
 
 def capacity(post: Posterior, capacity_nats: Tensor, gamma: Tensor) -> Tensor:
     """gamma * |KL - C(t)|, C(t) the target annealed from 0 to `capacity_nats` (Burgess et al. 2018, eq. 8)."""
-    kl = post.kl().sum(dim=-1).mean(dim=-1)
+    kl = post.kl.sum(dim=-1).mean(dim=-1)
     return gamma * (kl - annealed(capacity_nats, post.progress)).abs()
 
 
@@ -125,6 +127,9 @@ REGULARIZERS: dict[str, Regularizer] = {
     "beta": Regularizer(beta_kl, ("beta",)),
     "capacity": Regularizer(capacity, ("capacity_nats", "gamma")),
 }
+
+
+SETTINGS = tuple(f.name for f in fields(LossConfig) if f.name not in ("name", "kind"))  # every model's settings
 
 
 def target_capacity(cfg: LossConfig, progress: float) -> float:
