@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def _under_data(*parts: str) -> property:
+    """A fixed path under the workspace's data/ folder, as a read-only property."""
+    return property(lambda self: self.data.joinpath(*parts))
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path
@@ -32,42 +37,21 @@ class Workspace:
         return path if path.is_absolute() else self.root / path
 
     # raw embedded default data
-    @property
-    def synthetic_ecg_dir(self) -> Path:
-        return self.data / "raw" / "synthetic_ecg"
-
-    @property
-    def synthetic_btc_dir(self) -> Path:
-        return self.data / "raw" / "synthetic_btc"
+    synthetic_ecg_dir = _under_data("raw", "synthetic_ecg")
+    synthetic_btc_dir = _under_data("raw", "synthetic_btc")
 
     def physionet_dir(self, database: str) -> Path:
         return self.data / "raw" / "physionet" / database
 
     # ECG stages
-    @property
-    def ecg_records(self) -> Path:
-        return self.data / "ecg" / "records.parquet"
-
-    @property
-    def ecg_records_validated(self) -> Path:
-        return self.data / "ecg" / "records_validated.parquet"
-
-    @property
-    def heartbeats(self) -> Path:
-        return self.training_set("ecg")
+    ecg_records = _under_data("ecg", "records.parquet")
+    ecg_records_validated = _under_data("ecg", "records_validated.parquet")
+    heartbeats = _under_data("ecg", "training_set.npz")  # = training_set("ecg")
 
     # exchange stages
-    @property
-    def btc_bars(self) -> Path:
-        return self.data / "btc" / "bars.parquet"
-
-    @property
-    def btc_bars_validated(self) -> Path:
-        return self.data / "btc" / "bars_validated.parquet"
-
-    @property
-    def price_windows(self) -> Path:
-        return self.training_set("btc")
+    btc_bars = _under_data("btc", "bars.parquet")
+    btc_bars_validated = _under_data("btc", "bars_validated.parquet")
+    price_windows = _under_data("btc", "training_set.npz")  # = training_set("btc")
 
     def lock(self, name: str) -> Path:
         """Lock file serialising the runs that write the same outputs (pipelines.storage.exclusive)."""

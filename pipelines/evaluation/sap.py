@@ -62,17 +62,10 @@ def sap_matrix(
     return scores
 
 
-def sap(
-    codes: np.ndarray,
-    factors: np.ndarray,
-    continuous: bool | list[bool] = True,
-    *,
-    test_fraction: float = 0.25,
-    seed: int = 0,
-    num_bins: int = 20,
-) -> dict:
+def sap(codes: np.ndarray, factors: np.ndarray, continuous: bool | list[bool] = True, **options) -> dict:
     """SAP of codes (num_codes, num_points) against factors (num_factors, num_points); `continuous` is one flag for
-    all factors or one per factor (disentanglement_lib's `continuous_factors`).
+    all factors or one per factor (disentanglement_lib's `continuous_factors`); `options` (test_fraction, seed,
+    num_bins) go to `sap_matrix`.
 
     Returns {"sap": mean gap, "sap_per_factor": list (NaN for constant factors), "sap_matrix": nested list,
     codes x factors}. Raises ValueError on mismatched point counts, fewer than two codes, or a `continuous` list
@@ -81,7 +74,7 @@ def sap(
     codes, factors = check_shapes(codes, factors)
     if codes.shape[0] < 2:
         raise ValueError("SAP needs at least two codes")
-    scores = sap_matrix(codes, factors, continuous, test_fraction=test_fraction, seed=seed, num_bins=num_bins)
+    scores = sap_matrix(codes, factors, continuous, **options)
     top2 = np.sort(scores, axis=0)[::-1][:2]  # (2, F); NaN columns stay NaN
     gaps = top2[0] - top2[1]
     score = float(np.nanmean(gaps)) if np.isfinite(gaps).any() else float("nan")

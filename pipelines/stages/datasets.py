@@ -51,28 +51,16 @@ class DatasetSpec:
 
 DATASET_SPECS = {
     "ecg": DatasetSpec(
-        name="ecg",
-        generate=synthetic_ecg,
-        ingest=ecg.ingest_ecg,
-        validate=ecg.validate_ecg,
-        segment=ecg.heartbeats,
-        segment_stage="heartbeats",
-        source_files=("*.hea", "*.dat", "RECORDS", "CONTROLS"),
-        transfer_target=lambda cfg: cfg.ecg_wfdb,
-        transfer_samples=ecg.transfer_beats,
+        name="ecg", generate=synthetic_ecg, source_files=("*.hea", "*.dat", "RECORDS", "CONTROLS"),
+        ingest=ecg.ingest_ecg, validate=ecg.validate_ecg, segment=ecg.heartbeats, segment_stage="heartbeats",
+        transfer_target=lambda cfg: cfg.ecg_wfdb, transfer_samples=ecg.transfer_beats,
     ),
     "btc": DatasetSpec(
-        name="btc",
-        generate=synthetic_btc,
-        ingest=btc.ingest_btc,
-        validate=btc.validate_btc,
-        segment=btc.price_windows,
-        segment_stage="windows",
-        source_files=("*.csv", "*.zip", "*.parquet"),
-        transfer_target=lambda cfg: cfg.btc_bars,
-        transfer_samples=btc.transfer_windows,
+        name="btc", generate=synthetic_btc, source_files=("*.csv", "*.zip", "*.parquet"),
+        ingest=btc.ingest_btc, validate=btc.validate_btc, segment=btc.price_windows, segment_stage="windows",
+        transfer_target=lambda cfg: cfg.btc_bars, transfer_samples=btc.transfer_windows,
     ),
-}
+}  # fmt: skip
 DATASETS = tuple(DATASET_SPECS)
 
 

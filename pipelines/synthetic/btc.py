@@ -95,7 +95,6 @@ def generate_btc(out_dir: str | Path, cfg: SyntheticBtcConfig) -> Path:
     """Write bars and per-window factors to `out_dir` (replaced atomically); a no-op if current for `cfg`."""
     out_dir = Path(out_dir)
     if is_current(out_dir, cfg, __file__):
-        log.info("synthetic bars in %s are current; not regenerating", out_dir)
         return out_dir
     rng = np.random.default_rng(cfg.seed)
     n_blocks = cfg.days * 1440 // cfg.block_min

@@ -128,7 +128,6 @@ def generate_ecg(out_dir: str | Path, cfg: SyntheticEcgConfig) -> Path:
 
     out_dir = Path(out_dir)
     if is_current(out_dir, cfg, __file__):
-        log.info("synthetic ECG in %s is current; not regenerating", out_dir)
         return out_dir
     rng = np.random.default_rng(cfg.seed)
     n_mi = int(round(cfg.mi_fraction * cfg.n_patients))
