@@ -41,7 +41,7 @@ def test_sweep_must_be_a_mapping(tmp_path):
 
 
 def test_sweep_config_is_found_by_name_and_a_missing_name_is_an_error(tmp_path):
-    (tmp_path / "params.yaml").write_text("sweep:\n  b1_c0: {}\n  b4_c0: {beta: 4}\n")
+    (tmp_path / "params.yaml").write_text("sweep:\n  b1_c0: {kind: beta}\n  b4_c0: {kind: beta, beta: 4}\n")
     assert sweep_config(tmp_path / "params.yaml", "b4_c0").beta == 4.0
     with pytest.raises(ConfigError, match="no sweep config named 'b9_c9'"):
         sweep_config(tmp_path / "params.yaml", "b9_c9")
@@ -66,3 +66,9 @@ def test_ints_are_accepted_where_floats_are_expected(tmp_path):
     (tmp_path / "params.yaml").write_text("beats:\n  fs_hz: 250\n  leads: [i, ii]\n")
     cfg = load_params(tmp_path / "params.yaml", "beats", BeatConfig)
     assert cfg.fs_hz == 250.0 and isinstance(cfg.fs_hz, float) and cfg.leads == ("i", "ii")
+
+
+def test_a_sweep_entry_must_name_its_model(tmp_path):
+    (tmp_path / "params.yaml").write_text("sweep:\n  b4_c0: {beta: 4}\n")
+    with pytest.raises(ConfigError, match=r"sweep.b4_c0: .*missing 1 required positional argument: 'kind'"):
+        sweep_config(tmp_path / "params.yaml", "b4_c0")

@@ -1,22 +1,32 @@
 """Where training runs: the device, the process group under torchrun, and the CPU's denormal flushing.
 
-Importing this module (the trainer does) turns on flushing denormal floats to zero, before PyTorch starts its CPU
-threads, which inherit it: late in a run tiny gradients and Adam moments fall below ~1.2e-38, where x86 arithmetic
-is many times slower (a grid of 16 fell to half its speed by epoch 8). `torch.set_flush_denormal` sets only the
-calling thread; threads created after it copy its floating-point environment (pthread_create), those created
-before do not, so it is set at import rather than when training starts, and the trainer warns when it finds the
-pool unflushed (`pool_flushes_denormals`; tests/vae/test_denormals.py). Values that small do not change a result.
+Denormals: late in a run tiny gradients and Adam moments fall below ~1.2e-38, where x86 arithmetic is many times
+slower (a grid of 16 fell to half its speed by epoch 8), so training flushes them to zero. `torch.set_flush_denormal`
+sets only the calling thread; the threads of PyTorch's CPU pool copy the floating-point environment of the thread
+that starts them (pthread_create). So importing this module (the trainer does) starts the pool with flushing on,
+then turns it off again in the calling thread, where `flushed_denormals` turns it on only while training: the pool's
+threads keep flushing (they only run PyTorch's kernels), while the rest of the process (numpy, hypothesis's floats)
+keeps IEEE arithmetic. A pool started before the import stays unflushed; the trainer warns then
+(`pool_flushes_denormals`). tests/vae/test_denormals.py checks all of it. Values that small do not change a result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
 
 from pipelines.errors import TrainingError
 
-torch.set_flush_denormal(True)
+
+def _start_pool_flushed() -> None:
+    if torch.set_flush_denormal(True):  # False where the CPU cannot flush
+        torch.ones(1 << 18) * 2.0  # a kernel large enough to start the pool's threads, which inherit the setting
+        torch.set_flush_denormal(False)
+
+
+_start_pool_flushed()
 
 
 def pick_device(name: str) -> torch.device:
@@ -49,8 +59,20 @@ def init_distributed() -> tuple[int, int]:
     return distributed()
 
 
+@contextlib.contextmanager
+def flushed_denormals(device: torch.device):
+    """Denormals flushed to zero in the calling thread while training on a CPU (the pool's threads always are)."""
+    if device.type != "cpu" or not torch.set_flush_denormal(True):
+        yield
+        return
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def pool_flushes_denormals() -> bool:
-    """Whether every thread of PyTorch's CPU pool flushes denormals to zero: one multiplication of denormals large
-    enough to be split across the pool comes out all zeros."""
+    """Whether every thread of PyTorch's CPU pool flushes denormals to zero, read inside `flushed_denormals`: one
+    multiplication of denormals large enough to be split across the pool comes out all zeros."""
     tiny = torch.ones(1 << 18, dtype=torch.int32).view(torch.float32)  # the least denormal (bits, not arithmetic)
     return not bool((tiny * 1.0).count_nonzero())

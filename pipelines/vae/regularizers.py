@@ -4,9 +4,15 @@ A model is its `kind` (a key of REGULARIZERS) and the settings it reads (`LossCo
 function here, an entry in REGULARIZERS and a test of it against its formula (tests/vae/test_regularizers.py).
 
 - `beta` (Higgins et al. 2017, "beta-VAE", ICLR): beta * KL; beta = 1 is the plain VAE.
-- `capacity` (Burgess et al. 2018, "Understanding disentangling in beta-VAE", arXiv 1804.03599):
+- `capacity`, the AnnealedVAE (Burgess et al. 2018, "Understanding disentangling in beta-VAE", arXiv 1804.03599):
   gamma * |KL - C(t)|, with C(t) raised linearly from 0 to C over the annealing steps (`annealed`; gamma = 1000
   and C = 25 nats on dSprites).
+- `tcvae`, beta-TCVAE (Chen et al. 2018, "Isolating Sources of Disentanglement in VAEs", NeurIPS, eq. 4 with
+  alpha = gamma = 1): KL + (beta - 1) * TC, the total correlation of q(z) estimated on the batch by minibatch
+  weighted sampling without its constant, as disentanglement_lib's `total_correlation`.
+- `dipvae`, DIP-VAE-II (Kumar et al. 2018, "Variational Inference of Disentangled Latent Concepts from Unlabeled
+  Observations", ICLR, eq. 7): KL + lambda_od * sum of squared off-diagonal entries of Cov_q(z) + lambda_d * sum of
+  (diagonal - 1)^2, where Cov_q(z) = E[diag(exp(logvar))] + Cov(mu) over the batch.
 
 KL is KL(q(z|x) || N(0, I)) summed over latents and averaged over the batch, in nats, as in the papers.
 
@@ -17,6 +23,7 @@ Dagster definitions read for the sweep) does not import torch.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -38,9 +45,11 @@ class LossConfig:
 
     name: str  # partition key, e.g. "b4" or "c25"
     kind: str  # the model: a key of REGULARIZERS
-    beta: float = 1.0  # beta: the KL weight
+    beta: float = 1.0  # beta: the KL weight; tcvae: the weight of the total correlation
     capacity_nats: float = 0.0  # capacity: the target C (Burgess et al. 2018: 25 nats on dSprites)
     gamma: float = 1000.0  # capacity: the weight of |KL - C(t)| (Burgess et al. 2018)
+    lambda_od: float = 10.0  # dipvae: the weight of Cov_q(z)'s off-diagonal entries
+    lambda_d: float = 10.0  # dipvae: the weight of its diagonal's distance from 1 (Kumar et al.: lambda_d = lambda_od)
 
     def __post_init__(self):
         if not _NAME.fullmatch(self.name) or "..." in self.name:
@@ -114,6 +123,33 @@ def capacity(post: Posterior, capacity_nats: Tensor, gamma: Tensor) -> Tensor:
     return gamma * (kl - annealed(capacity_nats, post.progress)).abs()
 
 
+def tcvae(post: Posterior, beta: Tensor) -> Tensor:
+    """KL + (beta - 1) * TC (Chen et al. 2018, eq. 4 with alpha = gamma = 1; disentanglement_lib's BetaTCVAE).
+
+    TC = E_j[log q(z_j) - sum_l log q(z_jl)], with q(z_j) ~ (1/B) sum_i q(z_j | x_i) over the batch: the constant
+    log-normalisers (which do not change the gradients) are dropped, as in disentanglement_lib."""
+    log_q = gaussian_log_density(post.z.unsqueeze(-2), post.mu.unsqueeze(-3), post.logvar.unsqueeze(-3))  # (G,B,B,D)
+    log_qz = log_q.sum(dim=-1).logsumexp(dim=-1)  # (G, B): log sum_i prod_l q(z_jl | x_i)
+    log_prod_qz = log_q.logsumexp(dim=-2).sum(dim=-1)  # (G, B): sum_l log sum_i q(z_jl | x_i)
+    tc = (log_qz - log_prod_qz).mean(dim=-1)
+    return post.kl.sum(dim=-1).mean(dim=-1) + (beta - 1.0) * tc
+
+
+def gaussian_log_density(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
+    """log N(x; mean, exp(logvar)) elementwise."""
+    return -0.5 * ((x - mean).square() * (-logvar).exp() + logvar + math.log(2 * math.pi))
+
+
+def dipvae(post: Posterior, lambda_od: Tensor, lambda_d: Tensor) -> Tensor:
+    """KL + lambda_od * sum_{k != l} Cov_q(z)_kl^2 + lambda_d * sum_k (Cov_q(z)_kk - 1)^2 (Kumar et al. 2018, eq. 7,
+    DIP-VAE-II), with Cov_q(z) = E_batch[diag(exp(logvar))] + Cov_batch(mu)."""
+    mu = post.mu - post.mu.mean(dim=-2, keepdim=True)
+    cov = mu.transpose(-1, -2) @ mu / mu.shape[-2]  # (G, D, D), the batch covariance of mu (biased)
+    diag = cov.diagonal(dim1=-2, dim2=-1) + post.logvar.exp().mean(dim=-2)  # (G, D)
+    off_diagonal = cov.square().sum(dim=(-2, -1)) - cov.diagonal(dim1=-2, dim2=-1).square().sum(dim=-1)
+    return post.kl.sum(dim=-1).mean(dim=-1) + lambda_od * off_diagonal + lambda_d * (diag - 1.0).square().sum(dim=-1)
+
+
 @dataclass(frozen=True)
 class Regularizer:
     fn: Callable[..., Tensor]  # fn(post, **settings) -> (G,) penalties; each setting a (G,) tensor
@@ -126,6 +162,8 @@ class Regularizer:
 REGULARIZERS: dict[str, Regularizer] = {
     "beta": Regularizer(beta_kl, ("beta",)),
     "capacity": Regularizer(capacity, ("capacity_nats", "gamma")),
+    "tcvae": Regularizer(tcvae, ("beta",)),
+    "dipvae": Regularizer(dipvae, ("lambda_od", "lambda_d")),
 }
 
 

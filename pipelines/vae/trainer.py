@@ -31,7 +31,7 @@ import torch
 
 from pipelines.errors import ConfigError, TrainingError
 from pipelines.vae.checkpoints import read_resume, resume_key, write_resume
-from pipelines.vae.devices import distributed, pick_device, pool_flushes_denormals
+from pipelines.vae.devices import distributed, flushed_denormals, pick_device, pool_flushes_denormals
 from pipelines.vae.losses import GridLoss
 from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 from pipelines.vae.regularizers import LossConfig, Posterior, anneal_progress, target_capacity
@@ -140,41 +140,44 @@ def train_grid(
         ", ".join(names), n, data.shape[1], cfg.epochs, device,
         ", bf16 autocast" if cfg.amp == "bf16" else "", ", CUDA graphs" if graphs else "",
     )  # fmt: skip
-    if device.type == "cpu" and not pool_flushes_denormals():
-        log.warning("denormals are not flushed in PyTorch's CPU threads (torch ran parallel work before "
-                    "pipelines.vae.trainer was imported): training may slow down as a run goes on; import it "
-                    "first")  # fmt: skip
-    for epoch in range(first_epoch, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        perm = torch.randperm(n, device=device, generator=order)
-        eps = torch.stack([torch.randn(n, cfg.latent_dim, device=device, generator=g) for g in noises])  # (G, N, D)
-        stepper.reset_sums()
-        for start in range(0, n, cfg.batch_size):
-            end = min(start + cfg.batch_size, n)  # this process's part of the batch: every world-th sample
-            stepper.share = len(range(start + rank, end, world)) / (end - start)
-            stepper.step(perm[start:end][rank::world], eps[:, start:end][:, rank::world])
-            step += 1
-        if world > 1:
-            for v in stepper.sums.values():
-                torch.distributed.all_reduce(v)
-        sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
-        seconds = time.perf_counter() - t0
-        for g, loss_cfg in enumerate(loss_cfgs):
-            capacity = target_capacity(loss_cfg, anneal_progress(step - 1, anneal_steps))
-            metrics = _epoch_metrics(epoch, {k: v[g] for k, v in sums.items()}, n, seconds, capacity)
-            if not math.isfinite(metrics["loss"]):
-                raise TrainingError(f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr")
-            histories[g].append(metrics)
-        eta = seconds * (cfg.epochs - epoch)  # the last epoch's pace for the ones left
-        if rank == 0:
-            _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
-        if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-            write_resume(resume_path, {"key": key, "model": net.state_dict(), "optimizer": opt.state_dict(),
-                                       "generators": [g.get_state() for g in [order, *noises]], "step": step,
-                                       "epoch": epoch, "history": histories})  # fmt: skip
-        if on_epoch is not None:
-            for g in range(len(loss_cfgs)):
-                on_epoch(g, histories[g][-1])
+    with flushed_denormals(device):
+        if device.type == "cpu" and not pool_flushes_denormals():
+            log.warning("denormals are not flushed in PyTorch's CPU threads (torch ran parallel work before "
+                        "pipelines.vae.trainer was imported): training may slow down as a run goes on; import it "
+                        "first")  # fmt: skip
+        for epoch in range(first_epoch, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            perm = torch.randperm(n, device=device, generator=order)
+            eps = torch.stack([torch.randn(n, cfg.latent_dim, device=device, generator=g) for g in noises])  # (G, N, D)
+            stepper.reset_sums()
+            for start in range(0, n, cfg.batch_size):
+                end = min(start + cfg.batch_size, n)  # this process's part of the batch: every world-th sample
+                stepper.share = len(range(start + rank, end, world)) / (end - start)
+                stepper.step(perm[start:end][rank::world], eps[:, start:end][:, rank::world])
+                step += 1
+            if world > 1:
+                for v in stepper.sums.values():
+                    torch.distributed.all_reduce(v)
+            sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
+            seconds = time.perf_counter() - t0
+            for g, loss_cfg in enumerate(loss_cfgs):
+                capacity = target_capacity(loss_cfg, anneal_progress(step - 1, anneal_steps))
+                metrics = _epoch_metrics(epoch, {k: v[g] for k, v in sums.items()}, n, seconds, capacity)
+                if not math.isfinite(metrics["loss"]):
+                    raise TrainingError(
+                        f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr"
+                    )
+                histories[g].append(metrics)
+            eta = seconds * (cfg.epochs - epoch)  # the last epoch's pace for the ones left
+            if rank == 0:
+                _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
+            if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
+                write_resume(resume_path, {"key": key, "model": net.state_dict(), "optimizer": opt.state_dict(),
+                                           "generators": [g.get_state() for g in [order, *noises]], "step": step,
+                                           "epoch": epoch, "history": histories})  # fmt: skip
+            if on_epoch is not None:
+                for g in range(len(loss_cfgs)):
+                    on_epoch(g, histories[g][-1])
     if resume_path is not None:
         Path(resume_path).unlink(missing_ok=True)
     return [(net.unstack(g), histories[g]) for g in range(len(loss_cfgs))]

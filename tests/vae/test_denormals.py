@@ -1,6 +1,6 @@
-"""Denormals are flushed to zero in every thread of PyTorch's CPU pool once `pipelines.vae.devices` (the trainer)
-is imported before the pool starts (its threads inherit the setting), and the trainer's check sees a pool that
-started unflushed."""
+"""Denormals: importing the trainer starts PyTorch's CPU pool with flushing on, so its threads flush for good, while
+the calling thread flushes only while training (`flushed_denormals`) and keeps IEEE arithmetic otherwise; a pool
+started before the import is seen by the trainer's check."""
 
 from __future__ import annotations
 
@@ -12,36 +12,50 @@ import torch
 
 from tests.faults.harness import REPO
 
-pytestmark = pytest.mark.skipif(not torch.set_flush_denormal(True), reason="this CPU cannot flush denormals")
+pytestmark = pytest.mark.skipif(not torch.set_flush_denormal(False), reason="this CPU cannot flush denormals")
 
-COUNT = """
-x = torch.ones(4_000_000, dtype=torch.int32).view(torch.float32)  # denormals (made from bits: no arithmetic)
-print(int(((x * 1.0) != 0).sum()))  # one multiplication split across both threads; one that flushes makes zeros
+N = 4_000_000
+PRELUDE = f"""
+import sys
+import torch
+torch.set_num_threads(2)
+
+
+def surviving():  # one multiplication split across both threads; a thread that flushes makes zeros of its part
+    x = torch.ones({N}, dtype=torch.int32).view(torch.float32)  # denormals (made from bits: no arithmetic)
+    return int(((x * 1.0) != 0).sum())
 """
 
 
-def surviving(before: str) -> int:
-    """Denormals surviving a 2-thread multiplication in a fresh process that runs `before` first."""
-    script = f"import torch\ntorch.set_num_threads(2)\n{before}\n{COUNT}"
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+def run(script: str) -> list[str]:
+    """What a fresh process running PRELUDE and then `script` prints."""
+    done = subprocess.run([sys.executable, "-c", PRELUDE + script], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    return int(done.stdout.split()[-1])
+    return done.stdout.split()
 
 
-def test_pool_threads_flush_when_the_trainer_is_imported_before_the_pool_starts():
-    assert surviving("import pipelines.vae.trainer") == 0
+def test_every_thread_flushes_while_training_and_only_the_pool_after():
+    script = """
+from pipelines.vae import devices
+with devices.flushed_denormals(torch.device("cpu")):
+    print(surviving(), devices.pool_flushes_denormals())
+print(surviving(), 5e-324 * 1.0 > 0)  # after: the caller's part survives; Python's floats are IEEE again
+"""
+    inside, pool_flushes, after, ieee = run(script)
+    assert (inside, pool_flushes) == ("0", "True")
+    assert 0 < int(after) < N and ieee == "True"
 
 
-def test_without_it_denormals_survive():
-    assert surviving("") == 4_000_000
+def test_without_the_trainer_nothing_flushes():
+    assert run("print(surviving())") == [str(N)]
 
 
-def test_a_pool_started_before_the_import_keeps_them_and_the_trainer_warns():
-    """Only the calling thread flushes then: about half the product survives (the other thread's part), and the
-    trainer's check (`pool_flushes_denormals`) sees it."""
-    before = "torch.ones(4_000_000) * 2.0\nimport pipelines.vae.devices as t\nassert not t.pool_flushes_denormals()"
-    assert 0 < surviving(before) < 4_000_000
-
-
-def test_the_trainer_check_sees_a_flushed_pool():
-    assert surviving("import pipelines.vae.devices as t\nassert t.pool_flushes_denormals()") == 0
+def test_a_pool_started_before_the_import_is_seen_unflushed():
+    script = f"""
+surviving()  # starts the pool's threads, unflushed
+from pipelines.vae import devices
+with devices.flushed_denormals(torch.device("cpu")):
+    print(0 < surviving() < {N}, devices.pool_flushes_denormals())
+"""
+    assert run(script) == ["True", "False"]

@@ -21,6 +21,7 @@ GRID = [
     LossConfig("g1000_c5", "capacity", capacity_nats=5.0, gamma=1000.0),
     LossConfig("g100_c2", "capacity", capacity_nats=2.0, gamma=100.0),
 ]
+EVERY_KIND = [*GRID, LossConfig("tc6", "tcvae", beta=6.0), LossConfig("dip10", "dipvae", lambda_od=10.0, lambda_d=10.0)]
 SMALL = TrainConfig(epochs=3, batch_size=64, hidden=(32, 16), anneal_fraction=0.5, checkpoint_every=0, device="cpu")
 
 
@@ -84,9 +85,9 @@ def assert_close_weights(a: BetaVAE, b: BetaVAE, atol: float) -> None:
 
 def test_grid_matches_each_config_trained_alone(sines):
     cfg = replace(SMALL, epochs=4, batch_size=32)
-    grid = train_grid(sines, cfg, GRID)
-    assert len(grid) == len(GRID)
-    for (model, history), loss_cfg in zip(grid, GRID, strict=True):
+    grid = train_grid(sines, cfg, EVERY_KIND)
+    assert len(grid) == len(EVERY_KIND)
+    for (model, history), loss_cfg in zip(grid, EVERY_KIND, strict=True):
         alone, alone_history = train_vae(sines, cfg, loss_cfg)
         np.testing.assert_allclose([h["loss"] for h in history], [h["loss"] for h in alone_history], rtol=1e-5)
         assert [h["capacity"] for h in history] == [h["capacity"] for h in alone_history]
@@ -115,9 +116,10 @@ def test_bf16_autocast_stays_close_to_float32(sines):
 
 def test_configs_of_a_grid_learn_differently(sines):
     cfg = TrainConfig(epochs=6, hidden=(32,), anneal_fraction=0.5, checkpoint_every=0)
-    (_, b1), (_, b4), (_, c5), _ = train_grid(sines, cfg, GRID)
+    (_, b1), (_, b4), (_, c5), _, (_, tc6), (_, dip) = train_grid(sines, cfg, EVERY_KIND)
     assert b4[-1]["kl"] < b1[-1]["kl"]  # a larger beta squeezes the KL
     assert c5[-1]["capacity"] == 5.0
+    assert all(h[-1]["recon"] < h[0]["recon"] for h in (tc6, dip))  # the new kinds learn too
 
 
 def test_grid_names_must_be_distinct(sines):
