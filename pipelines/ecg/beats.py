@@ -10,6 +10,9 @@ Recipe (config `beats` in params.yaml):
    2018, "ECG Heartbeat Classification: A Deep Transferable Representation", arXiv 1805.00794);
 4. one beat per R peak, by `recipe`:
    - `centred` (default): from `pre_s` before to `post_s` after the R peak, in mV;
+   - `bounded`: the same window, with the samples from the next beat's window start (next R - `pre_s`) on set
+     to 0 mV: the beat alone, no part of its neighbour, and where it ends shows the RR interval to the next beat
+     (the last beat of a record, whose next R is unknown, keeps its whole window);
    - `kachuee`: as the public PTB heartbeat set: each 10 s window min-max normalised to [0, 1], the beat taken
      from its R peak over `rr_factor` x the window's median RR, zero-padded to `kachuee_len` (187) samples;
    beats that would run past the record's ends are dropped;
@@ -51,7 +54,7 @@ FACTORS_FILE = "beat_factors.csv"  # written by pipelines.synthetic.ecg beside s
 PROXY_FACTORS = ["hr_bpm", "qrs_ms", "st_mv", "t_mv", "healthy"]
 
 
-RECIPES = ("centred", "kachuee")
+RECIPES = ("centred", "bounded", "kachuee")
 NORMALIZATIONS = ("none", "minmax", "zscore")
 
 
@@ -62,9 +65,9 @@ class BeatConfig:
     bandpass_hz: tuple[float, float] = (0.5, 40.0)  # baseline wander below, mains and EMG above
     fs_hz: float = 125.0  # resample rate, as in Kachuee et al. 2018
     recipe: str = "centred"  # one of RECIPES
-    pre_s: float = 0.25  # centred: window start before the R peak
-    post_s: float = 1.246  # centred: window end after the R peak (0.25 + 1.246 s = 187 samples at 125 Hz, as the
-    # public PTB heartbeat set; the next beat's QRS falls inside, so the heart rate shows)
+    pre_s: float = 0.25  # centred, bounded: window start before the R peak
+    post_s: float = 1.246  # centred, bounded: window end after the R peak (0.25 + 1.246 s = 187 samples at 125 Hz,
+    # as the public PTB heartbeat set; with `centred` the next beat's QRS falls inside, so the heart rate shows)
     kachuee_len: int = 187  # kachuee: samples per beat after zero-padding
     rr_factor: float = 1.2  # kachuee: beat length = rr_factor x the 10 s window's median RR
     normalize: str = "none"  # per-beat normalisation, one of NORMALIZATIONS
@@ -114,7 +117,7 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
         r_peaks = detect_rpeaks(conditioned, fs_hz)
     ratio = Fraction(cfg.fs_hz / fs_hz).limit_denominator(1000)
     resampled = resample_poly(conditioned, ratio.numerator, ratio.denominator)
-    r_new = np.round(r_peaks * float(ratio)).astype(np.int64)
+    r_new = r_all_new = np.round(r_peaks * float(ratio)).astype(np.int64)
     rr_all = _rr_s(r_peaks, fs_hz)  # before dropping edge beats, so each beat keeps its true preceding RR
     length = len(beat_axis_ms(cfg))
     pre = 0 if cfg.recipe == "kachuee" else int(round(cfg.pre_s * cfg.fs_hz))
@@ -126,6 +129,10 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
     beats_mv = resampled[idx]
     if cfg.recipe == "centred":
         return LeadBeats(beats_mv, beats_mv, r_peaks, rr_s, dropped)
+    if cfg.recipe == "bounded":  # sample j lies at R - pre + j: the next beat's window starts at j = its RR
+        rr_next = np.append(np.diff(r_all_new), length)[inside]
+        beats = np.where(np.arange(length)[None, :] < rr_next[:, None], beats_mv, 0.0)
+        return LeadBeats(beats, beats_mv, r_peaks, rr_s, dropped)
     # kachuee: normalise each 10 s window to [0, 1], keep rr_factor x the window's median RR, zero-pad
     window = int(10 * cfg.fs_hz)
     win = r_new // window

@@ -1,15 +1,19 @@
-"""Synthetic multi-lead ECG records with known per-beat factors, written as WFDB files laid out like PTB.
+"""Synthetic multi-lead ECG records with known per-beat factors, written as WFDB files laid out like PTB: the
+embedded disentanglement benchmark for heartbeats.
 
 The beat model is a sum of Gaussian waves (P, Q, R, S, T) around each R peak, the waveform McSharry et al.
 place on the limit cycle of ECGSYN ("A dynamical model for generating synthetic electrocardiogram signals",
 IEEE TBME 2003, doi:10.1109/TBME.2003.808805), evaluated directly in time instead of integrating the ODE, plus
-a sigmoid-edged ST segment shift. T-wave timing scales with sqrt(RR) (Bazett). On top come white noise and
-sinusoidal baseline wander.
+a sigmoid-edged ST segment shift. On top come white noise and sinusoidal baseline wander (per record nuisances,
+removed or averaged out by the beat recipe; not factors).
 
-Factors drawn per beat (patient mean + beat-to-beat spread): heart rate (of the RR interval ending at the beat,
-which also sets the beat's T-wave timing), QRS width, P and T amplitude and ST
-shift; per record: noise and baseline wander. Myocardial-infarction patients get ST elevation. The factors of
-every beat are saved in `beat_factors.csv` (record, R-peak sample, factors) beside the records.
+The benchmark is factorial: every beat draws its five factors independently and uniformly over the ranges of
+`FACTOR_RANGES` (heart rate, QRS width, P and T amplitude, ST shift), so that no factor predicts another and each
+is identifiable: heart rate sets the RR interval from this beat to the next (which the `bounded` beat recipe
+shows as where the beat ends) and, as in ECGSYN, the T wave's timing (Bazett: it scales with sqrt(RR)); the
+other factors each shape one wave. Patients still differ by diagnosis: an MI patient's beats draw the ST shift
+from an elevated range (`ST_MI_MV`), which keeps the MI probe meaningful while ST stays independent of the
+other factors. The factors of every beat are saved in `beat_factors.csv` (record, R-peak sample, factors).
 
 Layout written (as on PhysioNet): `RECORDS`, `CONTROLS`, `patientNNN/sNNNNsyn.{hea,dat}`, header comments with
 age, sex and "Reason for admission" like PTB's; 1000 Hz, 16-bit, 2000 adu/mV, units mV.
@@ -29,7 +33,15 @@ from pipelines.synthetic import is_current, write_manifest
 
 log = logging.getLogger(__name__)
 
-FACTORS = ("hr_bpm", "qrs_s", "p_mv", "t_mv", "st_mv", "noise_mv", "wander_mv")
+FACTOR_RANGES = {  # each beat's factors, drawn independently and uniformly
+    "hr_bpm": (55.0, 100.0),  # the rate of the RR interval from this beat to the next
+    "qrs_s": (0.07, 0.12),
+    "p_mv": (0.05, 0.25),
+    "t_mv": (0.15, 0.6),
+    "st_mv": (-0.05, 0.15),  # healthy; MI patients draw from ST_MI_MV
+}
+ST_MI_MV = (0.1, 0.3)
+FACTORS = tuple(FACTOR_RANGES)
 WAVES = ("p", "q", "r", "s", "t", "st")
 # Per-lead gain of each wave (p, q, r, s, t, st): lead I is a smaller copy of II; V2 has a small R, a deep S
 # and a larger anterior ST shift. Leads not listed copy lead II.
@@ -43,8 +55,8 @@ BEAT_SPAN_S = (-0.3, 0.7)  # support of one beat's waveform around its R peak
 
 @dataclass(frozen=True)
 class SyntheticEcgConfig:
-    n_patients: int = 12
-    duration_s: float = 90.0  # per record; one record per patient
+    n_patients: int = 60
+    duration_s: float = 240.0  # per record; one record per patient (60 x 240 s: ~18,000 beats)
     fs_hz: int = 1000  # PTB's sampling rate
     leads: tuple[str, ...] = ("i", "ii", "v2")
     mi_fraction: float = 0.5  # share of patients with myocardial infarction (ST elevation)
@@ -56,7 +68,7 @@ def beat_waveform(t_s: np.ndarray, f: dict[str, np.ndarray], gains: tuple[float,
     g = dict(zip(WAVES, gains, strict=True))
     qrs = f["qrs_s"][:, None]
     rr = 60.0 / f["hr_bpm"][:, None]
-    t_centre = 0.30 * np.sqrt(rr)
+    t_centre = 0.30 * np.sqrt(rr)  # Bazett
 
     def gauss(centre, sigma, amp):
         return amp * np.exp(-0.5 * ((t_s - centre) / sigma) ** 2)
@@ -76,28 +88,14 @@ def beat_waveform(t_s: np.ndarray, f: dict[str, np.ndarray], gains: tuple[float,
 
 
 def _draw_record(rng: np.random.Generator, cfg: SyntheticEcgConfig, mi: bool) -> tuple[np.ndarray, dict]:
-    """R-peak samples (B,) and per-beat factors {name: (B,)} of one record."""
-    hr0 = rng.uniform(50, 100)
-    means = {
-        "qrs_s": rng.uniform(0.07, 0.12),
-        "p_mv": rng.uniform(0.05, 0.25),
-        "t_mv": rng.uniform(0.15, 0.6),
-        "st_mv": rng.uniform(0.1, 0.35) if mi else rng.uniform(-0.03, 0.03),
-    }
-    spread = {"qrs_s": 0.01, "p_mv": 0.04, "t_mv": 0.08, "st_mv": 0.04}
-    n_max = int(cfg.duration_s * 110 / 60) + 2  # more beats than 110 bpm can fit
-    hr = np.clip(hr0 + rng.normal(0, 5, n_max), 40, 140)
-    r_times = 0.5 + np.concatenate([[0.0], np.cumsum(60.0 / hr[1:])])  # hr[i]: the rate of the RR ending at beat i
-    keep = r_times + BEAT_SPAN_S[1] < cfg.duration_s
-    n = int(keep.sum())
-    factors = {"hr_bpm": hr[:n]}
-    for name, mean in means.items():
-        factors[name] = mean + rng.normal(0, spread[name], n)
-    factors["qrs_s"] = np.clip(factors["qrs_s"], 0.06, 0.14)
-    factors["p_mv"] = np.clip(factors["p_mv"], 0.0, None)
-    factors["noise_mv"] = np.full(n, rng.uniform(0.005, 0.04))
-    factors["wander_mv"] = np.full(n, rng.uniform(0.0, 0.3))
-    return np.round(r_times[:n] * cfg.fs_hz).astype(np.int64), factors
+    """R-peak samples (B,) and per-beat factors {name: (B,)} of one record, each beat's drawn independently."""
+    n_max = int(cfg.duration_s * FACTOR_RANGES["hr_bpm"][1] / 60) + 2  # more beats than the highest rate can fit
+    factors = {name: rng.uniform(*FACTOR_RANGES[name], n_max) for name in FACTORS}
+    if mi:
+        factors["st_mv"] = rng.uniform(*ST_MI_MV, n_max)
+    r_times = 0.5 + np.concatenate([[0.0], np.cumsum(60.0 / factors["hr_bpm"][:-1])])  # hr[i]: RR from beat i on
+    n = int((r_times + BEAT_SPAN_S[1] < cfg.duration_s).sum())
+    return np.round(r_times[:n] * cfg.fs_hz).astype(np.int64), {k: v[:n] for k, v in factors.items()}
 
 
 def synthesize_record(
@@ -107,18 +105,19 @@ def synthesize_record(
     fs = cfg.fs_hz
     n_samples = int(cfg.duration_s * fs)
     r_samples, factors = _draw_record(rng, cfg, mi)
+    noise_mv, wander_mv = rng.uniform(0.005, 0.02), rng.uniform(0.0, 0.3)  # per-record nuisances
     offsets = np.arange(int(BEAT_SPAN_S[0] * fs), int(BEAT_SPAN_S[1] * fs))  # (T,)
     t_s = np.broadcast_to(offsets / fs, (len(r_samples), len(offsets)))  # (B, T)
     idx = r_samples[:, None] + offsets[None, :]  # (B, T)
     inside = (idx >= 0) & (idx < n_samples)
     t = np.arange(n_samples) / fs
-    wander = factors["wander_mv"][0] * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 6.3))
+    wander = wander_mv * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 6.3))
     signal = np.empty((n_samples, len(cfg.leads)))
     for j, lead in enumerate(cfg.leads):
         beats = beat_waveform(t_s, factors, LEAD_GAINS.get(lead, LEAD_GAINS["ii"]))
         lead_sig = np.zeros(n_samples)
         np.add.at(lead_sig, idx[inside], beats[inside])
-        signal[:, j] = lead_sig + wander + rng.normal(0, factors["noise_mv"][0], n_samples)
+        signal[:, j] = lead_sig + wander + rng.normal(0, noise_mv, n_samples)
     return signal, r_samples, factors
 
 

@@ -59,9 +59,25 @@ def test_synthetic_beats_carry_their_true_factors(tmp_path):
     truth = pd.read_csv(tmp_path / "ecg" / "beat_factors.csv")
     assert len(beats) >= 0.9 * len(truth)  # beats at the record edges fall outside the window
     hr = beats.factors[:, beats.factor_names.index("hr_bpm")]
-    # regression (review of issue 3): the generator's rate belongs to the RR interval ending at the beat
-    error = np.abs(hr - beats.labels.hr_bpm.to_numpy())[1:]  # the first beat of a record has no preceding RR
+    # the generator's rate is that of the RR interval from the beat to the next (what the bounded recipe shows):
+    # the next beat's label, whose RR is the one before it
+    same_record = beats.labels.record.to_numpy()[1:] == beats.labels.record.to_numpy()[:-1]
+    error = np.abs(hr[:-1] - beats.labels.hr_bpm.to_numpy()[1:])[same_record]
     assert np.median(error) < 0.5, np.median(error)
+
+
+def test_the_bounded_recipe_keeps_the_beat_alone():
+    """Samples from the next beat's window start (next R - pre_s) on are 0 mV; the beat's own are kept."""
+    cfg = BeatConfig(recipe="bounded", pre_s=0.25, post_s=0.95)
+    fs, rr_s = 1000.0, 0.8
+    t = np.arange(int(30 * fs)) / fs
+    lead = np.exp(-0.5 * ((t % rr_s - 0.4) / 0.01) ** 2)  # one spike every 0.8 s
+    cut = cut_beats(lead, fs, cfg)
+    assert cut.beats.shape[1] == 150 and cut.beats.shape == cut.beats_mv.shape
+    rr = int(round(rr_s * cfg.fs_hz))  # 100 samples at 125 Hz: the next beat's window starts there
+    inner = cut.beats[:-1]  # the record's last beat has no next R: it keeps its whole window
+    assert np.all(inner[:, rr:] == 0.0) and np.all(cut.beats_mv[:-1, rr + 31] > 0.5)  # the next R, cut away
+    assert np.all(inner[:, 31] > 0.5)  # the beat's own R peak (pre_s = 31 samples in)
 
 
 def test_patient_split_never_puts_a_patient_in_two_splits_and_stratifies_by_diagnosis():
