@@ -48,10 +48,10 @@ def write_resume(path: str | Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def resume_key(cfg, loss_cfgs: list[LossConfig], x_train: np.ndarray) -> str:
-    """What a resume checkpoint must match: the configs and the data's bytes."""
+def resume_key(cfg, loss_cfgs: list[LossConfig], x_train: np.ndarray, seeds: list[int]) -> str:
+    """What a resume checkpoint must match: the configs, the seeds and the data's bytes."""
     digest = hashlib.md5(np.ascontiguousarray(x_train).tobytes()).hexdigest()
-    return json.dumps([asdict(cfg), [asdict(c) for c in loss_cfgs], digest], sort_keys=True, default=str)
+    return json.dumps([asdict(cfg), [asdict(c) for c in loss_cfgs], seeds, digest], sort_keys=True, default=str)
 
 
 def save_checkpoint(path: str | Path, model: BetaVAE, cfg, loss_cfg: LossConfig, history: list[dict]):

@@ -148,10 +148,10 @@ def _linears(mlp: nn.Sequential) -> list[int]:
     return [i for i, layer in enumerate(mlp) if isinstance(layer, nn.Linear)]
 
 
-def init_models(cfg: ModelConfig, count: int, seed: int, x_mean: float, x_std: float) -> list[BetaVAE]:
-    """`count` BetaVAEs each initialised from `seed` (PyTorch's default Linear init), as a single run would be."""
+def init_models(cfg: ModelConfig, seeds: list[int], x_mean: float, x_std: float) -> list[BetaVAE]:
+    """One BetaVAE per seed, each initialised from its seed (PyTorch's default Linear init), as a single run would be."""
     models = []
-    for _ in range(count):
+    for seed in seeds:
         torch.manual_seed(seed)
         models.append(BetaVAE(cfg, x_mean, x_std))
     return models

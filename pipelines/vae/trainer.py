@@ -22,7 +22,7 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +87,14 @@ def train_grid(
     loss_cfgs: list[LossConfig],
     on_epoch: Callable[[int, dict], None] | None = None,
     resume_path: str | Path | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> list[tuple[BetaVAE, list[dict]]]:
-    """Train one BetaVAE per entry of `loss_cfgs` on `x_train` (N, L), all in one vectorised pass; returns each
-    model (CPU, eval mode) with its per-epoch metrics. Raises TrainingError on empty or non-finite data or when a
-    loss becomes non-finite (naming the config).
+    """Train one BetaVAE per entry of `loss_cfgs` and seed of `seeds` (default: `cfg.seed` alone) on `x_train`
+    (N, L), all in one vectorised pass; returns each model (CPU, eval mode) with its per-epoch metrics, configs
+    first: member g is config g // len(seeds), seed g % len(seeds), as `on_epoch(g, metrics)` numbers them. A seed
+    sets a model's initial weights and its noise stream; every member sees the batches in the order of
+    `cfg.seed`. Raises TrainingError on empty or non-finite data or when a loss becomes non-finite (naming the
+    config).
 
     With `resume_path`, a checkpoint (weights, optimizer, RNG streams, step, histories) is written there every
     `cfg.checkpoint_every` epochs, and a run that finds one from the same configs and data continues from it: a
@@ -101,22 +105,27 @@ def train_grid(
         raise TrainingError(f"training data must hold >= 2 finite samples, got {x_train.shape}")
     if not loss_cfgs or len({c.name for c in loss_cfgs}) != len(loss_cfgs):
         raise ConfigError(f"a grid needs one or more configs with distinct names, got {[c.name for c in loss_cfgs]}")
+    seeds = list(seeds) if seeds else [cfg.seed]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"a grid's seeds must be distinct, got {seeds}")
+    members = [(c, seed) for c in loss_cfgs for seed in seeds]
     device = pick_device(cfg.device)
     model_cfg = ModelConfig(x_train.shape[1], cfg.latent_dim, tuple(cfg.hidden), cfg.likelihood)
     offset, scale = _normalisation(x_train, cfg.likelihood)
-    net = StackedVAE(init_models(model_cfg, len(loss_cfgs), cfg.seed, offset, scale)).to(device)
+    net = StackedVAE(init_models(model_cfg, [seed for _, seed in members], offset, scale)).to(device)
     rank, world = distributed()
     graphs = cfg.cuda_graphs and device.type == "cuda" and world == 1
     # fused Adam: one kernel over all parameters; capturable keeps its step count on the device for the CUDA graph
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=True, capturable=graphs)
     data = net.standardize(torch.as_tensor(x_train, dtype=torch.float32, device=device))  # (N, L)
-    n, names = len(data), [c.name for c in loss_cfgs]
+    n = len(data)
+    names = [c.name if len(seeds) == 1 else f"{c.name}/seed{seed}" for c, seed in members]
     anneal_steps = int(cfg.anneal_fraction * cfg.epochs * math.ceil(n / cfg.batch_size))
     order = torch.Generator(device=device).manual_seed(cfg.seed)
-    noises = [torch.Generator(device=device).manual_seed(noise_seed(cfg.seed, name)) for name in names]
-    histories: list[list[dict]] = [[] for _ in loss_cfgs]
+    noises = [torch.Generator(device=device).manual_seed(noise_seed(seed, c.name)) for c, seed in members]
+    histories: list[list[dict]] = [[] for _ in members]
     step, first_epoch = 0, 1
-    key = resume_key(cfg, loss_cfgs, x_train)
+    key = resume_key(cfg, loss_cfgs, x_train, seeds)
     state = read_resume(resume_path, device) if resume_path is not None else None
     if state is not None:
         if state["key"] == key:
@@ -126,13 +135,13 @@ def train_grid(
                 gen.set_state(gen_state.to(gen.get_state().device))
             histories, step, first_epoch = state["history"], state["step"], state["epoch"] + 1
             log.info("%s: resuming from epoch %d (%s)", ", ".join(names), state["epoch"], resume_path)
-            for g in range(len(loss_cfgs) if on_epoch is not None else 0):  # the new run gets the whole history
+            for g in range(len(members) if on_epoch is not None else 0):  # the new run gets the whole history
                 for metrics in histories[g]:
                     on_epoch(g, metrics)
         else:
             log.info("%s: %s is from other configs or data; starting afresh", ", ".join(names), resume_path)
-    stepper = _Stepper(net, opt, data, GridLoss(loss_cfgs, cfg.likelihood, cfg.recon_sigma, device), cfg,
-                       anneal_steps, step)  # fmt: skip
+    loss = GridLoss([c for c, _ in members], cfg.likelihood, cfg.recon_sigma, device)
+    stepper = _Stepper(net, opt, data, loss, cfg, anneal_steps, step)
     if graphs:
         stepper.capture()
     log.info(
@@ -160,7 +169,7 @@ def train_grid(
                     torch.distributed.all_reduce(v)
             sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
             seconds = time.perf_counter() - t0
-            for g, loss_cfg in enumerate(loss_cfgs):
+            for g, (loss_cfg, _) in enumerate(members):
                 capacity = target_capacity(loss_cfg, anneal_progress(step - 1, anneal_steps))
                 metrics = _epoch_metrics(epoch, {k: v[g] for k, v in sums.items()}, n, seconds, capacity)
                 if not math.isfinite(metrics["loss"]):
@@ -170,17 +179,17 @@ def train_grid(
                 histories[g].append(metrics)
             eta = seconds * (cfg.epochs - epoch)  # the last epoch's pace for the ones left
             if rank == 0:
-                _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(loss_cfgs) * n / seconds, eta)
+                _log_epoch(epoch, cfg.epochs, [h[-1] for h in histories], names, len(members) * n / seconds, eta)
             if resume_path is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
                 write_resume(resume_path, {"key": key, "model": net.state_dict(), "optimizer": opt.state_dict(),
                                            "generators": [g.get_state() for g in [order, *noises]], "step": step,
                                            "epoch": epoch, "history": histories})  # fmt: skip
             if on_epoch is not None:
-                for g in range(len(loss_cfgs)):
+                for g in range(len(members)):
                     on_epoch(g, histories[g][-1])
     if resume_path is not None:
         Path(resume_path).unlink(missing_ok=True)
-    return [(net.unstack(g), histories[g]) for g in range(len(loss_cfgs))]
+    return [(net.unstack(g), histories[g]) for g in range(len(members))]
 
 
 class _Stepper:

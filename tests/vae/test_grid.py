@@ -122,6 +122,21 @@ def test_configs_of_a_grid_learn_differently(sines):
     assert all(h[-1]["recon"] < h[0]["recon"] for h in (tc6, dip))  # the new kinds learn too
 
 
+def test_seeds_train_in_one_grid_and_each_is_independent_of_the_others(sines):
+    """Configs x seeds in one pass, configs first; a seed's model is the one a grid of that seed alone gives (same
+    batch order, its own initial weights and noise), and different seeds give different models."""
+    cfg = replace(SMALL, epochs=2)
+    grid = train_grid(sines, cfg, GRID[:2], seeds=[0, 7])
+    assert len(grid) == 4
+    alone, alone_history = train_grid(sines, cfg, [GRID[1]], seeds=[7])[0]
+    model, history = grid[3]  # config 1, seed 7
+    np.testing.assert_allclose([h["loss"] for h in history], [h["loss"] for h in alone_history], rtol=1e-5)
+    assert_close_weights(model, alone, atol=1e-5)
+    assert not torch.equal(grid[2][0].encoder[0].weight, grid[3][0].encoder[0].weight)
+    with pytest.raises(ConfigError, match="seeds must be distinct"):
+        train_grid(sines, cfg, GRID[:1], seeds=[1, 1])
+
+
 def test_grid_names_must_be_distinct(sines):
     with pytest.raises(ConfigError, match="distinct"):
         train_grid(sines, TrainConfig(epochs=1), [LossConfig("a", "beta"), LossConfig("a", "beta", beta=2.0)])
