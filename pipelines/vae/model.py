@@ -149,7 +149,7 @@ def _linears(mlp: nn.Sequential) -> list[int]:
 
 
 def init_models(cfg: ModelConfig, seeds: list[int], x_mean: float, x_std: float) -> list[BetaVAE]:
-    """One BetaVAE per seed, each initialised from its seed (PyTorch's default Linear init), as a single run would be."""
+    """One BetaVAE per seed, each initialised from its seed (PyTorch's default Linear init), as one run would be."""
     models = []
     for seed in seeds:
         torch.manual_seed(seed)
