@@ -1,13 +1,16 @@
 """Heartbeat segmentation: condition each lead, find R peaks, resample, cut one window per R peak, filter.
 
 Recipe (config `beats` in params.yaml):
-1. band-pass `bandpass_hz` (default 0.5-40 Hz, zero-phase Butterworth): 0.5 Hz removes baseline wander,
-   40 Hz removes mains hum and muscle noise; units stay mV (a record sampled at no more than twice the upper
-   edge, or shorter than 2 s, is rejected whole: it cannot be filtered or holds no beat to find);
+1. band-pass `bandpass_hz` (default 0.5-40 Hz, zero-phase Butterworth; params.yaml uses 0.01 Hz, which keeps
+   the ST level and T wave that 0.5 Hz distorts, and levels each beat with `baseline_s` instead): the low edge
+   removes baseline drift, 40 Hz mains hum and muscle noise; units stay mV (a record sampled at no more than twice the upper edge, or shorter than 2 s, is
+   rejected whole: it cannot be filtered or holds no beat to find);
 2. R peaks at the record's own rate (pipelines.ecg.rpeaks) on the conditioned reference lead `rpeak_lead`
    (default II), used for every lead of the simultaneous recording (or on each lead when it is empty);
-3. polyphase resampling to `fs_hz` (default 125 Hz, the rate of the public PTB heartbeat set of Kachuee et al.
-   2018, "ECG Heartbeat Classification: A Deep Transferable Representation", arXiv 1805.00794);
+3. each beat read at `fs_hz` (default 125 Hz, the rate of the public PTB heartbeat set of Kachuee et al. 2018,
+   "ECG Heartbeat Classification: A Deep Transferable Representation", arXiv 1805.00794) off the conditioned
+   signal, at the exact times of its samples so that the R peak lies on a sample of every beat; with
+   `baseline_s`, the mean of its first `baseline_s` (the TP segment, before the P wave) subtracted;
 4. one beat per R peak, by `recipe`:
    - `centred` (default): from `pre_s` before to `post_s` after the R peak, in mV;
    - `bounded`: the same window, with the samples from the next beat's window start (next R - `pre_s`) on set
@@ -70,6 +73,8 @@ class BeatConfig:
     # as the public PTB heartbeat set; with `centred` the next beat's QRS falls inside, so the heart rate shows)
     kachuee_len: int = 187  # kachuee: samples per beat after zero-padding
     rr_factor: float = 1.2  # kachuee: beat length = rr_factor x the 10 s window's median RR
+    baseline_s: float = 0.0  # > 0: subtract from each beat the mean of its window's first baseline_s (the TP
+    # segment before the P wave: its isoelectric level, which a 0.05 Hz high-pass leaves to drift with neighbours)
     normalize: str = "none"  # per-beat normalisation, one of NORMALIZATIONS
     max_abs_mv: float = 8.0  # clipped: beats reaching beyond (electrode motion, ADC clipping)
     min_ptp_mv: float = 0.1  # flat: a beat with less peak-to-peak has no QRS
@@ -117,20 +122,24 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
         r_peaks = detect_rpeaks(conditioned, fs_hz)
     ratio = Fraction(cfg.fs_hz / fs_hz).limit_denominator(1000)
     resampled = resample_poly(conditioned, ratio.numerator, ratio.denominator)
-    r_new = r_all_new = np.round(r_peaks * float(ratio)).astype(np.int64)
+    r_new = np.round(r_peaks * float(ratio)).astype(np.int64)
     rr_all = _rr_s(r_peaks, fs_hz)  # before dropping edge beats, so each beat keeps its true preceding RR
     length = len(beat_axis_ms(cfg))
     pre = 0 if cfg.recipe == "kachuee" else int(round(cfg.pre_s * cfg.fs_hz))
-    starts = r_new - pre
-    inside = (starts >= 0) & (starts + length <= len(resampled))
+    # each beat read off the conditioned signal at the exact times of its output samples (the band-pass keeps it
+    # below the output's Nyquist rate), so the R peak falls on sample `pre` of every beat instead of up to half an
+    # output sample away: at 125 Hz that jitter (up to 4 ms) reshapes a QRS complex from beat to beat
+    at = r_peaks[:, None] + (np.arange(length)[None, :] - pre) / float(ratio)  # (B, L) native sample positions
+    inside = (at[:, 0] >= 0) & (at[:, -1] <= len(conditioned) - 1) if len(at) else np.zeros(0, dtype=bool)
+    rr_next = np.append(np.diff(r_peaks) * float(ratio), length)[inside]  # output samples to the next R
     dropped = r_peaks[~inside]
-    starts, r_new, r_peaks, rr_s = starts[inside], r_new[inside], r_peaks[inside], rr_all[inside]
-    idx = starts[:, None] + np.arange(length)[None, :]  # (B, L)
-    beats_mv = resampled[idx]
+    r_new, r_peaks, rr_s = r_new[inside], r_peaks[inside], rr_all[inside]
+    beats_mv = np.interp(at[inside], np.arange(len(conditioned)), conditioned)
+    if cfg.baseline_s > 0 and len(beats_mv):
+        beats_mv = beats_mv - beats_mv[:, : max(1, int(round(cfg.baseline_s * cfg.fs_hz)))].mean(axis=1, keepdims=True)
     if cfg.recipe == "centred":
         return LeadBeats(beats_mv, beats_mv, r_peaks, rr_s, dropped)
     if cfg.recipe == "bounded":  # sample j lies at R - pre + j: the next beat's window starts at j = its RR
-        rr_next = np.append(np.diff(r_all_new), length)[inside]
         beats = np.where(np.arange(length)[None, :] < rr_next[:, None], beats_mv, 0.0)
         return LeadBeats(beats, beats_mv, r_peaks, rr_s, dropped)
     # kachuee: normalise each 10 s window to [0, 1], keep rr_factor x the window's median RR, zero-pad

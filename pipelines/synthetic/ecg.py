@@ -68,7 +68,7 @@ def beat_waveform(t_s: np.ndarray, f: dict[str, np.ndarray], gains: tuple[float,
     g = dict(zip(WAVES, gains, strict=True))
     qrs = f["qrs_s"][:, None]
     rr = 60.0 / f["hr_bpm"][:, None]
-    t_centre = 0.30 * np.sqrt(rr)  # Bazett
+    t_centre, t_sigma = 0.30 * np.sqrt(rr), 0.045 * np.sqrt(rr)  # Bazett: T timing scales with sqrt(RR)
 
     def gauss(centre, sigma, amp):
         return amp * np.exp(-0.5 * ((t_s - centre) / sigma) ** 2)
@@ -81,9 +81,10 @@ def beat_waveform(t_s: np.ndarray, f: dict[str, np.ndarray], gains: tuple[float,
         + gauss(-0.35 * qrs, qrs / 10, -0.12 * g["q"])
         + gauss(0.0, qrs / 7, 1.1 * g["r"])
         + gauss(0.35 * qrs, qrs / 10, -0.25 * g["s"])
-        + gauss(t_centre, 0.045 * np.sqrt(rr), g["t"] * f["t_mv"][:, None])
+        + gauss(t_centre, t_sigma, g["t"] * f["t_mv"][:, None])
     )
-    st_window = sigmoid((t_s - 0.6 * qrs) / 0.008) - sigmoid((t_s - t_centre) / 0.03)
+    # the ST segment: from the J point (end of the QRS) to the T wave's onset, two T widths before its peak
+    st_window = sigmoid((t_s - 0.6 * qrs) / 0.008) - sigmoid((t_s - (t_centre - 2 * t_sigma)) / 0.01)
     return wave + g["st"] * f["st_mv"][:, None] * st_window
 
 
@@ -105,7 +106,7 @@ def synthesize_record(
     fs = cfg.fs_hz
     n_samples = int(cfg.duration_s * fs)
     r_samples, factors = _draw_record(rng, cfg, mi)
-    noise_mv, wander_mv = rng.uniform(0.005, 0.02), rng.uniform(0.0, 0.3)  # per-record nuisances
+    noise_mv, wander_mv = rng.uniform(0.005, 0.02), rng.uniform(0.0, 0.05)  # per-record nuisances
     offsets = np.arange(int(BEAT_SPAN_S[0] * fs), int(BEAT_SPAN_S[1] * fs))  # (T,)
     t_s = np.broadcast_to(offsets / fs, (len(r_samples), len(offsets)))  # (B, T)
     idx = r_samples[:, None] + offsets[None, :]  # (B, T)
