@@ -4,8 +4,7 @@ Recipe (config `beats` in params.yaml):
 1. band-pass `bandpass_hz` (default 0.5-40 Hz, zero-phase Butterworth; params.yaml uses 0.01 Hz, which keeps
    the ST level and T wave that 0.5 Hz distorts, and levels each beat with `baseline_s` instead): the low edge
    removes baseline drift, 40 Hz mains hum and muscle noise; units stay mV (a record sampled at no more than
-   twice the upper edge, or shorter than 2 s, is
-   rejected whole: it cannot be filtered or holds no beat to find);
+   twice the upper edge, or shorter than 2 s, is rejected whole: it cannot be filtered or holds no beat to find);
 2. R peaks at the record's own rate (pipelines.ecg.rpeaks) on the conditioned reference lead `rpeak_lead`
    (default II), used for every lead of the simultaneous recording (or on each lead when it is empty);
 3. each beat read at `fs_hz` (default 125 Hz, the rate of the public PTB heartbeat set of Kachuee et al. 2018,
