@@ -210,7 +210,9 @@ class _Stepper:
         self.loss = loss
         self.forward = torch.compile(self._forward) if cfg.compile else self._forward
         bf16 = cfg.amp == "bf16"  # (a disabled autocast still costs ~0.1 ms a step on a CPU)
-        self.autocast = torch.autocast(device.type, torch.bfloat16) if bf16 else contextlib.nullcontext()
+        # no cast cache: PyTorch asks for it off where autocast runs inside a CUDA graph (make_graphed_callables)
+        cast = torch.autocast(device.type, torch.bfloat16, cache_enabled=False)
+        self.autocast = cast if bf16 else contextlib.nullcontext()
 
     def _forward(self, batch: torch.Tensor, eps: torch.Tensor, progress: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out, mu, logvar, z = self.net(batch, eps)
