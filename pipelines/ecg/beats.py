@@ -121,8 +121,6 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
     if r_peaks is None:
         r_peaks = detect_rpeaks(conditioned, fs_hz)
     ratio = Fraction(cfg.fs_hz / fs_hz).limit_denominator(1000)
-    resampled = resample_poly(conditioned, ratio.numerator, ratio.denominator)
-    r_new = np.round(r_peaks * float(ratio)).astype(np.int64)
     rr_all = _rr_s(r_peaks, fs_hz)  # before dropping edge beats, so each beat keeps its true preceding RR
     length = len(beat_axis_ms(cfg))
     pre = 0 if cfg.recipe == "kachuee" else int(round(cfg.pre_s * cfg.fs_hz))
@@ -133,7 +131,7 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
     inside = (at[:, 0] >= 0) & (at[:, -1] <= len(conditioned) - 1) if len(at) else np.zeros(0, dtype=bool)
     rr_next = np.append(np.diff(r_peaks) * float(ratio), length)[inside]  # output samples to the next R
     dropped = r_peaks[~inside]
-    r_new, r_peaks, rr_s = r_new[inside], r_peaks[inside], rr_all[inside]
+    r_peaks, rr_s = r_peaks[inside], rr_all[inside]
     beats_mv = np.interp(at[inside], np.arange(len(conditioned)), conditioned)
     if cfg.baseline_s > 0 and len(beats_mv):
         beats_mv = beats_mv - beats_mv[:, : max(1, int(round(cfg.baseline_s * cfg.fs_hz)))].mean(axis=1, keepdims=True)
@@ -143,8 +141,9 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
         beats = np.where(np.arange(length)[None, :] < rr_next[:, None], beats_mv, 0.0)
         return LeadBeats(beats, beats_mv, r_peaks, rr_s, dropped)
     # kachuee: normalise each 10 s window to [0, 1], keep rr_factor x the window's median RR, zero-pad
+    resampled = resample_poly(conditioned, ratio.numerator, ratio.denominator)  # for the windows' min and max
     window = int(10 * cfg.fs_hz)
-    win = r_new // window
+    win = np.round(r_peaks * float(ratio)).astype(np.int64) // window
     n_win = len(resampled) // window + 1
     padded = np.pad(resampled, (0, n_win * window - len(resampled)), mode="edge").reshape(n_win, window)
     lo, hi = padded.min(axis=1), padded.max(axis=1)

@@ -50,7 +50,7 @@ def distributed() -> tuple[int, int]:
 def init_distributed() -> tuple[int, int]:
     """Join the process group torchrun describes (WORLD_SIZE, RANK, MASTER_ADDR in the environment): NCCL on
     GPUs, gloo on CPUs. Data-parallel training: every process holds the whole grid, takes its share of each
-    batch and averages the flat gradient with the others, so all end with the same weights."""
+    batch and averages its gradients with the others, so all end with the same weights."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
         cuda = torch.cuda.is_available()
         if cuda:

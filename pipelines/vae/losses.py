@@ -43,7 +43,7 @@ class GridLoss:
     settings ((G_kind,) tensors made once)."""
 
     def __init__(self, cfgs: list[LossConfig], likelihood: str, sigma: float, device=None):
-        self.likelihood, self.sigma, self.size = likelihood, sigma, len(cfgs)
+        self.likelihood, self.sigma = likelihood, sigma
         self.groups = []  # (regularizer, model indices or None for all, settings)
         for kind in dict.fromkeys(c.kind for c in cfgs):  # kinds in order of first appearance
             members = [i for i, c in enumerate(cfgs) if c.kind == kind]

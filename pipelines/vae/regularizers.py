@@ -61,8 +61,8 @@ class LossConfig:
             raise ConfigError(
                 f"sweep config {self.name}: kind must be one of {sorted(REGULARIZERS)}, got {self.kind!r}"
             )
-        settings = {f.name: f.default for f in fields(self) if f.name not in ("name", "kind")}
-        stray = [k for k, default in settings.items() if k not in self.settings and getattr(self, k) != default]
+        defaults = {f.name: f.default for f in fields(self)}
+        stray = [k for k in SETTINGS if k not in self.settings and getattr(self, k) != defaults[k]]
         if stray:
             raise ConfigError(
                 f"sweep config {self.name}: kind {self.kind} reads {list(self.settings)}, not {stray}; remove them"
@@ -92,6 +92,11 @@ class Posterior:
         """KL(q(z|x) || N(0, I)) per model, sample and latent, (G, B, D), in nats (computed once)."""
         return kl_per_latent(self.mu, self.logvar)
 
+    @cached_property
+    def kl_total(self) -> Tensor:
+        """KL summed over latents and averaged over the batch, (G,): the KL term of the papers' losses."""
+        return self.kl.sum(dim=-1).mean(dim=-1)
+
 
 def kl_per_latent(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, exp(logvar)) || N(0, 1)) elementwise, in nats."""
@@ -114,13 +119,12 @@ def anneal_progress(step, anneal_steps: int):
 
 def beta_kl(post: Posterior, beta: Tensor) -> Tensor:
     """beta * KL, the KL summed over latents and averaged over the batch (Higgins et al. 2017)."""
-    return beta * post.kl.sum(dim=-1).mean(dim=-1)
+    return beta * post.kl_total
 
 
 def capacity(post: Posterior, capacity_nats: Tensor, gamma: Tensor) -> Tensor:
     """gamma * |KL - C(t)|, C(t) the target annealed from 0 to `capacity_nats` (Burgess et al. 2018, eq. 8)."""
-    kl = post.kl.sum(dim=-1).mean(dim=-1)
-    return gamma * (kl - annealed(capacity_nats, post.progress)).abs()
+    return gamma * (post.kl_total - annealed(capacity_nats, post.progress)).abs()
 
 
 def tcvae(post: Posterior, beta: Tensor) -> Tensor:
@@ -132,7 +136,7 @@ def tcvae(post: Posterior, beta: Tensor) -> Tensor:
     log_qz = log_q.sum(dim=-1).logsumexp(dim=-1)  # (G, B): log sum_i prod_l q(z_jl | x_i)
     log_prod_qz = log_q.logsumexp(dim=-2).sum(dim=-1)  # (G, B): sum_l log sum_i q(z_jl | x_i)
     tc = (log_qz - log_prod_qz).mean(dim=-1)
-    return post.kl.sum(dim=-1).mean(dim=-1) + (beta - 1.0) * tc
+    return post.kl_total + (beta - 1.0) * tc
 
 
 def gaussian_log_density(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
@@ -145,9 +149,10 @@ def dipvae(post: Posterior, lambda_od: Tensor, lambda_d: Tensor) -> Tensor:
     DIP-VAE-II), with Cov_q(z) = E_batch[diag(exp(logvar))] + Cov_batch(mu)."""
     mu = post.mu - post.mu.mean(dim=-2, keepdim=True)
     cov = mu.transpose(-1, -2) @ mu / mu.shape[-2]  # (G, D, D), the batch covariance of mu (biased)
-    diag = cov.diagonal(dim1=-2, dim2=-1) + post.logvar.exp().mean(dim=-2)  # (G, D)
-    off_diagonal = cov.square().sum(dim=(-2, -1)) - cov.diagonal(dim1=-2, dim2=-1).square().sum(dim=-1)
-    return post.kl.sum(dim=-1).mean(dim=-1) + lambda_od * off_diagonal + lambda_d * (diag - 1.0).square().sum(dim=-1)
+    cov_diag = cov.diagonal(dim1=-2, dim2=-1)  # (G, D)
+    off_diagonal = cov.square().sum(dim=(-2, -1)) - cov_diag.square().sum(dim=-1)
+    diag = cov_diag + post.logvar.exp().mean(dim=-2)  # the encoder's variances join only the diagonal
+    return post.kl_total + lambda_od * off_diagonal + lambda_d * (diag - 1.0).square().sum(dim=-1)
 
 
 @dataclass(frozen=True)
