@@ -4,7 +4,7 @@ a split and per-sample labels, stored as one compressed npz (no pickles) so DVC 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +26,13 @@ class TrainingSet:
     factor_kind: str  # "generative" (known, synthetic data) or "proxy" (derived from real data)
     split: np.ndarray  # (N,) one of SPLITS
     labels: pd.DataFrame  # (N rows) record/patient/lead or window start, ...
+    # names of the channels laid end to end along a sample, each len(axis) long; empty: one, `value_label`
+    channels: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         n, f = len(self.x), len(self.factor_names)
-        assert self.x.ndim == 2 and self.axis.shape == (self.x.shape[1],), (self.x.shape, self.axis.shape)
+        length = len(self.axis) * max(len(self.channels), 1)
+        assert self.x.ndim == 2 and self.x.shape[1] == length, (self.x.shape, self.axis.shape, self.channels)
         assert self.factors.shape == (n, f), (self.factors.shape, n, f)
         assert self.split.shape == (n,) and len(self.labels) == n, (self.split.shape, len(self.labels), n)
 
@@ -42,8 +45,12 @@ class TrainingSet:
         return TrainingSet(
             x=self.x[keep], axis=self.axis, axis_label=self.axis_label, value_label=self.value_label,
             factors=self.factors[keep], factor_names=self.factor_names, factor_kind=self.factor_kind,
-            split=self.split[keep], labels=self.labels[keep].reset_index(drop=True),
+            split=self.split[keep], labels=self.labels[keep].reset_index(drop=True), channels=self.channels,
         )  # fmt: skip
+
+    @property
+    def channel_names(self) -> list[str]:
+        return self.channels or [self.value_label]
 
     def save(self, path: str | Path) -> Path:
         labels = {f"label__{c}": _plain(self.labels[c]) for c in self.labels.columns}
@@ -51,7 +58,7 @@ class TrainingSet:
             path, x=self.x.astype(np.float32), axis=self.axis, axis_label=np.array(self.axis_label),
             value_label=np.array(self.value_label), factors=self.factors.astype(np.float64),
             factor_names=np.array(self.factor_names, dtype=str), factor_kind=np.array(self.factor_kind),
-            split=self.split.astype(str), **labels,
+            split=self.split.astype(str), channels=np.array(self.channels, dtype=str), **labels,
         )  # fmt: skip
 
     @classmethod
@@ -62,6 +69,7 @@ class TrainingSet:
                 x=z["x"], axis=z["axis"], axis_label=str(z["axis_label"]), value_label=str(z["value_label"]),
                 factors=z["factors"], factor_names=[str(n) for n in z["factor_names"]],
                 factor_kind=str(z["factor_kind"]), split=z["split"], labels=labels,
+                channels=[str(c) for c in z["channels"]] if "channels" in z.files else [],
             )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipelines.synthetic.btc import FACTORS_FILE, SyntheticBtcConfig, generate_btc
 from pipelines.synthetic.ecg import FACTOR_RANGES, FACTORS, ST_MI_MV, SyntheticEcgConfig, generate_ecg
@@ -54,6 +55,20 @@ def test_btc_factors_are_saved_per_window_block(tmp_path):
         "jump_rate",
         "volume_level",
     ]
+
+
+def test_btc_factors_are_independent_and_uniform_and_the_price_stays_plausible(tmp_path):
+    from pipelines.synthetic.btc import BARS_FILE, FACTOR_RANGES
+
+    generate_btc(tmp_path, SyntheticBtcConfig(days=200))  # 1,600 blocks
+    factors = pd.read_csv(tmp_path / FACTORS_FILE)
+    for name, (low, high) in FACTOR_RANGES.items():
+        assert factors[name].between(low, high).all()
+        assert factors[name].std() == pytest.approx((high - low) / np.sqrt(12), rel=0.1)  # uniform's spread
+    corr = np.corrcoef(factors[list(FACTOR_RANGES)].to_numpy().T)
+    assert np.abs(corr[np.triu_indices(len(FACTOR_RANGES), 1)]).max() < 0.1
+    close = pd.read_csv(tmp_path / BARS_FILE).close
+    assert close.between(40000 / 3, 40000 * 3).all()  # the independent trends do not walk it away
 
 
 def test_a_changed_generator_regenerates(tmp_path):

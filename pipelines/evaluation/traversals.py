@@ -24,32 +24,39 @@ def traverse(model: BetaVAE, x0: np.ndarray, limit: float = 3.0, steps: int = 7)
 
 def plot_traversals(
     path, x0: np.ndarray, values: np.ndarray, decoded: np.ndarray, kl: np.ndarray, axis: np.ndarray,
-    axis_label: str, value_label: str, title: str,
+    axis_label: str, channels: list[str], title: str,
 ) -> None:  # fmt: skip
-    """Grid PNG at `path`: one panel per latent (ordered by KL), the sweep coloured, the input in black."""
+    """Grid PNG at `path`: one panel per latent (ordered by KL) and channel, the sweep coloured, the input in
+    black; a sample of several channels (laid end to end, each len(axis) long) gets one row of panels each."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     order = np.argsort(kl)[::-1]
-    cols = 5
+    n_ch, cols = len(channels), 5
     rows = int(np.ceil(len(order) / cols))
     fig, axes = plt.subplots(
-        rows, cols, figsize=(3.2 * cols, 2.4 * rows), sharex=True, sharey=True, squeeze=False, layout="constrained"
-    )
+        rows * n_ch, cols, figsize=(3.2 * cols, (2.4 if n_ch == 1 else 1.8) * rows * n_ch), sharex=True,
+        sharey="row" if n_ch > 1 else True, squeeze=False, layout="constrained",
+    )  # fmt: skip
     cmap = plt.get_cmap("coolwarm")
-    for ax, i in zip(axes.flat, order, strict=False):
-        for s in range(len(values)):
-            ax.plot(axis, decoded[i, s], color=cmap(s / max(len(values) - 1, 1)), lw=1.0)
-        ax.plot(axis, x0, color="black", lw=1.4, ls="--")
-        ax.set_title(f"z{i}  KL {kl[i]:.2f} nats", fontsize=9)
-    for ax in axes.flat[len(order) :]:
-        ax.axis("off")
+    x0, decoded = x0.reshape(n_ch, -1), decoded.reshape(*decoded.shape[:2], n_ch, -1)
+    for k, i in enumerate(order):
+        for c in range(n_ch):
+            ax = axes[(k // cols) * n_ch + c, k % cols]
+            for s in range(len(values)):
+                ax.plot(axis, decoded[i, s, c], color=cmap(s / max(len(values) - 1, 1)), lw=1.0)
+            ax.plot(axis, x0[c], color="black", lw=1.4, ls="--")
+            if c == 0:
+                ax.set_title(f"z{i}  KL {kl[i]:.2f} nats", fontsize=9)
+    for k in range(len(order), rows * cols):
+        for c in range(n_ch):
+            axes[(k // cols) * n_ch + c, k % cols].axis("off")
     for ax in axes[-1]:
         ax.set_xlabel(axis_label, fontsize=8)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(value_label, fontsize=8)
+    for r in range(rows * n_ch):
+        axes[r, 0].set_ylabel(channels[r % n_ch], fontsize=8)
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(values[0], values[-1]))
     fig.colorbar(sm, ax=axes, shrink=0.8, aspect=30, pad=0.01, label="latent value (input: black dashes)")
     fig.suptitle(title)

@@ -98,8 +98,9 @@ def _header_line(lines: list[str]) -> int:
 
 def parse_timestamps(values: pd.Series) -> pd.Series:
     """UTC timestamps from epoch seconds/milliseconds or date-time text; NaT where a value does not parse."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().mean() > 0.5:
+    sample = values.iloc[:1000]  # which kind, from a sample: coercing millions of date strings to numbers is slow
+    if pd.api.types.is_numeric_dtype(values) or pd.to_numeric(sample, errors="coerce").notna().mean() > 0.5:
+        numeric = pd.to_numeric(values, errors="coerce")
         unit = "ms" if numeric.abs().median() > 1e11 else "s"
         return pd.to_datetime(numeric, unit=unit, utc=True, errors="coerce")
     parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
@@ -119,7 +120,9 @@ def read_ohlcv_csv(path: Path) -> tuple[pd.DataFrame, list[Reject]]:
         raise IngestError(f"{path.name}: no header line naming a 'close' column in the first 5 lines")
     header = [c.strip().lower() for c in lines[head].split(",")]
     body, numbers, rejects = _well_formed(lines, head + 1, len(header), path.name)
-    raw = pd.read_csv(io.StringIO(body), header=None, names=header, dtype=str)
+    # columns that parse whole come back as numbers (fast); a column with text in it stays text, and
+    # read_bar_file's to_numeric finds the rows that break it
+    raw = pd.read_csv(io.StringIO(body), header=None, names=header, low_memory=False)
     time_col = next((c for c in TIME_COLUMNS if c in raw.columns), None)
     volume_col = "volume_btc" if "volume_btc" in raw.columns else "volume"
     missing = [c for c in ["open", "high", "low", "close", volume_col] if c not in raw.columns]

@@ -10,6 +10,11 @@ Normalisation of each window's closes c[0..W-1] (config `normalization`):
 - `relative`: c[t] / c[0] - 1;
 - `zscore`: (c[t] - mean(c)) / std(c) per window (drops the volatility level; for shape-only studies).
 
+With `range_channel` a second channel follows the closes: the bars' high-low range, which carries the volatility
+that a path of closes shows too faintly for a fixed-variance decoder to learn: GAIN * log(m(t) / REF), m(t) the
+mean of log(high / low) over the window's last RANGE_MEAN_MIN minutes up to t (fewer at its start), each minute's
+range floored at RANGE_FLOOR (forward-filled and flat minutes have none). GAIN scales it to the closes' spread.
+
 Labels per window (usable as proxy factors): realised volatility (std of 1-minute log returns), trend (log
 return over the window), log volume, range (log of max high / min low) and hour of day (UTC) of the start.
 With synthetic data, the generative factors of the minutes a window covers are averaged into its factors.
@@ -37,6 +42,7 @@ log = logging.getLogger(__name__)
 CHUNK = 8192  # windows normalised at a time
 PROXY_FACTORS = ["realised_vol", "trend", "log_volume", "range", "hour_utc"]
 NORMALIZATIONS = ("log_return", "step_log_return", "relative", "zscore")
+RANGE_MEAN_MIN, RANGE_FLOOR, RANGE_REF, RANGE_GAIN = 15, 1e-5, 1e-3, 0.02  # the range channel (module docstring)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class WindowConfig:
     val_fraction: float = 0.0  # share of windows for validation, just before the test windows
     test_fraction: float = 0.2  # latest share of windows held out
     embargo_min: int = 0  # extra minutes between the last training window's end and the first test start
+    range_channel: bool = False  # a second channel: the bars' high-low range (module docstring)
 
     def __post_init__(self):
         if self.normalization not in NORMALIZATIONS:
@@ -79,6 +86,17 @@ def _normalize(log_c: np.ndarray, close: np.ndarray, starts: np.ndarray, w: int,
     return ((closes - closes.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
+def _range_channel(high: np.ndarray, low: np.ndarray, starts: np.ndarray, w: int) -> np.ndarray:
+    """(N, w) GAIN * log(trailing mean range / REF) of the windows at `starts` (module docstring)."""
+    minute = np.maximum(np.log(high / low), RANGE_FLOOR)
+    csum = np.cumsum(sliding_window_view(minute, w)[starts], axis=1)
+    csum = np.concatenate([np.zeros((len(starts), 1)), csum], axis=1)
+    t = np.arange(1, w + 1)
+    first = np.maximum(t - RANGE_MEAN_MIN, 0)
+    mean = (csum[:, t] - csum[:, first]) / (t - first)
+    return (RANGE_GAIN * np.log(mean / RANGE_REF)).astype(np.float32)
+
+
 def _window_means(per_minute: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     """Mean of each column of per_minute (T, F) over [start, start + width) for each start, via cumsums; NaN
     minutes (no factor known) are left out, and a window with none known is NaN."""
@@ -92,8 +110,11 @@ def _window_means(per_minute: np.ndarray, starts: np.ndarray, width: int) -> np.
 
 def expand_block_factors(grid: pd.DatetimeIndex, factors: pd.DataFrame) -> np.ndarray:
     """Per-minute values (T, F) of block factors given by block start (column `start`), forward in time."""
-    starts = pd.to_datetime(factors["start"], utc=True).to_numpy()
-    block = np.searchsorted(starts, grid.to_numpy(), side="right") - 1
+
+    def utc_ns(times) -> np.ndarray:  # int64 nanoseconds: tz-aware arrays compare as slow objects
+        return pd.DatetimeIndex(pd.to_datetime(times, utc=True)).as_unit("ns").asi8
+
+    block = np.searchsorted(utc_ns(factors["start"]), utc_ns(grid), side="right") - 1
     values = factors.drop(columns="start").to_numpy(dtype=np.float64)
     out = values[np.clip(block, 0, len(values) - 1)]
     out[block < 0] = np.nan
@@ -145,9 +166,13 @@ def check_bars(bars: pd.DataFrame) -> None:
         )
 
 
-def make_windows(bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFrame | None = None) -> TrainingSet:
-    """Windows (N, window_min) of validated minute bars. Raises DataValidationError when the bars break
-    `check_bars` or no window fits."""
+def make_windows(
+    bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFrame | None = None, scored: list[str] | None = None
+) -> TrainingSet:
+    """Windows (N, window_min, or twice that with the range channel) of validated minute bars. `block_factors`
+    (synthetic data) give each window its generative factors; those not in `scored` (default: all) are kept as
+    labels, recorded but not scored. Raises DataValidationError when the bars break `check_bars` or no window
+    fits."""
     if len(bars) < cfg.window_min:
         raise DataValidationError(f"{len(bars)} bars are fewer than one {cfg.window_min}-minute window")
     check_bars(bars)
@@ -178,8 +203,13 @@ def make_windows(bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFr
         "range": np.log(highs / lows), "hour_utc": grid[starts].hour.to_numpy(),
     })  # fmt: skip
     if block_factors is not None:
-        names = [c for c in block_factors.columns if c != "start"]
-        factors = _window_means(expand_block_factors(grid, block_factors), starts, w)
+        all_names = [c for c in block_factors.columns if c != "start"]
+        means = _window_means(expand_block_factors(grid, block_factors), starts, w)
+        names = [c for c in all_names if scored is None or c in scored]
+        factors = means[:, [all_names.index(c) for c in names]]
+        for c in all_names:
+            if c not in names:
+                labels[c] = means[:, all_names.index(c)]
     else:
         names = PROXY_FACTORS
         factors = labels[PROXY_FACTORS].to_numpy(dtype=np.float64)
@@ -195,9 +225,15 @@ def make_windows(bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFr
         n_gaps,
         (~keep).sum(),
     )
+    x = _normalize(log_c, cols["close"], starts[keep], w, cfg.normalization)
+    value_label = f"close ({cfg.normalization})"
+    channels = []
+    if cfg.range_channel:
+        x = np.concatenate([x, _range_channel(cols["high"], cols["low"], starts[keep], w)], axis=1)
+        channels = [value_label, f"range ({RANGE_GAIN:g} log, {RANGE_MEAN_MIN}-min mean)"]
     return TrainingSet(
-        x=_normalize(log_c, cols["close"], starts[keep], w, cfg.normalization), axis=np.arange(w, dtype=np.float64),
-        axis_label="minutes since window start", value_label=f"close ({cfg.normalization})",
+        x=x, axis=np.arange(w, dtype=np.float64), channels=channels,
+        axis_label="minutes since window start", value_label=value_label,
         factors=factors[keep], factor_names=list(names), factor_kind="generative" if block_factors is not None
         else "proxy", split=split[keep], labels=labels[keep].reset_index(drop=True),
     )  # fmt: skip

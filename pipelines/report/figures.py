@@ -97,17 +97,19 @@ def factor_correlations(corr: np.ndarray, factor_names: list[str], kl: np.ndarra
     return write_figure(path, fig)
 
 
-def prior_samples(generated: np.ndarray, real: np.ndarray, axis: np.ndarray, axis_label: str, value_label: str,
+def prior_samples(generated: np.ndarray, real: np.ndarray, axis: np.ndarray, axis_label: str, channels: list[str],
                   path, title: str) -> Path:  # fmt: skip
-    """Samples decoded from the prior (left) beside real test samples (right), overlaid."""
+    """Samples decoded from the prior (left) beside real test samples (right), overlaid; one row per channel."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True, layout="constrained")
-    for ax, samples, name in ((axes[0], generated, "decoded from z ~ N(0, I)"), (axes[1], real, "real (test split)")):
-        for sample in samples:
-            ax.plot(axis, sample, lw=0.9, alpha=0.8)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel(axis_label)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel(value_label)
+    n_ch = len(channels)
+    fig, axes = plt.subplots(n_ch, 2, figsize=(10, 3.2 * n_ch), sharey="row", squeeze=False, layout="constrained")
+    for col, (samples, name) in enumerate(((generated, "decoded from z ~ N(0, I)"), (real, "real (test split)"))):
+        for c, ax in enumerate(axes[:, col]):
+            for sample in samples.reshape(len(samples), n_ch, -1)[:, c]:
+                ax.plot(axis, sample, lw=0.9, alpha=0.8)
+            ax.grid(alpha=0.3)
+            axes[c, 0].set_ylabel(channels[c])
+        axes[0, col].set_title(name, fontsize=9)
+        axes[-1, col].set_xlabel(axis_label)
     fig.suptitle(title, fontsize=10)
     return write_figure(path, fig)

@@ -17,6 +17,7 @@ from pipelines.quarantine import write_quarantine
 from pipelines.stages.common import StageResult, data_stage, samples_result
 from pipelines.stages.sources import SourcesConfig, btc_source, synthetic_btc
 from pipelines.storage import write_parquet
+from pipelines.synthetic.btc import SCORED_FACTORS
 from pipelines.validation.bars import BarChecksConfig, validate_bars
 from pipelines.workspace import Workspace
 
@@ -56,7 +57,7 @@ def price_windows(ws: Workspace) -> StageResult:
     bars = pd.read_parquet(ws.btc_bars_validated)
     _, factors_file = btc_source(ws)
     factors = pd.read_csv(factors_file) if factors_file is not None else None
-    windows = make_windows(bars, cfg, factors)
+    windows = make_windows(bars, cfg, factors, scored=list(SCORED_FACTORS))
     out = windows.save(ws.price_windows)
     result = samples_result(ws, "window_checks", "price_windows", windows, out, [])
     days = max((bars.timestamp.max() - bars.timestamp.min()) / pd.Timedelta(days=1), 1 / 1440)

@@ -48,7 +48,7 @@ def traversals(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> St
         kl,
         test.axis,
         test.axis_label,
-        test.value_label,
+        test.channel_names,
         title=f"{dataset} · {config}: each latent swept {-cfg.traversal_limit:g}..{cfg.traversal_limit:g}",
     )
     tracker.log_artifact(run_info(ws, dataset, config)["run_id"], out)
@@ -73,7 +73,7 @@ def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> Stage
         factor_correlations(corr, data.factor_names, kl, out_dir / "factor_correlations.png",
                             f"{dataset} · {config}: latents vs {data.factor_kind} factors"),
         prior_samples(sample_prior(model, 8, cfg.seed), data.part("test").x[:8], data.axis, data.axis_label,
-                      data.value_label, out_dir / "prior_samples.png", f"{dataset} · {config}: generation"),
+                      data.channel_names, out_dir / "prior_samples.png", f"{dataset} · {config}: generation"),
     ]  # fmt: skip
     out = write_text(out_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
     run_id = run_info(ws, dataset, config)["run_id"]

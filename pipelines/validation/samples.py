@@ -39,8 +39,8 @@ def validate_samples(name: str, data: TrainingSet, cfg: SampleChecksConfig) -> S
         ),
         Check(
             "ExpectColumnValuesToBeInSet",
-            {"column": "length", "value_set": [len(data.axis)]},
-            f"length differs from the {len(data.axis)} points of the axis",
+            {"column": "length", "value_set": [len(data.axis) * len(data.channel_names)]},
+            f"length differs from the {len(data.axis)} points of the axis x {len(data.channel_names)} channel(s)",
         ),
     ] + [Check("ExpectColumnValuesToNotBeNull", {"column": c}, f"label {c} missing") for c in data.labels.columns]
     result = run_suite(name, frame, checks)

@@ -21,5 +21,5 @@ def test_each_row_sweeps_one_latent_from_minus_to_plus_limit(tmp_path):
     z[:, 2] = torch.as_tensor(values)
     np.testing.assert_allclose(decoded[2], model.decode(z).detach().numpy(), rtol=1e-5)
     plot_traversals(tmp_path / "t.png", x0, values, decoded, np.array([0.1, 2.0, 0.5, 0.0]), np.arange(20),
-                    "minutes", "log return", "test")  # fmt: skip
+                    "minutes", ["log return"], "test")  # fmt: skip
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

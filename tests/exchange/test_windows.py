@@ -79,6 +79,40 @@ def test_synthetic_windows_average_the_generator_factors(tmp_path):
     assert np.corrcoef(vol, data.labels.realised_vol)[0, 1] > 0.8  # the realised volatility follows the factor
 
 
+def test_the_range_channel_is_the_trailing_mean_range_of_each_window():
+    rng = np.random.default_rng(2)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, 600)))
+    bars = _bars(range(600), close).assign(high=close * np.exp(rng.uniform(0, 0.004, 600)), low=close)
+    bars.loc[7, "high"] = bars.loc[7, "low"]  # a flat minute: its range is floored
+    data = make_windows(bars, WindowConfig(window_min=60, stride_min=60, test_fraction=0, range_channel=True))
+    assert data.x.shape == (10, 120) and data.channel_names[1].startswith("range")
+    minute = np.maximum(np.log(bars.high / bars.low).to_numpy(), 1e-5)
+    for i in (0, 4):
+        r = minute[i * 60 : i * 60 + 60]
+        mean = [r[max(t - 14, 0) : t + 1].mean() for t in range(60)]  # the last 15 minutes, fewer at the start
+        np.testing.assert_allclose(data.x[i, 60:], 0.02 * np.log(np.array(mean) / 1e-3), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(data.x[:, :60], make_windows(bars, WindowConfig(window_min=60, stride_min=60,
+                               test_fraction=0)).x)  # fmt: skip
+
+
+def test_synthetic_windows_score_trend_and_volatility_and_show_both(tmp_path):
+    """The benchmark's windows: one block each, factors independent, trend in the path and volatility in the
+    range channel (each read back by a plain statistic), the unscored factors kept as labels."""
+    from scipy.stats import spearmanr
+
+    generate_btc(tmp_path, SyntheticBtcConfig(days=100))
+    bars, _ = ingest_bars((tmp_path / BARS_FILE).parent)
+    factors = pd.read_csv(tmp_path / FACTORS_FILE)
+    cfg = WindowConfig(stride_min=180, test_fraction=0, range_channel=True)
+    data = make_windows(bars, cfg, factors, scored=["trend", "volatility"])
+    assert len(data) == 800 and data.factor_names == ["trend", "volatility"]
+    assert {"mean_reversion", "jump_rate", "volume_level"} <= set(data.labels.columns)
+    trend, vol = data.factors.T
+    assert abs(spearmanr(trend, vol)[0]) < 0.1
+    assert spearmanr(data.x[:, 179], trend)[0] > 0.8  # the path's end: the window's log return
+    assert spearmanr(data.x[:, 180:].mean(axis=1), vol)[0] > 0.95
+
+
 @pytest.mark.parametrize("how", ["log_return", "step_log_return", "relative", "zscore"])
 def test_normalisations_agree_with_their_definitions(how):
     close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 400)))
