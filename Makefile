@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export BVAE_ROOT := $(CURDIR)
 export DVC_BIN := $(CURDIR)/$(DVC_VENV)/bin/dvc
 
-.PHONY: install system-deps demo test faults lint format audit ui mlflow repro bench clean
+.PHONY: install system-deps demo test faults lint format audit ui mlflow repro bench study clean
 
 install: $(VENV)/.installed $(DVC_VENV)/.installed
 
@@ -91,6 +91,15 @@ bench: $(VENV)/.installed .venv-neurokit/.installed
 	  $(PY) -m benchmarks.windows; echo; \
 	  $(PY) -m benchmarks.training 2>/dev/null; } > benchmarks/results.md
 	cat benchmarks/results.md
+
+# The multi-seed study behind the report's claims: params.yaml's sweep x 5 seeds on both embedded training sets,
+# with the PCA/FastICA baselines (about 25 minutes on 2 cores).
+study: $(VENV)/.installed
+	for stage in ecg-ingest ecg-validate heartbeats btc-ingest btc-validate windows; do $(PY) -m pipelines $$stage || exit 1; done
+	{ echo "# Multi-seed study"; echo; echo "Machine: $$(nproc) cores, $$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs); $$(date -u +%F)."; echo; \
+	  $(PY) -m benchmarks.sweep_effect data/ecg/training_set.npz --seeds 5; echo; \
+	  $(PY) -m benchmarks.sweep_effect data/btc/training_set.npz --seeds 5; } > benchmarks/results-study.md
+	cat benchmarks/results-study.md
 
 repro: install
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(DVC_BIN) repro

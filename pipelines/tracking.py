@@ -274,6 +274,8 @@ class Tracker:
             info = mlflow.pytorch.log_model(
                 model, name="model", serialization_format="pickle", signature=signature,
                 input_example=input_example, registered_model_name=model_name(dataset),
+                # stated, not inferred: inferring them imports the model in a subprocess (~3 s per model)
+                pip_requirements=mlflow.pytorch.get_default_pip_requirements(),
             )  # fmt: skip
         version = str(info.registered_model_version)
         log.info("registered %s version %s (run %s)", model_name(dataset), version, run_id)

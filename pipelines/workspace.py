@@ -68,6 +68,10 @@ class Workspace:
     def model_dir(self, dataset: str, config: str) -> Path:
         return self.data / "models" / dataset / config
 
+    def checkpoint(self, dataset: str, config: str, seed: int) -> Path:
+        """The trained model of one seed of a partition (pipelines.vae.checkpoints)."""
+        return self.model_dir(dataset, config) / "checkpoints" / f"seed{seed}.pt"
+
     def grid_resume(self, dataset: str) -> Path:
         """Resume checkpoint of a grid trained in one pass (a single partition resumes from its model_dir)."""
         return self.data / "models" / dataset / "grid-resume.pt"

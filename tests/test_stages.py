@@ -41,10 +41,28 @@ def test_training_again_on_unchanged_inputs_reuses_the_run_and_force_retrains(ec
     again = stages.train(ecg_ws, "ecg", "b4_c0", tracker)
     assert again.extra["reused"] and again.extra["run_id"] == first.extra["run_id"]
     assert again.md5 == first.md5
-    assert len(tracker.client.search_model_versions("name='ecg-beta-vae'")) == 1
+    assert len(tracker.client.search_model_versions("name='ecg-beta-vae'")) == 2  # one per seed
     forced = stages.train(ecg_ws, "ecg", "b4_c0", tracker, force=True)
-    assert not forced.extra["reused"] and forced.extra["model_version"] == "2"
+    assert not forced.extra["reused"] and [r["model_version"] for r in forced.extra["runs"]] == ["3", "4"]
     assert forced.md5 == first.md5  # seeded training reproduces the weights byte for byte
+
+
+def test_a_partition_is_one_run_and_one_model_per_seed(ecg_ws):
+    """train.seeds models of one config in one grid: each its own MLflow run (tagged with its seed, under the
+    sweep's run), registered version and checkpoint, and different from the other seeds' models."""
+    import torch
+
+    tracker = tracker_for(ecg_ws.root)
+    result = stages.train(ecg_ws, "ecg", "b4_c0", tracker)
+    runs = result.extra["runs"]
+    assert [r["seed"] for r in runs] == [0, 1] and len({r["run_id"] for r in runs}) == 2
+    for r in runs:
+        run = tracker.client.get_run(r["run_id"])
+        assert run.data.tags["seed"] == str(r["seed"]) and run.data.params["seed"] == str(r["seed"])
+        assert run.data.tags["config"] == "b4_c0" and run.info.status == "FINISHED"
+    weights = [torch.load(ecg_ws.checkpoint("ecg", "b4_c0", s), weights_only=True)["state_dict"] for s in (0, 1)]
+    first_layer = next(k for k in weights[0] if k.endswith("weight"))
+    assert not torch.equal(weights[0][first_layer], weights[1][first_layer])
 
 
 def test_changed_config_retrains(ecg_ws):
@@ -79,7 +97,7 @@ def test_train_grid_trains_the_sweep_in_one_pass_and_skips_what_is_up_to_date(ec
         assert run.data.tags["data_md5"] == result.extra["data_md5"]
         assert len(tracker.client.get_metric_history(run.info.run_id, "kl")) == 2  # one point per epoch
     versions = tracker.client.search_model_versions("name='ecg-beta-vae'")
-    assert sorted(int(v.version) for v in versions) == list(range(1, len(names) + 1))
+    assert sorted(int(v.version) for v in versions) == list(range(1, 2 * len(names) + 1))  # two seeds each
     # a partition trained in the grid is up to date for the per-partition path too
     again = stages.train(ecg_ws, "ecg", names[1], tracker)
     assert again.extra["reused"] and again.extra["run_id"] == results[names[1]].extra["run_id"]

@@ -58,9 +58,8 @@ def mean_kl_per_latent(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
 def summarize_model(model: BetaVAE, data: TrainingSet, cfg: EvalConfig) -> dict:
     """Metrics of `model`, ready to log (plain floats and lists).
 
-    Reconstruction and KL are measured on the test split (all of `data` if it has none). MIG, a property of the
-    representation rather than of generalisation, uses up to `mig_points` samples of the whole set, as
-    disentanglement_lib draws its points from the whole data distribution.
+    Everything is measured on the held-out test split (all of `data` if it has none): reconstruction and KL,
+    and the disentanglement scores on up to `mig_points` of its samples (`score_codes`).
     """
     test = data.part("test") if (data.split == "test").any() else data
     mu, logvar = encode(model, test.x)
@@ -78,21 +77,32 @@ def summarize_model(model: BetaVAE, data: TrainingSet, cfg: EvalConfig) -> dict:
         "factor_names": list(data.factor_names),
         "factor_kind": data.factor_kind,
     }
+    usable = scored_points(test, cfg)
+    if len(usable) >= 20:
+        out |= score_codes(encode(model, test.x[usable])[0].T, test.factors[usable].T, cfg)
+    out |= unsupervised(mu.T, cfg.num_bins)
+    return out
+
+
+def scored_points(data: TrainingSet, cfg: EvalConfig) -> np.ndarray:
+    """Indices of the samples of `data` the disentanglement scores use: those with every factor known, a random
+    `mig_points` of them when there are more (drawn with cfg.seed)."""
     usable = np.flatnonzero(np.isfinite(data.factors).all(axis=1))
     if len(usable) > cfg.mig_points:
         usable = np.sort(np.random.default_rng(cfg.seed).choice(usable, cfg.mig_points, replace=False))
-    if len(usable) >= 20:
-        codes, factors = encode(model, data.x[usable])[0].T, data.factors[usable].T
-        continuous = [len(np.unique(f)) > cfg.num_bins for f in factors]
-        few = slice(0, min(cfg.dci_points, codes.shape[1]))  # the points are already a random sample
-        out |= {"mig_points": len(usable), **mig(codes, factors, cfg.num_bins)}
-        out |= {k: v for k, v in sap(codes, factors, continuous, seed=cfg.seed).items() if k != "sap_matrix"}
-        dci_scores = dci(codes[:, few], factors[:, few], seed=cfg.seed, n_estimators=cfg.dci_trees,
-                         num_bins=cfg.num_bins)  # fmt: skip
-        out |= {k: v for k, v in dci_scores.items() if k != "importance_matrix"}
-        out |= modularity(codes[:, few], factors[:, few], seed=cfg.seed, num_bins=cfg.num_bins)
-    out |= unsupervised(mu.T, cfg.num_bins)
-    return out
+    return usable
+
+
+def score_codes(codes: np.ndarray, factors: np.ndarray, cfg: EvalConfig) -> dict:
+    """MIG, SAP, DCI and modularity of codes (D, N) against factors (F, N); DCI and modularity fit on the first
+    `dci_points` (the points are a random sample already)."""
+    continuous = [len(np.unique(f)) > cfg.num_bins for f in factors]
+    few = slice(0, min(cfg.dci_points, codes.shape[1]))
+    out = {"mig_points": codes.shape[1], **mig(codes, factors, cfg.num_bins)}
+    out |= {k: v for k, v in sap(codes, factors, continuous, seed=cfg.seed).items() if k != "sap_matrix"}
+    dci_scores = dci(codes[:, few], factors[:, few], seed=cfg.seed, n_estimators=cfg.dci_trees, num_bins=cfg.num_bins)
+    out |= {k: v for k, v in dci_scores.items() if k != "importance_matrix"}
+    return out | modularity(codes[:, few], factors[:, few], seed=cfg.seed, num_bins=cfg.num_bins)
 
 
 def probe_scores(model: BetaVAE, data: TrainingSet) -> dict:

@@ -1,5 +1,10 @@
-"""The evaluation stages of a trained partition: latent traversals, and the disentanglement and downstream
-metrics with their figures; each also logged to the partition's MLflow run."""
+"""The evaluation stages of a trained partition: its disentanglement and downstream metrics over every seed with
+their figures, and the latent traversals of its representative seed; each also logged to the seeds' MLflow runs.
+
+metrics.json holds, per score, the median over seeds (top level) and the interquartile range (`iqr`), every seed's
+own scores (`seeds`), UDR (Duan et al. 2020, which needs no factors: how alike the seeds' latents are) when there
+are two or more seeds, and the `representative_seed`: the seed with the median MIG against known (generative)
+factors, or with the median UDR on real data, whose traversals, correlations and prior samples are drawn."""
 
 from __future__ import annotations
 
@@ -11,21 +16,32 @@ from pipelines.config import load_params
 from pipelines.dataset import TrainingSet
 from pipelines.errors import DataValidationError
 from pipelines.stages.common import StageResult
-from pipelines.stages.training import run_info
+from pipelines.stages.training import run_info, seed_run
 from pipelines.storage import write_text
 from pipelines.tracking import Tracker
 from pipelines.workspace import Workspace
 
+UDR_POINTS = 1000  # test samples the seeds' codes are compared on (disentanglement_lib's UDR: 1000)
 
-def trained(ws: Workspace, dataset: str, config: str):
-    """The partition's trained model and its whole training set (raises when the test split is empty)."""
+
+def trained(ws: Workspace, dataset: str, config: str, seed: int | None = None):
+    """One seed's trained model of the partition (default: its representative seed once metrics are in, else its
+    first) and the whole training set (raises when the test split is empty)."""
     from pipelines.vae.checkpoints import load_checkpoint
 
-    model, _ = load_checkpoint(ws.model_dir(dataset, config) / "model.pt")
+    seed = representative_seed(ws, dataset, config) if seed is None else seed
+    model, _ = load_checkpoint(ws.checkpoint(dataset, config, seed))
     data = TrainingSet.load(ws.training_set(dataset))
     if not (data.split == "test").any():
         raise DataValidationError(f"{dataset}: the test split is empty; cannot evaluate {config}")
     return model, data
+
+
+def representative_seed(ws: Workspace, dataset: str, config: str) -> int:
+    path = ws.eval_dir(dataset, config) / "metrics.json"
+    if path.is_file():
+        return int(json.loads(path.read_text())["representative_seed"])
+    return int(run_info(ws, dataset, config)["runs"][0]["seed"])
 
 
 def traversals(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> StageResult:
@@ -33,56 +49,104 @@ def traversals(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> St
     from pipelines.evaluation.traversals import plot_traversals, traverse
 
     cfg = load_params(ws.params_path, "evaluation", EvalConfig)
-    model, data = trained(ws, dataset, config)
+    seed = representative_seed(ws, dataset, config)
+    model, data = trained(ws, dataset, config, seed)
     test = data.part("test")
     x0 = test.x[min(cfg.traversal_index, len(test) - 1)]
     kl = mean_kl_per_latent(*encode(model, test.x))
     values, decoded = traverse(model, x0, cfg.traversal_limit, cfg.traversal_steps)
     out = ws.eval_dir(dataset, config) / "traversals.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    plot_traversals(
-        out,
-        x0,
-        values,
-        decoded,
-        kl,
-        test.axis,
-        test.axis_label,
-        test.channel_names,
-        title=f"{dataset} · {config}: each latent swept {-cfg.traversal_limit:g}..{cfg.traversal_limit:g}",
-    )
-    tracker.log_artifact(run_info(ws, dataset, config)["run_id"], out)
-    return StageResult(out, {"latents": len(kl), "steps": len(values)})
+    title = f"{dataset} · {config} (seed {seed}): each latent swept {-cfg.traversal_limit:g}..{cfg.traversal_limit:g}"
+    plot_traversals(out, x0, values, decoded, kl, test.axis, test.axis_label, test.channel_names, title)
+    tracker.log_artifact(seed_run(run_info(ws, dataset, config), seed)["run_id"], out)
+    return StageResult(out, {"latents": len(kl), "steps": len(values), "seed": seed})
 
 
 def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> StageResult:
-    """Disentanglement and downstream metrics of one partition (metrics.json, MLflow metrics), and its figures:
-    latent-vs-factor correlations and samples from the prior beside real ones (PNGs, MLflow artifacts)."""
-    from pipelines.evaluation.summary import EvalConfig, encode, probe_scores, sample_prior, summarize_model
+    """Disentanglement and downstream metrics of every seed of one partition, their median and IQR and UDR
+    (metrics.json, MLflow metrics of each seed's run), and the representative seed's figures: latent-vs-factor
+    correlations and samples from the prior beside real ones (PNGs, MLflow artifacts)."""
+    from pipelines.evaluation.summary import (
+        EvalConfig,
+        encode,
+        mean_kl_per_latent,
+        probe_scores,
+        sample_prior,
+        summarize_model,
+    )
+    from pipelines.evaluation.udr import udr
     from pipelines.report.figures import correlation_matrix, factor_correlations, prior_samples
 
     cfg = load_params(ws.params_path, "evaluation", EvalConfig)
-    model, data = trained(ws, dataset, config)
-    summary = summarize_model(model, data, cfg) | probe_scores(model, data)
-    usable = np.isfinite(data.factors).all(axis=1)
+    info = run_info(ws, dataset, config)
+    per_seed, models, codes, kls = [], {}, [], []
+    for run in info["runs"]:
+        model, data = trained(ws, dataset, config, run["seed"])
+        models[run["seed"]] = model
+        per_seed.append({"seed": run["seed"], **summarize_model(model, data, cfg), **probe_scores(model, data)})
+        mu, logvar = encode(model, data.part("test").x[:UDR_POINTS])
+        codes.append(mu.T)
+        kls.append(mean_kl_per_latent(mu, logvar))
+    if len(per_seed) > 1:
+        for summary, score in zip(per_seed, udr(codes, kls)["udr"], strict=True):
+            summary["udr"] = float(score)
+    summary = aggregate(per_seed, "mig" if data.factor_kind == "generative" else "udr")
+    seed = summary["representative_seed"]
+    model = models[seed]
+    usable = np.isfinite(data.factors).all(axis=1) & (data.split == "test")
     corr = correlation_matrix(encode(model, data.x[usable])[0], data.factors[usable])
     summary["factor_correlation"] = [[None if np.isnan(v) else float(v) for v in row] for row in corr]
     out_dir = ws.eval_dir(dataset, config)
     kl = np.array(summary["kl_per_latent"])
     figures = [
         factor_correlations(corr, data.factor_names, kl, out_dir / "factor_correlations.png",
-                            f"{dataset} · {config}: latents vs {data.factor_kind} factors"),
+                            f"{dataset} · {config} (seed {seed}): latents vs {data.factor_kind} factors"),
         prior_samples(sample_prior(model, 8, cfg.seed), data.part("test").x[:8], data.axis, data.axis_label,
                       data.channel_names, out_dir / "prior_samples.png", f"{dataset} · {config}: generation"),
     ]  # fmt: skip
     out = write_text(out_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
-    run_id = run_info(ws, dataset, config)["run_id"]
-    scalars = {f"test_{k}": v for k, v in summary.items() if isinstance(v, int | float) and np.isfinite(v)}
-    tracker.log_metrics(run_id, scalars)
-    tracker.log_metrics(run_id, {f"test_kl_{i}": v for i, v in enumerate(summary["kl_per_latent"])})
-    tracker.log_json(run_id, summary, "metrics.json")
-    for figure in figures:
-        tracker.log_artifact(run_id, figure)
-    keys = ("recon_rmse", "kl_total", "active_units", "mig", "probe_mi_auroc", "probe_next_vol_r2")
-    counts = {k: summary[k] for k in keys if k in summary}
+    for own in per_seed:
+        run_id = seed_run(info, own["seed"])["run_id"]
+        scalars = {f"test_{k}": v for k, v in own.items() if _scalar(v) and k != "seed"}
+        tracker.log_metrics(run_id, scalars | {f"test_kl_{i}": v for i, v in enumerate(own["kl_per_latent"])})
+        tracker.log_json(run_id, own, "metrics.json")
+        if own["seed"] == seed:
+            for figure in figures:
+                tracker.log_artifact(run_id, figure)
+    keys = ("recon_rmse", "kl_total", "active_units", "mig", "udr", "probe_mi_auroc", "probe_next_vol_r2")
+    counts = {k: summary[k] for k in keys if k in summary} | {"seeds": len(per_seed)}
     return StageResult(out, counts, extra={**summary, "figures": figures})
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _scalar(value) -> bool:
+    return _number(value) and np.isfinite(value)
+
+
+def aggregate(per_seed: list[dict], headline: str) -> dict:
+    """Median (top level) and interquartile range (`iqr`: [Q1, Q3]) over seeds of every score all seeds have
+    (NaN seeds left out; NaN when all are), the seeds' own scores, and the representative seed: the one at the
+    median of `headline` (the lower of the two middle ones; the first seed when not every seed has it). Per-latent
+    KL and factor names are the representative's."""
+    keys = [k for k in per_seed[0] if k != "seed" and all(_number(s.get(k)) for s in per_seed)]
+    values = {k: np.array([s[k] for s in per_seed], dtype=np.float64) for k in keys}
+    if headline in values and np.isfinite(values[headline]).all():
+        order = np.argsort(values[headline], kind="stable")
+        rep = per_seed[order[(len(order) - 1) // 2]]
+    else:
+        rep = per_seed[0]
+    known = {k: v[np.isfinite(v)] for k, v in values.items()}
+    return {
+        **{k: float(np.median(v)) if len(v) else float("nan") for k, v in known.items()},
+        "iqr": {k: [float(q) for q in np.percentile(v, [25, 75])] for k, v in known.items() if len(v)},
+        "headline": headline,
+        "representative_seed": rep["seed"],
+        "kl_per_latent": rep["kl_per_latent"],
+        "factor_names": rep["factor_names"],
+        "factor_kind": rep["factor_kind"],
+        "seeds": per_seed,
+    }

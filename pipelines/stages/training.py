@@ -1,5 +1,9 @@
-"""The training stages: one (dataset, beta/C config) partition, or a grid of them in one vectorised pass, trained,
-logged to MLflow and registered; idempotent per partition (run.json records what it was trained from)."""
+"""The training stages: one (dataset, config) partition, or a grid of them in one vectorised pass, trained,
+logged to MLflow and registered; idempotent per partition (run.json records what it was trained from).
+
+A partition is `train.seeds` models of one config, seeded train.seed, train.seed + 1, ...: each seed is its own
+MLflow run (tagged `seed`, nested under the sweep's run) and registered model version, its checkpoint at
+`Workspace.checkpoint(dataset, config, seed)`; run.json lists them under `runs`."""
 
 from __future__ import annotations
 
@@ -41,8 +45,14 @@ def _run_info_path(ws: Workspace, dataset: str, config: str) -> Path:
 
 
 def run_info(ws: Workspace, dataset: str, config: str) -> dict:
-    """MLflow run id, registered version and data md5 of a trained partition."""
+    """Data md5, fingerprint and `runs` (one per seed: seed, MLflow run id, registered version, final epoch) of a
+    trained partition; `run_id` and `model_version` are its first seed's."""
     return json.loads(_run_info_path(ws, dataset, config).read_text())
+
+
+def seed_run(info: dict, seed: int) -> dict:
+    """The entry of `runs` in a partition's run.json for `seed`."""
+    return next(r for r in info["runs"] if r["seed"] == seed)
 
 
 def train(ws: Workspace, dataset: str, config: str, tracker: Tracker, force: bool = False) -> StageResult:
@@ -101,11 +111,10 @@ def _train_grid(
         }
         fingerprint = hashlib.md5(json.dumps([params, data_md5], sort_keys=True).encode()).hexdigest()
         previous = _previous_run(ws, dataset, loss_cfg.name, tracker)
-        if not force and previous.get("fingerprint") == fingerprint and _loads(_checkpoint(ws, dataset, loss_cfg.name)):
+        checkpoints = [ws.checkpoint(dataset, loss_cfg.name, s) for s in train_cfg.seed_list]
+        if not force and previous.get("fingerprint") == fingerprint and all(map(_loads, checkpoints)):
             log.info("%s/%s is up to date (MLflow run %s); not retraining", dataset, loss_cfg.name, previous["run_id"])
-            results[loss_cfg.name] = StageResult(
-                _checkpoint(ws, dataset, loss_cfg.name), previous["final"], extra={**previous, "reused": True}
-            )
+            results[loss_cfg.name] = StageResult(checkpoints[0], previous["final"], extra={**previous, "reused": True})
         else:
             todo.append((loss_cfg, params, fingerprint))
     if not todo:
@@ -119,10 +128,15 @@ def _train_grid(
     tags = {"data_md5": data_md5, **system_tags(ws, pick_device(train_cfg.device))}
     if len(todo) > 1:
         tags["trained_in_grid_of"] = str(len(todo))
-    run_ids = [tracker.start_run(dataset, c.name, p, tags=tags, parent_run_id=parent) for c, p, _ in todo]
+    seeds = train_cfg.seed_list
+    members = [(c, p, seed) for c, p, _ in todo for seed in seeds]  # as train_models numbers them
+    run_ids = [
+        tracker.start_run(dataset, c.name, {**p, "seed": seed}, tags={**tags, "seed": str(seed)}, parent_run_id=parent)
+        for c, p, seed in members
+    ]
     try:
         try:
-            tracker.end_orphans(dataset, {c.name: run_id for (c, _, _), run_id in zip(todo, run_ids, strict=True)})
+            tracker.end_orphans(dataset, {c.name: run_id for (c, _, _), run_id in zip(members, run_ids, strict=True)})
         except TrackingError as e:  # housekeeping: the training goes on
             log.warning("could not end the runs that killed trainings left RUNNING (%s)", e)
         for run_id in run_ids:
@@ -135,16 +149,26 @@ def _train_grid(
             [c for c, _, _ in todo],
             on_epoch=lambda g, m: tracker.log_metrics(run_ids[g], m, step=m["epoch"]),
             resume_path=resume,  # a killed run continues from here
+            seeds=seeds,
         )
-        for (loss_cfg, _, fingerprint), run_id, (model, history) in zip(todo, run_ids, trained, strict=True):
-            ckpt = save_checkpoint(_checkpoint(ws, dataset, loss_cfg.name), model, train_cfg, loss_cfg, history)
-            version = tracker.log_model(run_id, model, dataset, data.x[:5])
-            tracker.end_run(run_id)
-            final = {k: history[-1][k] for k in ("epoch", "loss", "recon", "kl", "samples_per_s")}
-            info = {"run_id": run_id, "model_version": version, "data_md5": data_md5, "tracking_uri": tracker.where,
-                    "fingerprint": fingerprint, "final": final}  # fmt: skip
+        for i, (loss_cfg, _, fingerprint) in enumerate(todo):
+            runs = []
+            for j, seed in enumerate(seeds):
+                g = i * len(seeds) + j
+                model, history = trained[g]
+                path = ws.checkpoint(dataset, loss_cfg.name, seed)
+                save_checkpoint(path, model, train_cfg, loss_cfg, history)
+                version = tracker.log_model(run_ids[g], model, dataset, data.x[:5])
+                tracker.end_run(run_ids[g])
+                final = {k: history[-1][k] for k in ("epoch", "loss", "recon", "kl", "samples_per_s")}
+                runs.append({"seed": seed, "run_id": run_ids[g], "model_version": version, "final": final})
+            final = {k: float(np.median([r["final"][k] for r in runs])) for k in runs[0]["final"]}  # over seeds
+            info = {"run_id": runs[0]["run_id"], "model_version": runs[0]["model_version"], "data_md5": data_md5,
+                    "tracking_uri": tracker.where, "fingerprint": fingerprint, "final": final,
+                    "runs": runs}  # fmt: skip
             write_text(_run_info_path(ws, dataset, loss_cfg.name), json.dumps(info, indent=2) + "\n")
-            results[loss_cfg.name] = StageResult(ckpt, final, extra={**info, "reused": False})
+            results[loss_cfg.name] = StageResult(ws.checkpoint(dataset, loss_cfg.name, seeds[0]), final,
+                                                 extra={**info, "reused": False})  # fmt: skip
     except BaseException:
         for run_id in run_ids:  # best effort: the store may be what failed
             with contextlib.suppress(PipelineError):
@@ -164,10 +188,6 @@ def system_tags(ws: Workspace, device) -> dict:
     if commit:
         tags["mlflow.source.git.commit"] = commit
     return tags
-
-
-def _checkpoint(ws: Workspace, dataset: str, config: str) -> Path:
-    return ws.model_dir(dataset, config) / "model.pt"
 
 
 def _loads(path: Path) -> bool:
@@ -190,6 +210,9 @@ def _previous_run(ws: Workspace, dataset: str, config: str, tracker: Tracker) ->
     if not path.is_file():
         return {}
     info = json.loads(path.read_text())
-    if info.get("tracking_uri") != tracker.where or tracker.run_status(info["run_id"]) != "FINISHED":
+    runs = info.get("runs", [])
+    if info.get("tracking_uri") != tracker.where or not runs:
+        return {}
+    if any(tracker.run_status(r["run_id"]) != "FINISHED" for r in runs):
         return {}
     return info

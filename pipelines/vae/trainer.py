@@ -50,6 +50,7 @@ class TrainConfig:
     recon_sigma: float = 0.1  # std of the Gaussian likelihood, in standardised data units
     anneal_fraction: float = 0.8  # share of all steps over which C(t) rises from 0 to C
     seed: int = 0
+    seeds: int = 1  # models per config, seeded seed, seed + 1, ... (Locatello et al. 2019 use 50; a study 5)
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     amp: str = "off"  # "bf16": autocast matrix multiplies to bf16 (fp32 accumulation); faster grids on a GPU
     cuda_graphs: bool = True  # on CUDA, capture the training step once and replay it
@@ -59,8 +60,12 @@ class TrainConfig:
     def __post_init__(self):
         if self.amp not in ("bf16", "off"):
             raise ConfigError(f"train.amp must be bf16 or off, got {self.amp!r}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("train.epochs and train.batch_size must be >= 1")
+        if self.epochs < 1 or self.batch_size < 1 or self.seeds < 1:
+            raise ConfigError("train.epochs, train.batch_size and train.seeds must be >= 1")
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.seeds))
 
 
 def noise_seed(seed: int, name: str) -> int:
@@ -77,7 +82,7 @@ def train_vae(
 ) -> tuple[BetaVAE, list[dict]]:
     """Train one BetaVAE on samples `x_train` (N, L) in data units: `train_grid` with one config."""
     callback = None if on_epoch is None else (lambda _, metrics: on_epoch(metrics))
-    [(model, history)] = train_grid(x_train, cfg, [loss_cfg], callback, resume_path)
+    [(model, history)] = train_grid(x_train, cfg, [loss_cfg], callback, resume_path, seeds=[cfg.seed])
     return model, history
 
 
@@ -89,7 +94,7 @@ def train_grid(
     resume_path: str | Path | None = None,
     seeds: Sequence[int] | None = None,
 ) -> list[tuple[BetaVAE, list[dict]]]:
-    """Train one BetaVAE per entry of `loss_cfgs` and seed of `seeds` (default: `cfg.seed` alone) on `x_train`
+    """Train one BetaVAE per entry of `loss_cfgs` and seed of `seeds` (default: `cfg.seed_list`) on `x_train`
     (N, L), all in one vectorised pass; returns each model (CPU, eval mode) with its per-epoch metrics, configs
     first: member g is config g // len(seeds), seed g % len(seeds), as `on_epoch(g, metrics)` numbers them. A seed
     sets a model's initial weights and its noise stream; every member sees the batches in the order of
@@ -105,7 +110,7 @@ def train_grid(
         raise TrainingError(f"training data must hold >= 2 finite samples, got {x_train.shape}")
     if not loss_cfgs or len({c.name for c in loss_cfgs}) != len(loss_cfgs):
         raise ConfigError(f"a grid needs one or more configs with distinct names, got {[c.name for c in loss_cfgs]}")
-    seeds = list(seeds) if seeds else [cfg.seed]
+    seeds = list(seeds) if seeds else cfg.seed_list
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"a grid's seeds must be distinct, got {seeds}")
     members = [(c, seed) for c in loss_cfgs for seed in seeds]

@@ -42,7 +42,7 @@ def test_torchrun_through_pipes_trains_like_one_process(tiny_ws):
     logs = [e.message for e in instance.all_logs(result.run_id)]
     assert any("data-parallel training on 2 process(es)" in m for m in logs)  # reported by rank 0 through Pipes
 
-    distributed, ckpt = load_checkpoint(tiny_ws.model_dir("ecg", CONFIG) / "model.pt")
+    distributed, ckpt = load_checkpoint(tiny_ws.checkpoint("ecg", CONFIG, 0))
     x = TrainingSet.load(tiny_ws.heartbeats).part("train").x
     cfg = load_params(tiny_ws.params_path, "train", TrainConfig)
     alone, history = train_vae(x, cfg, sweep_config(tiny_ws.params_path, CONFIG))

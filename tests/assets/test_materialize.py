@@ -72,8 +72,9 @@ def test_heartbeats_and_windows_have_expected_shapes(materialized):
     # 4 patients x 40 s at 55-100 bpm: between 100 and 300 beats, every patient present
     assert 100 <= len(beats) <= 300 and beats.labels.patient.nunique() == 4
     windows = TrainingSet.load(ws.price_windows)
-    assert windows.x.shape[1] == 180
+    assert windows.x.shape[1] == 360 and len(windows.channel_names) == 2  # closes, then the range channel
     assert np.allclose(windows.x[:, 0], 0.0)  # log return relative to each window's first close
+    assert windows.factor_names == ["trend", "volatility"] and "jump_rate" in windows.labels
 
 
 def test_materialization_metadata_carries_counts_and_dvc_md5(materialized):
@@ -84,7 +85,7 @@ def test_materialization_metadata_carries_counts_and_dvc_md5(materialized):
     assert beats_md["dvc_md5"].value == hashlib.md5(ws.heartbeats.read_bytes()).hexdigest()
 
 
-def test_mlflow_has_one_run_and_one_registered_version_per_partition(materialized):
+def test_mlflow_has_one_run_and_one_registered_version_per_partition_and_seed(materialized):
     ws, _ = materialized
     tracker = TrackingResource().tracker(ws.root)
     for dataset in ("ecg", "btc"):
@@ -93,7 +94,7 @@ def test_mlflow_has_one_run_and_one_registered_version_per_partition(materialize
         runs = tracker.client.search_runs([exp.experiment_id], filter_string="tags.config != ''")
         assert len(sweeps) == 1  # one grid on one data version: one parent, every partition nested under it
         assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {sweeps[0].info.run_id}
-        assert sorted(r.data.tags["config"] for r in runs) == sorted(CONFIGS)
+        assert sorted(r.data.tags["config"] for r in runs) == sorted(CONFIGS * 2)  # two seeds each
         run = runs[0]
         assert {"train.lr", "loss.beta", "loss.capacity_nats"} <= set(run.data.params)
         assert {"loss", "recon", "kl", "kl_0", "test_recon_rmse", "test_mig"} <= set(run.data.metrics)
@@ -102,7 +103,7 @@ def test_mlflow_has_one_run_and_one_registered_version_per_partition(materialize
         assert run.data.tags["data_md5"] == dataset_md5
         assert [d.dataset.digest for d in run.inputs.dataset_inputs] == [dataset_md5]  # DVC md5 as the digest
         versions = tracker.client.search_model_versions(f"name='{dataset}-beta-vae'")
-        assert len(versions) == len(CONFIGS)
+        assert len(versions) == 2 * len(CONFIGS)
         assert tracker.client.get_model_version_by_alias(f"{dataset}-beta-vae", "champion") is not None
 
 
@@ -112,7 +113,7 @@ def test_registered_model_loads_and_reconstructs(materialized):
     test = TrainingSet.load(ws.heartbeats).part("test")
     config = next(c for c in CONFIGS if run_info(ws, "ecg", c)["model_version"] == "1")
     registered = tracker.load_model("ecg", 1)
-    trained, _ = load_checkpoint(ws.model_dir("ecg", config) / "model.pt")
+    trained, _ = load_checkpoint(ws.checkpoint("ecg", config, 0))
     with torch.no_grad():
         recon = registered(torch.as_tensor(test.x)).numpy()
         expected = trained(torch.as_tensor(test.x)).numpy()
@@ -124,17 +125,24 @@ def test_registered_model_loads_and_reconstructs(materialized):
 def test_report_has_a_row_a_traversal_and_the_sweep_figures(materialized):
     ws, _ = materialized
     table = pd.read_csv(ws.report_dir / "sweep.csv")
-    assert len(table) == 2 * len(CONFIGS)
-    assert set(zip(table.dataset, table.config, strict=True)) == {(d, c) for d in ("ecg", "btc") for c in CONFIGS}
+    models, baselines = table[table.kind != "baseline"], table[table.kind == "baseline"]
+    assert set(zip(models.dataset, models.config, strict=True)) == {(d, c) for d in ("ecg", "btc") for c in CONFIGS}
+    assert len(models) == 2 * len(CONFIGS) and (models.seeds == 2).all()
+    assert sorted(baselines.config) == ["FastICA-10", "FastICA-10", "PCA-10", "PCA-10"]
+    assert baselines.mig.between(0, 1).all()
     html = (ws.report_dir / "index.html").read_text()
     assert html.count('alt="traversals.png"') == 2 * len(CONFIGS)  # every run's traversal grid
     for name in ("recon_vs_disentanglement.png", "kl_heatmap.png"):
         assert html.count(f'alt="{name}"') == 1
     for name in ("factor_correlations.png", "prior_samples.png"):
         assert html.count(f'alt="{name}"') == 2  # the champion of each dataset
-    assert "highest MIG" in html and ("As expected" in html or "Not as expected" in html)
+    assert "highest median MIG" in html and ("Best median MIG" in html or "No run disentangles" in html)
     metrics = json.loads((ws.eval_dir("ecg", CONFIGS[0]) / "metrics.json").read_text())
     assert len(metrics["kl_per_latent"]) == 10 and 0.0 <= metrics["mig"] <= 1.0
+    assert [s["seed"] for s in metrics["seeds"]] == [0, 1] and metrics["representative_seed"] in (0, 1)
+    assert metrics["mig"] == pytest.approx(np.median([s["mig"] for s in metrics["seeds"]]))
+    assert metrics["iqr"]["mig"][0] <= metrics["mig"] <= metrics["iqr"]["mig"][1]
+    assert all(0 <= s["udr"] <= 1 for s in metrics["seeds"])  # two seeds: UDR compares them
     assert metrics["recon_rmse_uv"] == pytest.approx(1000 * metrics["recon_rmse"])  # beats in mV, error in µV
     assert "probe_mi_auroc" in metrics  # NaN when a split holds one class (tests/evaluation/test_probes.py)
     assert np.array(metrics["factor_correlation"], dtype=float).shape == (10, len(metrics["factor_names"]))

@@ -135,7 +135,7 @@ def test_a_server_dying_mid_training_stops_the_run_and_the_rerun_resumes(ws, mlf
     assert failed.returncode == 2, failed.stderr[-2000:]
     assert f"MLflow at {mlflow_server}: log_metrics failed (" in failed.stderr
     resume = ws.model_dir("ecg", CONFIG) / "resume.pt"
-    assert resume.is_file() and not (ws.model_dir("ecg", CONFIG) / "model.pt").exists()
+    assert resume.is_file() and not (ws.checkpoint("ecg", CONFIG, 0)).exists()
     Proxy.down = False  # the server is back
     rerun = train(ws, mlflow_server)
     assert rerun.returncode == 0, rerun.stderr[-2000:]

@@ -36,7 +36,7 @@ def ws(tmp_path, ecg_data, monkeypatch):
 
 
 def weights(ws: Workspace) -> dict[str, torch.Tensor]:
-    return torch.load(ws.model_dir("ecg", CONFIG) / "model.pt", weights_only=True)["state_dict"]
+    return torch.load(ws.checkpoint("ecg", CONFIG, 0), weights_only=True)["state_dict"]
 
 
 def versions(ws: Workspace) -> list:
@@ -66,7 +66,7 @@ def test_a_training_killed_mid_run_resumes_and_ends_with_the_same_weights(ws, re
     assert killed.returncode == -9, killed.stderr[-2000:]
     resume = ws.model_dir("ecg", CONFIG) / "resume.pt"
     assert torch.load(resume, weights_only=False)["epoch"] == 2  # killed after epoch 3, before its checkpoint
-    assert not (ws.model_dir("ecg", CONFIG) / "model.pt").exists() and versions(ws) == []
+    assert not (ws.checkpoint("ecg", CONFIG, 0)).exists() and versions(ws) == []
     rerun = run_cli(["train", "--dataset", "ecg", "--config", CONFIG], ws.root)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "resuming from epoch 2" in rerun.stderr
@@ -97,11 +97,11 @@ def test_a_damaged_resume_checkpoint_is_set_aside_and_training_starts_afresh(ws,
 def test_disk_full_while_saving_the_model_keeps_the_previous_one_and_registers_nothing(ws, monkeypatch):
     tracker = tracker_for(ws.root)
     first = stages.train(ws, "ecg", CONFIG, tracker)
-    stored = (ws.model_dir("ecg", CONFIG) / "model.pt").read_bytes()
+    stored = (ws.checkpoint("ecg", CONFIG, 0)).read_bytes()
     save = torch.save
 
     def fill_disk(obj, f, *args, **kwargs):
-        if str(f).endswith(".tmp") and "model.pt" in str(f):
+        if str(f).endswith(".tmp") and "seed0.pt" in str(f):
             with open(f, "wb") as out:
                 out.write(b"PK\x03\x04")
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -111,7 +111,7 @@ def test_disk_full_while_saving_the_model_keeps_the_previous_one_and_registers_n
     with pytest.raises(StorageError, match=r"model\.pt: cannot write \(disk full\); the previous version"):
         stages.train(ws, "ecg", CONFIG, tracker, force=True)
     monkeypatch.undo()
-    assert (ws.model_dir("ecg", CONFIG) / "model.pt").read_bytes() == stored
+    assert (ws.checkpoint("ecg", CONFIG, 0)).read_bytes() == stored
     assert len(versions(ws)) == 1  # the failed run registered nothing
     runs = tracker.client.search_runs([tracker.experiment_id("ecg")], f"tags.config = '{CONFIG}'")
     assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED"]
@@ -122,7 +122,7 @@ def test_disk_full_while_saving_the_model_keeps_the_previous_one_and_registers_n
 def test_a_damaged_model_file_is_named_by_evaluation_and_trained_again(ws):
     tracker = tracker_for(ws.root)
     stages.train(ws, "ecg", CONFIG, tracker)
-    model = ws.model_dir("ecg", CONFIG) / "model.pt"
+    model = ws.checkpoint("ecg", CONFIG, 0)
     model.write_bytes(model.read_bytes()[:500])  # damaged on disk after it was written
     with pytest.raises(TrainingError, match=r"model\.pt: unreadable model checkpoint"):
         stages.traversals(ws, "ecg", CONFIG, tracker)
@@ -145,12 +145,12 @@ def test_non_finite_training_data_is_refused_before_any_run_is_recorded(ws):
 def test_a_diverging_loss_stops_with_the_config_named_and_the_previous_model_kept(ws):
     tracker = tracker_for(ws.root)
     stages.train(ws, "ecg", CONFIG, tracker)
-    stored = (ws.model_dir("ecg", CONFIG) / "model.pt").read_bytes()
+    stored = (ws.checkpoint("ecg", CONFIG, 0)).read_bytes()
     text = ws.params_path.read_text().replace("lr: 0.0005", "lr: 1.0e+30")
     ws.params_path.write_text(text)
     with pytest.raises(TrainingError, match=rf"{CONFIG}: loss became (nan|inf) at epoch \d+; lower train.lr"):
         stages.train(ws, "ecg", CONFIG, tracker)
-    assert (ws.model_dir("ecg", CONFIG) / "model.pt").read_bytes() == stored
+    assert (ws.checkpoint("ecg", CONFIG, 0)).read_bytes() == stored
     assert len(versions(ws)) == 1
     assert_intact(ws.data)
 
