@@ -39,8 +39,8 @@ WIDE = [
     LossConfig("tc10", "tcvae", beta=10.0),
     LossConfig("dip10", "dipvae", lambda_od=10.0, lambda_d=10.0),
 ]
-SHOWN = ["mig", "sap", "dci_disentanglement", "dci_completeness", "modularity", "recon_rmse", "kl_total",
-         "active_units", "probe_mi_auroc", "probe_next_vol_r2"]  # fmt: skip
+SHOWN = ["mig", "dci_disentanglement", "beta_vae_eval", "factor_vae_eval", "sap", "modularity", "recon_rmse",
+         "kl_total", "active_units", "probe_mi_auroc", "probe_next_vol_r2"]  # fmt: skip
 
 
 def rho_per_factor(codes: np.ndarray, factors: np.ndarray, names: list[str]) -> dict:

@@ -81,7 +81,8 @@ def test_the_sweep_runs_have_comparable_columns_in_the_mlflow_server(server):
     tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
     parents = [r for r, t in zip(runs, tags, strict=True) if t.get("kind") == "sweep"]
     children = [(r, t) for r, t in zip(runs, tags, strict=True) if "config" in t]
-    assert len(parents) == 1 and sorted(t["config"] for _, t in children) == sorted(configs)
+    assert len(parents) == 1 and sorted(t["config"] for _, t in children) == sorted(configs * 2)  # two seeds each
+    assert sorted((t["config"], t["seed"]) for _, t in children) == sorted((c, s) for c in configs for s in "01")
     assert {t["mlflow.parentRunId"] for _, t in children} == {parents[0]["info"]["run_id"]}
 
     params = [{p["key"] for p in r["data"]["params"]} for r, _ in children]
@@ -95,6 +96,6 @@ def test_the_sweep_runs_have_comparable_columns_in_the_mlflow_server(server):
         assert {"data_md5", "device", "torch_version"} <= set(t)
 
     betas = {t["config"]: dict((p["key"], p["value"]) for p in r["data"]["params"]) for r, t in children}
-    assert betas["b4_c0"]["loss.beta"] == "4.0" and betas["g1000_c25"]["loss.capacity_nats"] == "25.0"
+    assert betas["b4_c0"]["loss.beta"] == "4.0" and betas["g1000_c10"]["loss.capacity_nats"] == "10.0"
     versions = api(base, "model-versions/search?filter=" + urllib.request.quote("name='ecg-beta-vae'"))
-    assert len(versions["model_versions"]) == len(configs)
+    assert len(versions["model_versions"]) == 2 * len(configs)

@@ -105,5 +105,5 @@ def test_materializations_with_dagster_and_mlflow_storage_on_postgres(postgres, 
     )
     run = tracker_for(tmp_path, mlflow_uri).client.get_run(run_id)
     assert run.data.tags["config"] == CONFIG and "data_md5" in run.data.tags
-    assert count(port, "mlflow", "SELECT count(*) FROM runs") == 2  # the sweep parent and its child
-    assert count(port, "mlflow", "SELECT count(*) FROM model_versions WHERE name = 'ecg-beta-vae'") == 1
+    assert count(port, "mlflow", "SELECT count(*) FROM runs") == 3  # the sweep parent and a child per seed
+    assert count(port, "mlflow", "SELECT count(*) FROM model_versions WHERE name = 'ecg-beta-vae'") == 2

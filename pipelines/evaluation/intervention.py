@@ -8,6 +8,9 @@ for observations with chosen factor values, and an `encode` callable (the encode
 codes (n, D). "Holding factor k fixed" means giving every observation of a batch the same value of factor k while
 the others are drawn afresh. Our factors are continuous and independent (uniform over stated ranges), so the fixed
 value is that of one freshly sampled point: the continuous analogue of disentanglement_lib fixing one discrete value.
+`SampleGenerator` makes held-out samples with known factors such a generator: an observation with factor k held
+at a value is one of the `pool` samples whose factor k lies nearest it (the other factors, independent of k, come
+as those samples have them), so the pipeline's own beats and windows are scored without re-simulating them.
 
 BetaVAE score: a training point picks k uniformly, draws `batch_size` pairs of factor vectors where each pair
 shares its value of k, and its feature is the mean over pairs of |z1 - z2| per code (D,). A logistic regression
@@ -53,9 +56,43 @@ class Generator(Protocol):
         """n independent factor vectors, (n, num_factors)."""
         ...
 
-    def observe(self, factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One observation per factor vector (n, num_factors) -> (n, L)."""
+    def observe(self, factors: np.ndarray, rng: np.random.Generator, fixed: np.ndarray | None = None) -> np.ndarray:
+        """One observation per factor vector (n, num_factors) -> (n, L). `fixed` (n,) names the factor each one's
+        batch holds fixed (-1 or None: none); a simulator may ignore it, SampleGenerator needs it."""
         ...
+
+
+class SampleGenerator:
+    """Samples with known factors as a Generator. `sample_factors` draws samples' factor vectors; `observe` returns
+    the sample of each such vector, or, where `fixed` holds factor k, a random one of the `pool` samples whose
+    factor k lies nearest the vector's (pool / N of the factor's range for uniform factors)."""
+
+    def __init__(self, x: np.ndarray, factors: np.ndarray, factor_names: list[str], pool: int = 64):
+        if len(x) != len(factors) or len(x) < pool or not np.isfinite(factors).all():
+            raise ValueError(f"SampleGenerator needs >= {pool} samples with finite factors, got {factors.shape}")
+        self.x, self.factors, self.factor_names, self.pool = x, factors, list(factor_names), pool
+        self._order = np.argsort(factors, axis=0, kind="stable")  # (N, F): samples by each factor
+        self._sorted = np.take_along_axis(factors, self._order, axis=0)
+        self._row = {row.tobytes(): i for i, row in enumerate(np.asarray(factors, dtype=np.float64))}
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.asarray(self.factors[rng.integers(len(self.x), size=n)], dtype=np.float64)
+
+    def observe(self, factors: np.ndarray, rng: np.random.Generator, fixed: np.ndarray | None = None) -> np.ndarray:
+        factors = np.asarray(factors, dtype=np.float64)
+        fixed = np.full(len(factors), -1) if fixed is None else np.asarray(fixed)
+        rows = np.empty(len(factors), dtype=np.int64)
+        for i in np.flatnonzero(fixed < 0):
+            row = self._row.get(factors[i].tobytes())
+            if row is None:
+                raise ValueError("SampleGenerator.observe: a factor vector with no factor held is not a sample's")
+            rows[i] = row
+        for k in np.unique(fixed[fixed >= 0]):
+            held = np.flatnonzero(fixed == k)
+            position = np.searchsorted(self._sorted[:, k], factors[held, k])
+            first = np.clip(position - self.pool // 2, 0, len(self.x) - self.pool)
+            rows[held] = self._order[first + rng.integers(self.pool, size=len(held)), k]
+        return self.x[rows]
 
 
 # --- sampling with one factor held fixed ---
@@ -89,10 +126,12 @@ def _sample_factors(generator: Generator, n: int, rng: np.random.Generator) -> n
     return factors
 
 
-def _encode_factors(generator: Generator, encode: Encode, factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Codes (n, D) of one observation of each factor vector (n, F); ValueError on a malformed or non-finite
-    encoder output."""
-    codes = np.asarray(encode(generator.observe(factors, rng)), dtype=np.float64)
+def _encode_factors(
+    generator: Generator, encode: Encode, factors: np.ndarray, rng: np.random.Generator, fixed: np.ndarray | None = None
+) -> np.ndarray:
+    """Codes (n, D) of one observation of each factor vector (n, F), `fixed` passed on to observe; ValueError on a
+    malformed or non-finite encoder output."""
+    codes = np.asarray(encode(generator.observe(factors, rng, fixed=fixed)), dtype=np.float64)
     if codes.ndim != 2 or codes.shape[0] != len(factors):
         raise ValueError(
             f"encode returned codes of shape {codes.shape} for {len(factors)} observations, "
@@ -143,7 +182,8 @@ def _beta_vae_points(
         factors2 = _sample_factors(generator, n * batch_size, rng).reshape(n, batch_size, num_factors)
         factors2[np.arange(n), :, k] = factors1[np.arange(n), :, k]  # each pair shares its own value of k
         codes1 = _encode_factors(generator, encode, factors1.reshape(n * batch_size, -1), rng)
-        codes2 = _encode_factors(generator, encode, factors2.reshape(n * batch_size, -1), rng)
+        shared = np.repeat(k, batch_size)  # the second of each pair is observed with k held at the first's value
+        codes2 = _encode_factors(generator, encode, factors2.reshape(n * batch_size, -1), rng, shared)
         features.append(beta_vae_features(codes1.reshape(n, batch_size, -1), codes2.reshape(n, batch_size, -1)))
         labels.append(k)
     return np.concatenate(features), np.concatenate(labels)
@@ -219,7 +259,7 @@ def _factor_vae_votes(
     batch_size = cfg.batch_size
     for n in _chunks(num_points, batch_size, cfg.encode_batch_size):
         k, factors = _fixed_factor_batches(generator, n, batch_size, rng)
-        codes = _encode_factors(generator, encode, factors.reshape(n * batch_size, -1), rng)
+        codes = _encode_factors(generator, encode, factors.reshape(n * batch_size, -1), rng, np.repeat(k, batch_size))
         if codes.shape[1] != len(global_variances):
             raise ValueError(f"encode returned {codes.shape[1]} codes, {len(global_variances)} earlier")
         local = np.var(codes.reshape(n, batch_size, -1)[:, :, active], axis=1, ddof=1)  # (n, num_active)

@@ -12,6 +12,7 @@ import torch
 
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.dci import dci
+from pipelines.evaluation.intervention import SampleGenerator, beta_vae_score, factor_vae_score
 from pipelines.evaluation.mig import mig
 from pipelines.evaluation.modularity import modularity
 from pipelines.evaluation.probes import healthy_vs_mi_auroc, next_volatility_r2, next_window_targets
@@ -19,6 +20,8 @@ from pipelines.evaluation.sap import sap
 from pipelines.evaluation.unsupervised import active_units, unsupervised
 from pipelines.vae.model import BetaVAE
 from pipelines.vae.regularizers import kl_per_latent
+
+INTERVENTION_POOL = 64  # samples an intervention picks from: a batch's size, as disentanglement_lib's
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class EvalConfig:
     mig_points: int = 10_000  # samples MIG, SAP and modularity are estimated on (disentanglement_lib: 10 000)
     dci_points: int = 2_000  # samples DCI and explicitness fit their models on (train and test parts)
     dci_trees: int = 10  # gradient-boosted trees per factor in DCI (disentanglement_lib: 100; slow on CPU)
+    intervention_points: int = 2000  # BetaVAE/FactorVAE training points (and half as many to evaluate on);
+    #                                  disentanglement_lib: 10 000 and 5 000
     seed: int = 0  # draws the MIG sample when the data set is larger
 
 
@@ -80,8 +85,20 @@ def summarize_model(model: BetaVAE, data: TrainingSet, cfg: EvalConfig) -> dict:
     usable = scored_points(test, cfg)
     if len(usable) >= 20:
         out |= score_codes(encode(model, test.x[usable])[0].T, test.factors[usable].T, cfg)
+    if data.factor_kind == "generative" and len(usable) >= 4 * INTERVENTION_POOL:
+        out |= intervention_scores(model, test.x[usable], test.factors[usable], data.factor_names, cfg)
     out |= unsupervised(mu.T, cfg.num_bins)
     return out
+
+
+def intervention_scores(model: BetaVAE, x: np.ndarray, factors: np.ndarray, names: list[str], cfg: EvalConfig) -> dict:
+    """The BetaVAE and FactorVAE scores (pipelines.evaluation.intervention) with the held-out samples `x` and their
+    known `factors` as the generator: holding a factor fixed picks samples among the INTERVENTION_POOL nearest."""
+    generator = SampleGenerator(x, factors, names, pool=INTERVENTION_POOL)
+    sizes = {"num_train": cfg.intervention_points, "num_eval": cfg.intervention_points // 2, "seed": cfg.seed}
+    codes = lambda batch: encode(model, batch)[0]  # noqa: E731
+    scores = beta_vae_score(generator, codes, **sizes) | factor_vae_score(generator, codes, **sizes)
+    return {k: scores[k] for k in ("beta_vae_eval", "factor_vae_eval")}
 
 
 def scored_points(data: TrainingSet, cfg: EvalConfig) -> np.ndarray:

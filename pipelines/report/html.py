@@ -19,7 +19,8 @@ from pipelines.storage import write_csv, write_text
 TABLE_COLUMNS = {
     "config": "config", "kind": "model", "seeds": "seeds", "beta": "β", "capacity_nats": "C (nats)", "gamma": "γ",
     "recon_rmse": "recon RMSE", "recon_rmse_uv": "recon RMSE (µV)", "kl_total": "KL (nats)",
-    "active_units": "active units", "mig": "MIG",
+    "active_units": "active units", "mig": "MIG", "beta_vae_eval": "BetaVAE score",
+    "factor_vae_eval": "FactorVAE score",
     "sap": "SAP", "dci_disentanglement": "DCI D", "dci_completeness": "DCI C", "dci_informativeness_test": "DCI I",
     "modularity": "modularity", "explicitness_test": "explicitness", "gaussian_total_correlation": "TC (nats)",
     "probe_mi_auroc": "MI probe AUROC", "probe_next_vol_r2": "next-vol probe R²",

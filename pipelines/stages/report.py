@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 SCORES = ("recon_rmse", "recon_rmse_uv", "kl_total", "active_units", "mig", "sap", "dci_disentanglement",
           "dci_completeness", "dci_informativeness_test", "modularity", "explicitness_test",
           "gaussian_total_correlation", "probe_mi_auroc", "probe_next_vol_r2",
-          "probe_next_vol_r2_persistence", "udr")  # fmt: skip
+          "probe_next_vol_r2_persistence", "udr", "beta_vae_eval", "factor_vae_eval")  # fmt: skip
 
 
 def report(ws: Workspace, tracker: Tracker) -> StageResult:

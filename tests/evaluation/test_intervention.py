@@ -49,7 +49,7 @@ class LinearMix:
         low = np.arange(NUM_FACTORS, dtype=np.float64)
         return rng.uniform(low, low + 1.0, size=(n, NUM_FACTORS))
 
-    def observe(self, factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def observe(self, factors: np.ndarray, rng: np.random.Generator, fixed=None) -> np.ndarray:
         return factors @ self.mixing.T + self.noise * rng.normal(size=(len(factors), self.mixing.shape[0]))
 
 
@@ -142,7 +142,7 @@ def test_beta_vae_pairs_share_one_factor_whose_value_varies_between_pairs():
     seen = []
 
     class Recording(LinearMix):
-        def observe(self, factors, rng):
+        def observe(self, factors, rng, fixed=None):
             seen.append(factors.copy())
             return super().observe(factors, rng)
 
@@ -195,3 +195,40 @@ def test_generator_returning_wrong_factor_shape_raises():
 def test_factor_vae_needs_two_points_per_batch():
     with pytest.raises(ValueError, match="batch_size must be at least 2"):
         factor_vae_score(GENERATOR, perfect, batch_size=1)
+
+
+# --- held-out samples as the generator ---
+
+
+def _samples(n=3000, seed=1):
+    """n observations of LinearMix with their factors: what a test split with known factors is."""
+    rng = np.random.default_rng(seed)
+    factors = GENERATOR.sample_factors(n, rng)
+    return GENERATOR.observe(factors, rng), factors
+
+
+def test_sample_generator_holds_the_fixed_factor_within_its_pool_and_draws_the_rest():
+    from pipelines.evaluation.intervention import SampleGenerator
+
+    x, factors = _samples()
+    gen = SampleGenerator(x, factors, GENERATOR.factor_names, pool=32)
+    rng = np.random.default_rng(0)
+    wanted = gen.sample_factors(1, rng).repeat(200, axis=0)
+    held = gen.observe(wanted, rng, fixed=np.full(200, 2))
+    got = factors[[np.flatnonzero((x == row).all(axis=1))[0] for row in held]]
+    assert np.abs(got[:, 2] - wanted[0, 2]).max() < 0.03  # 32 of 3000 samples: ~1% of the factor's range
+    assert got[:, 0].std() > 0.2 and len(np.unique(got[:, 0])) > 20  # the other factors vary (uniform std 0.29)
+    exact = gen.sample_factors(5, rng)
+    np.testing.assert_array_equal(gen.observe(exact, rng), x[[gen._row[f.tobytes()] for f in exact]])
+    with pytest.raises(ValueError, match="not a sample's"):
+        gen.observe(exact + 0.5, rng)
+
+
+@pytest.mark.parametrize("score", [beta_vae_score, factor_vae_score])
+def test_scores_on_held_out_samples_keep_their_known_answers(score):
+    from pipelines.evaluation.intervention import SampleGenerator
+
+    gen = SampleGenerator(*_samples(), GENERATOR.factor_names)
+    key = "beta_vae_eval" if score is beta_vae_score else "factor_vae_eval"
+    assert score(gen, perfect, **SIZES)[key] > 0.95
+    assert abs(score(gen, noise_encoder(), **SIZES)[key] - CHANCE) < 0.1

@@ -108,7 +108,7 @@ def test_disk_full_while_saving_the_model_keeps_the_previous_one_and_registers_n
         return save(obj, f, *args, **kwargs)
 
     monkeypatch.setattr(torch, "save", fill_disk)
-    with pytest.raises(StorageError, match=r"model\.pt: cannot write \(disk full\); the previous version"):
+    with pytest.raises(StorageError, match=r"seed0\.pt: cannot write \(disk full\); the previous version"):
         stages.train(ws, "ecg", CONFIG, tracker, force=True)
     monkeypatch.undo()
     assert (ws.checkpoint("ecg", CONFIG, 0)).read_bytes() == stored
@@ -124,7 +124,7 @@ def test_a_damaged_model_file_is_named_by_evaluation_and_trained_again(ws):
     stages.train(ws, "ecg", CONFIG, tracker)
     model = ws.checkpoint("ecg", CONFIG, 0)
     model.write_bytes(model.read_bytes()[:500])  # damaged on disk after it was written
-    with pytest.raises(TrainingError, match=r"model\.pt: unreadable model checkpoint"):
+    with pytest.raises(TrainingError, match=r"seed0\.pt: unreadable model checkpoint"):
         stages.traversals(ws, "ecg", CONFIG, tracker)
     again = stages.train(ws, "ecg", CONFIG, tracker)  # not "up to date": the checkpoint does not load
     assert not again.extra["reused"] and len(versions(ws)) == 2
