@@ -12,16 +12,19 @@ import time
 import dagster as dg
 
 from assets.definitions import ALL_ASSETS, DATA_ASSETS, MODEL_ASSETS
-from assets.models import sweep_report
+from assets.models import sweep_report, train_grid_job
 from assets.partitions import CONFIGS
 from assets.resources import default_resources
 
 
 def materialize_all(resources: dict, instance: dg.DagsterInstance | None = None, partition_keys=None) -> list:
-    """Materialize the data assets, the models of both datasets for every (or the given) config partition, then
-    the report. Returns the results of every run; raises if one fails."""
+    """Materialize the data assets, train every (or the given) config x seed of both datasets in one vectorised
+    pass per dataset (`train_grid_job`), materialize each config partition's model assets (the models then up to
+    date), then the report. Returns the results of every run; raises if one fails."""
     runs = [dg.materialize(ALL_ASSETS, selection=DATA_ASSETS, resources=resources, instance=instance)]
     keys = partition_keys or CONFIGS
+    grid = {"ops": {"train_sweep_grid": {"config": {"configs": list(keys)}}}}
+    runs.append(train_grid_job.execute_in_process(run_config=grid, resources=resources, instance=instance))
     for i, key in enumerate(keys, 1):
         logging.getLogger("assets.demo").info("config %d/%d: %s", i, len(keys), key)
         runs.append(

@@ -34,7 +34,7 @@ class EvalConfig:
     mig_points: int = 10_000  # samples MIG, SAP and modularity are estimated on (disentanglement_lib: 10 000)
     dci_points: int = 2_000  # samples DCI and explicitness fit their models on (train and test parts)
     dci_trees: int = 10  # gradient-boosted trees per factor in DCI (disentanglement_lib: 100; slow on CPU)
-    intervention_points: int = 2000  # BetaVAE/FactorVAE training points (and half as many to evaluate on);
+    intervention_points: int = 1000  # BetaVAE/FactorVAE training points (and half as many to evaluate on);
     #                                  disentanglement_lib: 10 000 and 5 000
     seed: int = 0  # draws the MIG sample when the data set is larger
 
