@@ -26,7 +26,9 @@ def test_an_effect_beyond_the_spread_is_claimed_and_an_overlapping_one_is_not():
     text = sweep_effect(group, base)
     assert text.startswith("Best median MIG: tc6 0.400 (IQR 0.350–0.450) over 5 seeds.")
     assert "It beats b1_c0 0.100 (IQR 0.080–0.120), PCA-10 0.050 beyond the spread" in text
-    assert "does not beat FastICA-10 0.380 beyond that spread" in text and "no effect is claimed" in text
+    assert "does not beat FastICA-10 0.380 beyond that spread" in text and "no effect claimed" in text
+    below = sweep_effect(group, pd.DataFrame([_baseline("PCA-10", 0.47)]))
+    assert below.endswith("It stays below PCA-10 0.470: no config of the sweep beats it.")
 
 
 def test_nothing_disentangling_is_said_plainly():

@@ -118,15 +118,18 @@ def sweep_effect(group: pd.DataFrame, baselines: pd.DataFrame | None = None) -> 
         rivals += [r for _, r in baselines.iterrows() if np.isfinite(r[key])]
     if not rivals:
         return f"{_described(best, key)} has the highest median {name}; there is no plain VAE or baseline to compare."
-    low = _spread(best, key)[0]
+    low, high = _spread(best, key)
     beaten = [r for r in rivals if low > _spread(r, key)[1]]
-    not_beaten = [r for r in rivals if low <= _spread(r, key)[1]]
+    below = [r for r in rivals if high < _spread(r, key)[0]]
+    overlapping = [r for r in rivals if not any(r is other for other in beaten + below)]
+    listed = lambda rows: ", ".join(_described(r, key) for r in rows)  # noqa: E731
     text = f"Best median {name}: {_described(best, key)} over {int(best['seeds'])} seeds."
     if beaten:
-        text += f" It beats {', '.join(_described(r, key) for r in beaten)} beyond the spread over seeds."
-    if not_beaten:
-        text += (f" It does not beat {', '.join(_described(r, key) for r in not_beaten)} beyond that spread "
-                 "(the ranges overlap): no effect is claimed there.")  # fmt: skip
+        text += f" It beats {listed(beaten)} beyond the spread over seeds."
+    if overlapping:
+        text += f" It does not beat {listed(overlapping)} beyond that spread (the ranges overlap): no effect claimed."
+    if below:
+        text += f" It stays below {listed(below)}: no config of the sweep beats {'it' if len(below) == 1 else 'them'}."
     return text
 
 
