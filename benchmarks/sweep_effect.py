@@ -37,6 +37,7 @@ WIDE = [
     LossConfig("g1000_c25", "capacity", capacity_nats=25.0),
     LossConfig("tc6", "tcvae", beta=6.0),
     LossConfig("tc10", "tcvae", beta=10.0),
+    LossConfig("tc12", "tcvae", beta=12.0),
     LossConfig("dip10", "dipvae", lambda_od=10.0, lambda_d=10.0),
 ]
 SHOWN = ["mig", "dci_disentanglement", "beta_vae_eval", "factor_vae_eval", "sap", "modularity", "recon_rmse",

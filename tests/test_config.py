@@ -19,7 +19,7 @@ def test_repository_params_fill_every_stage_config():
     ws = Workspace(REPO, REPO / "params.yaml")
     assert load_params(ws.params_path, "train", TrainConfig) == TrainConfig(seeds=2)  # the code's default: one
     sweep = load_sweep(ws.params_path)
-    assert [c.name for c in sweep] == ["b1_c0", "b4_c0", "b16_c0", "g1000_c10", "tc6", "dip10"]
+    assert [c.name for c in sweep] == ["b1_c0", "b4_c0", "b16_c0", "g1000_c10", "tc12", "dip10"]
     assert [c.kind for c in sweep] == ["beta", "beta", "beta", "capacity", "tcvae", "dipvae"]
     assert sweep[3].capacity_nats == 10.0 and sweep[3].gamma == 1000.0
 

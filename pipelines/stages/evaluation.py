@@ -4,7 +4,8 @@ their figures, and the latent traversals of its representative seed; each also l
 metrics.json holds, per score, the median over seeds (top level) and the interquartile range (`iqr`), every seed's
 own scores (`seeds`), UDR (Duan et al. 2020, which needs no factors: how alike the seeds' latents are) when there
 are two or more seeds, and the `representative_seed`: the seed with the median MIG against known (generative)
-factors, or with the median UDR on real data, whose traversals, correlations and prior samples are drawn."""
+factors, or with the median UDR on real data (MIG against its proxies with one seed), whose traversals,
+correlations and prior samples are drawn."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> Stage
     if len(per_seed) > 1:
         for summary, score in zip(per_seed, udr(codes, kls)["udr"], strict=True):
             summary["udr"] = float(score)
-    summary = aggregate(per_seed, "mig" if data.factor_kind == "generative" else "udr")
+    # real data's factors are only proxies: UDR ranks its configs, when there are seeds to compare
+    summary = aggregate(per_seed, "udr" if data.factor_kind != "generative" and len(per_seed) > 1 else "mig")
     seed = summary["representative_seed"]
     model = models[seed]
     usable = np.isfinite(data.factors).all(axis=1) & (data.split == "test")
