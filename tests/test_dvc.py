@@ -70,7 +70,7 @@ def test_after_dagster_runs_dvc_is_clean_and_an_old_data_version_reproduces_its_
     assert v1_md5 == file_md5(root / BEATS)
     record = instance.get_latest_data_version_record(dg.AssetKey("heartbeats"))
     assert record.asset_materialization.tags["dagster/data_version"] == v1_md5
-    [model] = runs[1].asset_materializations_for_node(MODEL_NODE)
+    [model] = runs[2].asset_materializations_for_node(MODEL_NODE)  # runs[1]: the grid job that trained it
     run_id = model.metadata["mlflow_run_id"].value
     assert tracker_for(root).client.get_run(run_id).data.tags["data_md5"] == v1_md5
 

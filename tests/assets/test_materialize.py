@@ -48,7 +48,7 @@ def materialized(tmp_path_factory):
 
 def test_every_run_succeeds(materialized):
     _, runs = materialized
-    assert len(runs) == 2 + len(CONFIGS)  # data, one run per config (both datasets' models), the report
+    assert len(runs) == 3 + len(CONFIGS)  # data, the grid of both datasets, one run per config, the report
     assert all(r.success for r in runs)
 
 
