@@ -2,7 +2,7 @@
 processes (pipelines.vae.devices.init_distributed). Rank 0 talks to Dagster through Pipes: its log lines reach the
 run log and it reports which partitions it trained; the other ranks train alongside and report nothing.
 
-    torchrun --standalone --nproc-per-node 4 -m assets.torchrun_entry --dataset ecg [--config b4_c0 ...] [--force]
+    torchrun --standalone --nproc-per-node 4 -m assets.torchrun_entry --dataset ecg [--config b16_c0 ...] [--force]
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 
     python -m pipelines ecg-generate | ecg-ingest | ecg-validate | heartbeats
     python -m pipelines btc-generate | btc-ingest | btc-validate | windows
-    python -m pipelines train --dataset ecg --config b4_c0
-    python -m pipelines train-grid --dataset ecg [--config b1_c0 --config b4_c0]   # one vectorised pass
-    python -m pipelines traversals | metrics --dataset ecg --config b4_c0
-    python -m pipelines evaluate --dataset ecg --config b4_c0      # traversals, then metrics
+    python -m pipelines train --dataset ecg --config b16_c0
+    python -m pipelines train-grid --dataset ecg [--config b1_c0 --config b16_c0]   # one vectorised pass
+    python -m pipelines traversals | metrics --dataset ecg --config b16_c0
+    python -m pipelines evaluate --dataset ecg --config b16_c0      # traversals, then metrics
     python -m pipelines report
-    torchrun --nproc-per-node 4 -m pipelines train --dataset ecg --config b4_c0   # data-parallel over 4 GPUs
+    torchrun --nproc-per-node 4 -m pipelines train --dataset ecg --config b16_c0   # data-parallel over 4 GPUs
 
 The project root is the working directory (or $BVAE_ROOT); params come from params.yaml (or $BVAE_PARAMS).
 Exit status 1 when a stage's blocking check fails (too little good data to go on), 2 on a pipeline error.
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.split("\n")[0])
     parser.add_argument("stage", choices=[*DATA_STAGES, *MODEL_STAGES, "report"])
     parser.add_argument("--dataset", choices=stages.DATASETS)
-    parser.add_argument("--config", action="append", help="sweep config name from params.yaml, e.g. b4_c0")
+    parser.add_argument("--config", action="append", help="sweep config name from params.yaml, e.g. b16_c0")
     parser.add_argument("--force", action="store_true", help="train: retrain even when the partition is up to date")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

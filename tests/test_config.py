@@ -19,9 +19,9 @@ def test_repository_params_fill_every_stage_config():
     ws = Workspace(REPO, REPO / "params.yaml")
     assert load_params(ws.params_path, "train", TrainConfig) == TrainConfig(seeds=2)  # the code's default: one
     sweep = load_sweep(ws.params_path)
-    assert [c.name for c in sweep] == ["b1_c0", "b4_c0", "b16_c0", "g1000_c10", "tc12", "dip10"]
-    assert [c.kind for c in sweep] == ["beta", "beta", "beta", "capacity", "tcvae", "dipvae"]
-    assert sweep[3].capacity_nats == 10.0 and sweep[3].gamma == 1000.0
+    assert [c.name for c in sweep] == ["b1_c0", "b16_c0", "g1000_c10", "tc12", "dip10"]
+    assert [c.kind for c in sweep] == ["beta", "beta", "capacity", "tcvae", "dipvae"]
+    assert sweep[2].capacity_nats == 10.0 and sweep[2].gamma == 1000.0
 
 
 def test_unknown_key_is_an_error_naming_file_section_and_key(tmp_path):

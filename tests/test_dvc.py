@@ -21,7 +21,7 @@ from pipelines.tracking import tracker_for
 from pipelines.versioning import dvc, dvc_executable, file_md5
 from tests.conftest import REPO, TINY, project_copy, write_params
 
-CONFIG = "b4_c0"  # one partition of the repository's sweep keeps this test short
+CONFIG = "b16_c0"  # one partition of the repository's sweep keeps this test short
 BEATS = "data/ecg/training_set.npz"
 MODEL_NODE = MODELS["ecg"][0].key.to_python_identifier()
 PARAMS = {**TINY, "sweep": {CONFIG: yaml.safe_load((REPO / "params.yaml").read_text())["sweep"][CONFIG]}}

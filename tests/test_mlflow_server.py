@@ -96,6 +96,6 @@ def test_the_sweep_runs_have_comparable_columns_in_the_mlflow_server(server):
         assert {"data_md5", "device", "torch_version"} <= set(t)
 
     betas = {t["config"]: dict((p["key"], p["value"]) for p in r["data"]["params"]) for r, t in children}
-    assert betas["b4_c0"]["loss.beta"] == "4.0" and betas["g1000_c10"]["loss.capacity_nats"] == "10.0"
+    assert betas["b16_c0"]["loss.beta"] == "16.0" and betas["g1000_c10"]["loss.capacity_nats"] == "10.0"
     versions = api(base, "model-versions/search?filter=" + urllib.request.quote("name='ecg-beta-vae'"))
     assert len(versions["model_versions"]) == 2 * len(configs)

@@ -24,7 +24,7 @@ from pipelines.tracking import tracker_for
 from tests.conftest import REPO, TINY, write_params
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-CONFIG = "b4_c0"
+CONFIG = "b16_c0"
 
 
 def _as_postgres(cmd: list) -> list:

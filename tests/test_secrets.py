@@ -51,7 +51,7 @@ def test_a_pipeline_run_leaves_no_secret_in_logs_events_mlflow_or_files(tmp_path
     (tmp_path / "dagster").mkdir()
     with dg.DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
         data = dg.materialize(ALL_ASSETS, selection=ECG_ASSETS, resources=resources, instance=instance)
-        model = dg.materialize(ALL_ASSETS, selection=MODELS["ecg"], partition_key="b4_c0", resources=resources,
+        model = dg.materialize(ALL_ASSETS, selection=MODELS["ecg"], partition_key="b16_c0", resources=resources,
                                instance=instance)  # fmt: skip
         assert data.success and model.success
         events = [str(e) for run in (data, model) for e in instance.all_logs(run.run_id)]

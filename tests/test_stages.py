@@ -37,12 +37,12 @@ def test_each_data_stage_writes_its_quarantine_file(ecg_ws):
 
 def test_training_again_on_unchanged_inputs_reuses_the_run_and_force_retrains(ecg_ws):
     tracker = tracker_for(ecg_ws.root)
-    first = stages.train(ecg_ws, "ecg", "b4_c0", tracker)
-    again = stages.train(ecg_ws, "ecg", "b4_c0", tracker)
+    first = stages.train(ecg_ws, "ecg", "b16_c0", tracker)
+    again = stages.train(ecg_ws, "ecg", "b16_c0", tracker)
     assert again.extra["reused"] and again.extra["run_id"] == first.extra["run_id"]
     assert again.md5 == first.md5
     assert len(tracker.client.search_model_versions("name='ecg-beta-vae'")) == 2  # one per seed
-    forced = stages.train(ecg_ws, "ecg", "b4_c0", tracker, force=True)
+    forced = stages.train(ecg_ws, "ecg", "b16_c0", tracker, force=True)
     assert not forced.extra["reused"] and [r["model_version"] for r in forced.extra["runs"]] == ["3", "4"]
     assert forced.md5 == first.md5  # seeded training reproduces the weights byte for byte
 
@@ -53,14 +53,14 @@ def test_a_partition_is_one_run_and_one_model_per_seed(ecg_ws):
     import torch
 
     tracker = tracker_for(ecg_ws.root)
-    result = stages.train(ecg_ws, "ecg", "b4_c0", tracker)
+    result = stages.train(ecg_ws, "ecg", "b16_c0", tracker)
     runs = result.extra["runs"]
     assert [r["seed"] for r in runs] == [0, 1] and len({r["run_id"] for r in runs}) == 2
     for r in runs:
         run = tracker.client.get_run(r["run_id"])
         assert run.data.tags["seed"] == str(r["seed"]) and run.data.params["seed"] == str(r["seed"])
-        assert run.data.tags["config"] == "b4_c0" and run.info.status == "FINISHED"
-    weights = [torch.load(ecg_ws.checkpoint("ecg", "b4_c0", s), weights_only=True)["state_dict"] for s in (0, 1)]
+        assert run.data.tags["config"] == "b16_c0" and run.info.status == "FINISHED"
+    weights = [torch.load(ecg_ws.checkpoint("ecg", "b16_c0", s), weights_only=True)["state_dict"] for s in (0, 1)]
     first_layer = next(k for k in weights[0] if k.endswith("weight"))
     assert not torch.equal(weights[0][first_layer], weights[1][first_layer])
 
@@ -120,6 +120,6 @@ def test_a_failure_to_end_runs_left_running_does_not_stop_training(ecg_ws, monke
 
     monkeypatch.setattr(tracker, "end_orphans", unreachable)
     with caplog.at_level(logging.WARNING, logger="pipelines.stages"):
-        result = stages.train(ecg_ws, "ecg", "b4_c0", tracker)
+        result = stages.train(ecg_ws, "ecg", "b16_c0", tracker)
     assert not result.extra["reused"] and tracker.run_status(result.extra["run_id"]) == "FINISHED"
     assert "could not end the runs that killed trainings left RUNNING (MLflow at sqlite:///x" in caplog.text

@@ -17,7 +17,7 @@ from pipelines.dataset import TrainingSet
 from pipelines.vae.checkpoints import load_checkpoint
 from pipelines.vae.trainer import TrainConfig, train_vae
 
-CONFIG = "b4_c0"  # a beta-VAE: its loss is linear in the batch mean, so averaging the shards' gradients is exact
+CONFIG = "b16_c0"  # a beta-VAE: its loss is linear in the batch mean, so averaging the shards' gradients is exact
 
 
 def test_torchrun_through_pipes_trains_like_one_process(tiny_ws):
