@@ -84,7 +84,7 @@ def summarize_model(model: BetaVAE, data: TrainingSet, cfg: EvalConfig) -> dict:
     }
     usable = scored_points(test, cfg)
     if len(usable) >= 20:
-        out |= score_codes(encode(model, test.x[usable])[0].T, test.factors[usable].T, cfg)
+        out |= score_codes(mu[usable].T, test.factors[usable].T, cfg)  # the test codes, encoded above
     if data.factor_kind == "generative" and len(usable) >= 4 * INTERVENTION_POOL:
         out |= intervention_scores(model, test.x[usable], test.factors[usable], data.factor_names, cfg)
     out |= unsupervised(mu.T, cfg.num_bins)

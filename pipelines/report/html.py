@@ -119,9 +119,10 @@ def sweep_effect(group: pd.DataFrame, baselines: pd.DataFrame | None = None) -> 
     if not rivals:
         return f"{_described(best, key)} has the highest median {name}; there is no plain VAE or baseline to compare."
     low, high = _spread(best, key)
-    beaten = [r for r in rivals if low > _spread(r, key)[1]]
-    below = [r for r in rivals if high < _spread(r, key)[0]]
-    overlapping = [r for r in rivals if not any(r is other for other in beaten + below)]
+    beaten, below, overlapping = [], [], []
+    for r in rivals:
+        r_low, r_high = _spread(r, key)
+        (beaten if low > r_high else below if high < r_low else overlapping).append(r)
     listed = lambda rows: ", ".join(_described(r, key) for r in rows)  # noqa: E731
     text = f"Best median {name}: {_described(best, key)} over {int(best['seeds'])} seeds."
     if beaten:
@@ -148,9 +149,7 @@ def build_report(
     out_dir = Path(out_dir)
     figures = figures or {}
     frame = pd.DataFrame(rows).sort_values(["dataset", "config"]).reset_index(drop=True)
-    base = pd.DataFrame(baselines or [], columns=["dataset", "config", "kind", "seeds", "mig"])
-    if baselines:
-        base = pd.DataFrame(baselines)
+    base = pd.DataFrame(baselines) if baselines else pd.DataFrame(columns=["dataset", "config", "kind", "mig"])
     paths = [c for c in frame.columns if c.endswith("_png")]
     table = pd.concat([frame.drop(columns=[*paths, "kl_per_latent"], errors="ignore"), base], ignore_index=True)
     write_csv(out_dir / "sweep.csv", table)
@@ -177,7 +176,8 @@ def build_report(
         header = "".join(f"<th>{html.escape(TABLE_COLUMNS[c])}</th>" for c in columns)
         body = []
         for _, row in pd.concat([group, base[base["dataset"] == dataset]], ignore_index=True).iterrows():
-            shown = {**row, "run_id": str(row.get("run_id", ""))[:8] if isinstance(row.get("run_id"), str) else ""}
+            run_id = row.get("run_id")  # baselines have none
+            shown = {**row, "run_id": run_id[:8] if isinstance(run_id, str) else ""}
             cells = "".join(f"<td>{_cell(shown, col)}</td>" for col in columns)
             style = "best" if row["config"] == best else "baseline" if row["kind"] == "baseline" else ""
             body.append(f"<tr class='{style}'>{cells}</tr>")

@@ -28,14 +28,22 @@ UDR_POINTS = 1000  # test samples the seeds' codes are compared on (disentanglem
 def trained(ws: Workspace, dataset: str, config: str, seed: int | None = None):
     """One seed's trained model of the partition (default: its representative seed once metrics are in, else its
     first) and the whole training set (raises when the test split is empty)."""
+    seed = representative_seed(ws, dataset, config) if seed is None else seed
+    return _model(ws, dataset, config, seed), _evaluation_set(ws, dataset, config)
+
+
+def _model(ws: Workspace, dataset: str, config: str, seed: int):
     from pipelines.vae.checkpoints import load_checkpoint
 
-    seed = representative_seed(ws, dataset, config) if seed is None else seed
-    model, _ = load_checkpoint(ws.checkpoint(dataset, config, seed))
+    return load_checkpoint(ws.checkpoint(dataset, config, seed))[0]
+
+
+def _evaluation_set(ws: Workspace, dataset: str, config: str) -> TrainingSet:
+    """The dataset's whole training set; raises when its test split is empty."""
     data = TrainingSet.load(ws.training_set(dataset))
     if not (data.split == "test").any():
         raise DataValidationError(f"{dataset}: the test split is empty; cannot evaluate {config}")
-    return model, data
+    return data
 
 
 def representative_seed(ws: Workspace, dataset: str, config: str) -> int:
@@ -81,10 +89,10 @@ def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> Stage
 
     cfg = load_params(ws.params_path, "evaluation", EvalConfig)
     info = run_info(ws, dataset, config)
+    data = _evaluation_set(ws, dataset, config)  # once: every seed is scored on the same samples
     per_seed, models, codes, kls = [], {}, [], []
     for run in info["runs"]:
-        model, data = trained(ws, dataset, config, run["seed"])
-        models[run["seed"]] = model
+        model = models[run["seed"]] = _model(ws, dataset, config, run["seed"])
         per_seed.append({"seed": run["seed"], **summarize_model(model, data, cfg), **probe_scores(model, data)})
         mu, logvar = encode(model, data.part("test").x[:UDR_POINTS])
         codes.append(mu.T)
