@@ -23,7 +23,13 @@ Recipe (config `beats` in params.yaml):
    `max_abs_mv` or non-finite), `flat` (peak-to-peak below `min_ptp_mv`), `noisy` (std of the second difference
    over peak-to-peak above `max_noise_ratio`; clean beats stay below 0.1 on PTB and the synthetic data), `rr
    outlier` (RR differs from the record's median RR by more than `max_rr_deviation`, relative);
-6. optional per-beat `normalize`: `none`, `minmax` ([0, 1]) or `zscore`.
+6. optional per-beat `normalize`: `none`, `minmax` ([0, 1]) or `zscore`;
+7. with `rr_channel`, a second channel after the beat: the RR interval to the next beat in seconds, less
+   `RR_REF_S`, as a flat line over the beat's samples (the last beat of a record takes its preceding RR). Heart
+   rate otherwise shows only through the T wave's timing (Bazett) and where a `bounded` beat ends, which lies in
+   the isoelectric TP segment: a flat stretch set to zero looks like itself, so a model reads the rate off the T
+   wave and mixes it with T's amplitude (measured: the heart-rate latent follows T amplitude with |rho| 0.95
+   below 64 bpm). Its own channel makes the rate identifiable apart from the morphology.
 
 Each beat carries labels (record, patient, lead, diagnosis, healthy, RR interval, heart rate). Factors: for the
 synthetic data, the true factors of the beat whose R peak lies within `factor_tolerance_s` (from
@@ -58,6 +64,7 @@ PROXY_FACTORS = ["hr_bpm", "qrs_ms", "st_mv", "t_mv", "healthy"]
 
 
 RECIPES = ("centred", "bounded", "kachuee")
+RR_REF_S = 0.8  # the RR channel's zero: 75 bpm, mid-range of resting rates
 NORMALIZATIONS = ("none", "minmax", "zscore")
 
 
@@ -76,6 +83,7 @@ class BeatConfig:
     baseline_s: float = 0.0  # > 0: subtract from each beat the mean of its window's first baseline_s (the TP
     # segment before the P wave: its isoelectric level, which a 0.05 Hz high-pass leaves to drift with neighbours)
     normalize: str = "none"  # per-beat normalisation, one of NORMALIZATIONS
+    rr_channel: bool = False  # a second channel: RR to the next beat - RR_REF_S, in s (module docstring, step 7)
     max_abs_mv: float = 8.0  # clipped: beats reaching beyond (electrode motion, ADC clipping)
     min_ptp_mv: float = 0.1  # flat: a beat with less peak-to-peak has no QRS
     max_noise_ratio: float = 0.2  # noisy: std(second difference) / peak-to-peak above this
@@ -109,6 +117,7 @@ class LeadBeats:
     beats_mv: np.ndarray  # (B, L) the same windows in mV, for the quality filter
     r_peaks: np.ndarray  # (B,) R-peak samples at the record's rate
     rr_s: np.ndarray  # (B,) RR interval before each beat, from all detected peaks
+    rr_next_s: np.ndarray  # (B,) RR interval to the next beat (the last beat of the record: its rr_s)
     dropped: np.ndarray  # R peaks whose window runs past the record's ends
 
 
@@ -130,16 +139,17 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
     at = r_peaks[:, None] + (np.arange(length)[None, :] - pre) / float(ratio)  # (B, L) native sample positions
     inside = (at[:, 0] >= 0) & (at[:, -1] <= len(conditioned) - 1) if len(at) else np.zeros(0, dtype=bool)
     rr_next = np.append(np.diff(r_peaks) * float(ratio), length)[inside]  # output samples to the next R
+    rr_next_s = np.append(np.diff(r_peaks) / fs_hz, rr_all[-1:])[inside]
     dropped = r_peaks[~inside]
     r_peaks, rr_s = r_peaks[inside], rr_all[inside]
     beats_mv = np.interp(at[inside], np.arange(len(conditioned)), conditioned)
     if cfg.baseline_s > 0 and len(beats_mv):
         beats_mv = beats_mv - beats_mv[:, : max(1, int(round(cfg.baseline_s * cfg.fs_hz)))].mean(axis=1, keepdims=True)
     if cfg.recipe == "centred":
-        return LeadBeats(beats_mv, beats_mv, r_peaks, rr_s, dropped)
+        return LeadBeats(beats_mv, beats_mv, r_peaks, rr_s, rr_next_s, dropped)
     if cfg.recipe == "bounded":  # sample j lies at R - pre + j: the next beat's window starts at j = its RR
         beats = np.where(np.arange(length)[None, :] < rr_next[:, None], beats_mv, 0.0)
-        return LeadBeats(beats, beats_mv, r_peaks, rr_s, dropped)
+        return LeadBeats(beats, beats_mv, r_peaks, rr_s, rr_next_s, dropped)
     # kachuee: normalise each 10 s window to [0, 1], keep rr_factor x the window's median RR, zero-pad
     resampled = resample_poly(conditioned, ratio.numerator, ratio.denominator)  # for the windows' min and max
     window = int(10 * cfg.fs_hz)
@@ -154,7 +164,7 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
     # a beat may run into the next 10 s window; it keeps its own window's scale, clipped to [0, 1]
     beats = np.clip((beats_mv - lo[win][:, None]) / scale[:, None], 0.0, 1.0)
     beats[np.arange(length)[None, :] >= keep[:, None]] = 0.0
-    return LeadBeats(beats, beats_mv, r_peaks, rr_s, dropped)
+    return LeadBeats(beats, beats_mv, r_peaks, rr_s, rr_next_s, dropped)
 
 
 def beat_quality(beats_mv: np.ndarray, rr_s: np.ndarray, cfg: BeatConfig) -> np.ndarray:
@@ -211,6 +221,14 @@ def normalize_beats(beats: np.ndarray, how: str) -> np.ndarray:
         std = beats.std(axis=1, keepdims=True)
         return (beats - beats.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)
     return beats
+
+
+def beat_rows(cut: LeadBeats, cfg: BeatConfig) -> np.ndarray:
+    """The samples of a lead's beats as the model sees them: normalised beats, then the RR channel if asked."""
+    beats = normalize_beats(cut.beats, cfg.normalize)
+    if not cfg.rr_channel:
+        return beats
+    return np.hstack([beats, np.repeat((cut.rr_next_s - RR_REF_S)[:, None], beats.shape[1], axis=1)])
 
 
 def _rr_s(r_peaks: np.ndarray, fs_hz: float) -> np.ndarray:
@@ -312,7 +330,7 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
             continue
         for j, lead in enumerate(leads):
             cut = cut_beats(signal[:, j], rec.fs_hz, cfg, reference)
-            beats, r_peaks, rr = cut.beats, cut.r_peaks, cut.rr_s
+            r_peaks, rr = cut.r_peaks, cut.rr_s
             rejects += [Reject(f"{rec.record}:{lead}@{r}", "window runs past the record's end") for r in cut.dropped]
             reasons = beat_quality(cut.beats_mv, rr, cfg)
             if true_factors is not None:
@@ -335,7 +353,7 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
             if not ok.any():
                 rejects.append(Reject(f"{rec.record}:{lead}", "no usable beats"))
                 continue
-            parts.append((normalize_beats(beats[ok], cfg.normalize), factors[ok], pd.DataFrame({
+            parts.append((beat_rows(cut, cfg)[ok], factors[ok], pd.DataFrame({
                 "record": rec.record, "patient": rec.patient, "lead": lead, "diagnosis": rec.diagnosis,
                 "healthy": bool(rec.healthy), "r_sample": r_peaks[ok], "rr_s": rr[ok], "hr_bpm": 60.0 / rr[ok],
             })))  # fmt: skip
@@ -353,7 +371,7 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
         factor_kind="generative" if true_factors is not None else "proxy",
         split=patient_split(labels.patient.to_numpy(), labels.diagnosis.to_numpy(), cfg.val_fraction,
                             cfg.test_fraction, cfg.seed),
-        labels=labels,
+        labels=labels, channels=[_value_label(cfg), f"RR to the next beat - {RR_REF_S:g} s"] if cfg.rr_channel else [],
     )  # fmt: skip
     log.info("cut %d beats from %d records (%d quarantine entries)", len(beats), len(records), len(rejects))
     return beats, rejects

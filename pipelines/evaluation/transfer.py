@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.dataset import TrainingSet
-from pipelines.ecg.beats import BeatConfig, beat_quality, cut_beats
+from pipelines.ecg.beats import BeatConfig, beat_quality, beat_rows, cut_beats
 from pipelines.ecg.records import read_signal
 from pipelines.errors import IngestError
 from pipelines.evaluation.summary import encode, mean_kl_per_latent, reconstruct
@@ -36,7 +36,7 @@ class TransferConfig:
 
 
 def wfdb_beats(source: str | Path, cfg: BeatConfig, lead: str = "mlii") -> tuple[np.ndarray, list[str]]:
-    """Quality-passing beats (N, L) in mV of `lead` from every record listed in `source`/RECORDS (or every .hea),
+    """Quality-passing beats (N, L; with the RR channel, N, 2L) of `lead` from every record listed in `source`/RECORDS (or every .hea),
     cut by the project's recipe; returns the beats and the records used. Unreadable records, or records without
     the lead, are skipped with their reason logged."""
     source = Path(source)
@@ -55,7 +55,7 @@ def wfdb_beats(source: str | Path, cfg: BeatConfig, lead: str = "mlii") -> tuple
         cut = cut_beats(signal[:, 0], fs, cfg)
         ok = beat_quality(cut.beats_mv, cut.rr_s, cfg) == ""
         if ok.any():
-            parts.append(cut.beats[ok])
+            parts.append(beat_rows(cut, cfg)[ok])
             used.append(name)
     if not parts:
         return np.empty((0, 0), np.float32), used

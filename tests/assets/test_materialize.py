@@ -63,12 +63,14 @@ def test_blocking_checks_pass_and_report_expectations(materialized):
 def test_heartbeats_and_windows_have_expected_shapes(materialized):
     ws, _ = materialized
     beats = TrainingSet.load(ws.heartbeats)
-    assert beats.x.shape[1] == 150  # the bounded recipe of params.yaml: 0.25 s + 0.95 s at 125 Hz
+    # the bounded recipe of params.yaml: 0.25 s + 0.95 s at 125 Hz, then the RR channel
+    assert beats.x.shape[1] == 300 and len(beats.channel_names) == 2
     assert beats.factor_names == ["hr_bpm", "qrs_s", "p_mv", "t_mv", "st_mv"] and beats.factor_kind == "generative"
     rr = np.round(beats.labels.groupby("record").r_sample.diff().shift(-1).to_numpy() * 125 / 1000)  # to the next R
-    ends = np.argmax(beats.x[:, ::-1] != 0, axis=1)  # zero samples at each beat's end
+    ends = np.argmax(beats.x[:, 149::-1] != 0, axis=1)  # zero samples at each beat's end
     cut = np.isfinite(rr)
     assert np.all(np.abs((150 - ends[cut]) - rr[cut]) <= 2)  # each beat ends where the next one's window starts
+    assert np.all(np.abs(beats.x[cut, 150] + 0.8 - rr[cut] / 125) < 0.005)  # the RR channel: the same interval
     # 4 patients x 40 s at 55-100 bpm: between 100 and 300 beats, every patient present
     assert 100 <= len(beats) <= 300 and beats.labels.patient.nunique() == 4
     windows = TrainingSet.load(ws.price_windows)

@@ -10,6 +10,7 @@ from pipelines.ecg.beats import (
     BeatConfig,
     beat_axis_ms,
     beat_quality,
+    beat_rows,
     cut_beats,
     morphology,
     normalize_beats,
@@ -54,8 +55,9 @@ def test_every_detected_beat_is_kept_or_quarantined():
 def test_synthetic_beats_carry_their_true_factors(tmp_path):
     generate_ecg(tmp_path / "ecg", SyntheticEcgConfig(n_patients=3, duration_s=30.0))
     records, _ = ingest_records(tmp_path / "ecg")
-    beats, rejects = segment_beats(records, tmp_path / "ecg", BeatConfig())
+    beats, rejects = segment_beats(records, tmp_path / "ecg", BeatConfig(rr_channel=True))
     assert beats.factor_kind == "generative" and "st_mv" in beats.factor_names
+    assert beats.channel_names == ["mV", "RR to the next beat - 0.8 s"] and beats.x.shape[1] == 2 * len(beats.axis)
     truth = pd.read_csv(tmp_path / "ecg" / "beat_factors.csv")
     assert len(beats) >= 0.9 * len(truth)  # beats at the record edges fall outside the window
     hr = beats.factors[:, beats.factor_names.index("hr_bpm")]
@@ -64,6 +66,8 @@ def test_synthetic_beats_carry_their_true_factors(tmp_path):
     same_record = beats.labels.record.to_numpy()[1:] == beats.labels.record.to_numpy()[:-1]
     error = np.abs(hr[:-1] - beats.labels.hr_bpm.to_numpy()[1:])[same_record]
     assert np.median(error) < 0.5, np.median(error)
+    rate = 60.0 / (beats.x[:, len(beats.axis)] + 0.8)  # the RR channel as a rate: the generator's, to the next beat
+    assert np.mean(np.abs(rate - hr) < 0.5) > 0.95  # all but a record's last beat, which takes its RR before
 
 
 def test_the_bounded_recipe_keeps_the_beat_alone():
@@ -78,6 +82,24 @@ def test_the_bounded_recipe_keeps_the_beat_alone():
     inner = cut.beats[:-1]  # the record's last beat has no next R: it keeps its whole window
     assert np.all(inner[:, rr:] == 0.0) and np.all(cut.beats_mv[:-1, rr + 31] > 0.5)  # the next R, cut away
     assert np.all(inner[:, 31] > 0.5)  # the beat's own R peak (pre_s = 31 samples in)
+
+
+def test_the_rr_channel_holds_each_beats_rr_to_the_next_and_escapes_per_beat_normalisation():
+    cfg = BeatConfig(recipe="bounded", pre_s=0.25, post_s=0.95, normalize="zscore", rr_channel=True)
+    fs = 1000.0
+    rr = np.tile([0.7, 0.9, 1.0], 12)  # s from each beat to the next
+    peaks = (1000 + np.concatenate([[0], np.cumsum(rr)]) * fs).astype(int)
+    t = np.arange(peaks[-1] + 3000)
+    lead = sum(np.exp(-0.5 * ((t - p) / 10.0) ** 2) for p in peaks)
+    cut = cut_beats(lead, fs, cfg)
+    rows = beat_rows(cut, cfg)
+    assert rows.shape == (len(cut.beats), 300)
+    channel = rows[:, 150:]
+    assert np.all(channel == channel[:, :1])  # flat over the beat
+    next_rr = np.diff(cut.r_peaks) / fs
+    assert np.allclose(channel[:-1, 0] + 0.8, next_rr) and np.allclose(next_rr, rr[: len(next_rr)], atol=2e-3)
+    assert np.isclose(channel[-1, 0] + 0.8, cut.rr_s[-1])  # the last beat: its preceding RR
+    assert np.allclose(rows[:, :150].mean(axis=1), 0, atol=1e-6)  # z-scored beat, untouched channel
 
 
 def test_patient_split_never_puts_a_patient_in_two_splits_and_stratifies_by_diagnosis():
