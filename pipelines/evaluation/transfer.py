@@ -36,9 +36,9 @@ class TransferConfig:
 
 
 def wfdb_beats(source: str | Path, cfg: BeatConfig, lead: str = "mlii") -> tuple[np.ndarray, list[str]]:
-    """Quality-passing beats (N, L; with the RR channel, N, 2L) of `lead` from every record listed in `source`/RECORDS (or every .hea),
-    cut by the project's recipe; returns the beats and the records used. Unreadable records, or records without
-    the lead, are skipped with their reason logged."""
+    """Quality-passing beats of `lead` from every record listed in `source`/RECORDS (or every .hea), cut by the
+    project's recipe as the model's rows (N, L; with the RR channel, N, 2L); returns them and the records used.
+    Unreadable records, or records without the lead, are skipped with their reason logged."""
     source = Path(source)
     index = source / "RECORDS"
     names = index.read_text().split() if index.is_file() else sorted(p.stem for p in source.glob("*.hea"))
