@@ -8,6 +8,7 @@ import dagster as dg
 
 from assets import btc, distributed, ecg, models
 from assets.partitions import config_partitions
+from assets.recovery import dead_run_sensor
 from assets.resources import default_resources
 from assets.schedules import weekly_retrain
 from assets.sensors import DATA_JOBS, inbox_sensor
@@ -38,7 +39,7 @@ defs = dg.Definitions(
     assets=ALL_ASSETS,
     jobs=[data_job, *DATA_JOBS.values(), sweep_job, models.train_grid_job, distributed.train_distributed_job],
     schedules=[weekly_retrain],
-    sensors=[inbox_sensor],
+    sensors=[inbox_sensor, dead_run_sensor],
     resources=default_resources(),
     executor=executor(),
 )

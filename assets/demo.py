@@ -14,6 +14,7 @@ import dagster as dg
 from assets.definitions import ALL_ASSETS, DATA_ASSETS, MODEL_ASSETS
 from assets.models import sweep_report, train_grid_job
 from assets.partitions import CONFIGS
+from assets.recovery import release_dead_runs
 from assets.resources import default_resources
 
 
@@ -37,16 +38,20 @@ def materialize_all(resources: dict, instance: dg.DagsterInstance | None = None,
 
 
 def main() -> int:
-    # Only this module's lines go to the terminal directly; the pipelines' progress reaches it through Dagster's
-    # console logger (infra/dagster.yaml manages the `pipelines` loggers), so nothing prints twice.
+    # Only the assets' own lines (this module's, assets.recovery's) go to the terminal directly; the pipelines'
+    # progress reaches it through Dagster's console logger (infra/dagster.yaml manages the `pipelines` loggers),
+    # so nothing prints twice.
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logging.getLogger("assets.demo").addHandler(handler)
-    logging.getLogger("assets.demo").setLevel(logging.INFO)
+    logging.getLogger("assets").addHandler(handler)
+    logging.getLogger("assets").setLevel(logging.INFO)
+    logging.getLogger("assets").propagate = False  # a root handler (set up by a library) would print them twice
     logging.getLogger("pipelines").propagate = False  # a library's root handler would print them a second time
     t0 = time.perf_counter()
     resources = default_resources()
-    materialize_all(resources, instance=dg.DagsterInstance.get())
+    instance = dg.DagsterInstance.get()
+    release_dead_runs(instance)  # runs of a killed earlier demo would hold the gpu pool's slot forever
+    materialize_all(resources, instance=instance)
     report = resources["workspace"].workspace().report_dir / "index.html"
     print(f"\nDemo finished in {time.perf_counter() - t0:.0f} s. Report: {report}")
     print("Dagster UI: make ui    MLflow UI: make mlflow")

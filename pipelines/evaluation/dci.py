@@ -17,6 +17,9 @@ has no C_j and is left out of the mean, as MIG leaves out constant factors.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy.special import xlogy
 from sklearn.ensemble import GradientBoostingClassifier
@@ -83,11 +86,16 @@ def importance_gbt(
     num_codes, num_factors = codes_train.shape[0], labels_train.shape[0]
     importance = np.zeros((num_codes, num_factors))
     acc_train, acc_test = np.full(num_factors, np.nan), np.full(num_factors, np.nan)
-    for j in range(num_factors):
-        if len(np.unique(labels_train[j])) < 2:
-            continue
+
+    def fit(j: int) -> GradientBoostingClassifier:
         model = GradientBoostingClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=seed)
-        model.fit(codes_train.T, labels_train[j])
+        return model.fit(codes_train.T, labels_train[j])
+
+    fitted = [j for j in range(num_factors) if len(np.unique(labels_train[j])) >= 2]
+    # one model per factor, in threads: sklearn builds trees without the GIL, and each model is seeded alike
+    with ThreadPoolExecutor(max_workers=min(len(fitted), os.cpu_count() or 1) or 1) as pool:
+        models = list(pool.map(fit, fitted))
+    for j, model in zip(fitted, models, strict=True):
         importance[:, j] = np.abs(model.feature_importances_)
         acc_train[j] = np.mean(model.predict(codes_train.T) == labels_train[j])
         acc_test[j] = np.mean(model.predict(codes_test.T) == labels_test[j])
