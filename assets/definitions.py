@@ -7,11 +7,10 @@ import os
 import dagster as dg
 
 from assets import btc, distributed, ecg, models
-from assets.partitions import config_partitions
 from assets.recovery import dead_run_sensor
 from assets.resources import default_resources
 from assets.schedules import weekly_retrain
-from assets.sensors import DATA_JOBS, inbox_sensor
+from assets.sensors import DATA_JOBS, automation_sensor, inbox_sensor
 
 DATA_ASSETS = [*ecg.ECG_ASSETS, *btc.BTC_ASSETS]
 MODEL_ASSETS = [asset for family in models.MODELS.values() for asset in family]
@@ -21,7 +20,6 @@ data_job = dg.define_asset_job("data_job", selection=DATA_ASSETS, description="i
 sweep_job = dg.define_asset_job(
     "sweep_job",
     selection=MODEL_ASSETS,
-    partitions_def=config_partitions,
     description="train, traverse and score one beta/C config on both datasets",
 )
 
@@ -39,7 +37,7 @@ defs = dg.Definitions(
     assets=ALL_ASSETS,
     jobs=[data_job, *DATA_JOBS.values(), sweep_job, models.train_grid_job, distributed.train_distributed_job],
     schedules=[weekly_retrain],
-    sensors=[inbox_sensor, dead_run_sensor],
+    sensors=[inbox_sensor, automation_sensor, dead_run_sensor],
     resources=default_resources(),
     executor=executor(),
 )

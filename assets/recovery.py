@@ -19,6 +19,8 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from pipelines.storage import process_alive
+
 log = logging.getLogger(__name__)
 
 UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -34,15 +36,11 @@ def run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
     return None
 
 
-def process_alive(pid: int, since: float | None = None) -> bool:
+def run_process_alive(pid: int, since: float | None = None) -> bool:
     """Whether process `pid` exists and, where /proc tells its start time, started no later than `since` (a run's
     start, epoch seconds): a process that started afterwards only reuses the dead run's pid."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not process_alive(pid):
         return False
-    except PermissionError:  # another user's process: it exists
-        pass
     started = _process_start_time(pid)
     return started is None or since is None or started <= since + 1.0
 
@@ -62,7 +60,7 @@ def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED)):
         run = record.dagster_run
         pid = run_pid(instance, run.run_id)
-        if pid is None or process_alive(pid, record.start_time):
+        if pid is None or run_process_alive(pid, record.start_time):
             continue  # not started executing yet (its launcher may still be at work), or still running
         message = (
             f"run {run.run_id} ({run.job_name}) was left {run.status.value} by process {pid}, which no longer exists "

@@ -32,7 +32,9 @@ def check_result(result: StageResult, check_name: str) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=check_name,
         passed=result.passed,
+        description=result.gate,
         metadata={
+            "blocking_check": result.gate,
             "suite": suite.suite,
             "rows": suite.n_rows,
             "rows_failing": len(suite.failing_rows),

@@ -20,6 +20,7 @@ class OperationsConfig:
     timezone: str = "UTC"
     inbox_sensor: bool = True  # start the inbox sensor switched on (assets/sensors.py)
     inbox_interval_s: int = 30  # seconds between its looks at the source directories
+    automation: bool = True  # start the automation sensor switched on: new data -> the assets below it re-run
 
 
 def weekly_retrain_schedule(cfg: OperationsConfig) -> dg.ScheduleDefinition:

@@ -50,3 +50,14 @@ def inbox_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResour
     if not requests:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no new files in {', '.join(now)}"), cursor=json.dumps(now))
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(now))
+
+
+# New data retrains under `make ui` with no one pressing a button: the assets' automation conditions (eager: an
+# upstream asset was updated) are evaluated by this sensor, which Dagster would otherwise create switched off.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "automation_sensor",
+    target=dg.AssetSelection.all(),
+    minimum_interval_seconds=OPERATIONS.inbox_interval_s,
+    default_status=dg.DefaultSensorStatus.RUNNING if OPERATIONS.automation else dg.DefaultSensorStatus.STOPPED,
+    description="materializes the assets downstream of new data (their automation conditions)",
+)

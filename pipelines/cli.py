@@ -40,7 +40,7 @@ def _report(name: str, result: stages.StageResult) -> int:
     if result.suite is not None:
         log.info("%s validation (%s):\n%s", name, result.suite.suite, result.suite.as_markdown())
     if not result.passed:
-        log.error("%s: blocking check failed; downstream stages must not run", name)
+        log.error("%s: blocking check failed (%s); downstream stages must not run", name, result.gate)
         return 1
     return 0
 

@@ -14,6 +14,7 @@ from pipelines.storage import write_csv
 class Reject:
     item: str  # what was set aside: a record, a file, a row ("file.csv:17"), a beat
     reason: str
+    routine: bool = False  # expected in normal use (a beat at a record's edge, a record listed but not copied)
 
 
 def rejects_frame(rejects: list[Reject]) -> pd.DataFrame:
@@ -26,9 +27,19 @@ def write_quarantine(path: str | Path, rejects: list[Reject]) -> Path:
 
 
 def summarize(rejects: list[Reject], limit: int = 20) -> str:
-    """Markdown table of the first `limit` rejects, for asset metadata and logs."""
+    """Markdown table of the rejects grouped by reason, with counts and a few example items, for asset metadata
+    and logs: unexpected reasons first (rarest first), routine ones after, so one real problem is not lost among
+    hundreds of expected entries."""
     if not rejects:
         return "nothing quarantined"
-    rows = [f"| {r.item} | {r.reason} |" for r in rejects[:limit]]
-    more = [f"| … | {len(rejects) - limit} more |"] if len(rejects) > limit else []
-    return "\n".join(["| item | reason |", "|---|---|", *rows, *more])
+    groups: dict[tuple[bool, str], list[str]] = {}
+    for r in rejects:
+        groups.setdefault((r.routine, r.reason), []).append(r.item)
+    order = sorted(groups, key=lambda k: (k[0], len(groups[k]), k[1]))
+    rows = [
+        f"| {reason}{' (routine)' if routine else ''} | {len(groups[routine, reason])} | "
+        f"{', '.join(groups[routine, reason][:3])}{', …' if len(groups[routine, reason]) > 3 else ''} |"
+        for routine, reason in order[:limit]
+    ]
+    more = [f"| … {len(order) - limit} more reasons | {sum(len(groups[k]) for k in order[limit:])} | |"]
+    return "\n".join(["| reason | count | items |", "|---|---|---|", *rows, *(more if len(order) > limit else [])])

@@ -36,7 +36,8 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() would have given; mkstemp makes files private (0600)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (under any user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -50,7 +51,7 @@ def remove_stale_temporaries(path: Path) -> None:
     """Delete temporary siblings of `path` (files or folders) left by processes that no longer run."""
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             log.info("removing %s, left by process %s that was killed mid-write", tmp, pid)
             shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
 

@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from pipelines.errors import PipelineError, TrackingError
+from pipelines.storage import process_alive
 
 log = logging.getLogger(__name__)
 
@@ -308,15 +309,7 @@ class Tracker:
 
 def _alive(pid: str | None) -> bool:
     """Whether process `pid` of this host exists (unknown counts as alive: its run is left alone)."""
-    if not (pid or "").isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    return True
+    return not (pid or "").isdigit() or process_alive(int(pid))
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

@@ -72,6 +72,10 @@ class Workspace:
         """The trained model of one seed of a partition (pipelines.vae.checkpoints)."""
         return self.model_dir(dataset, config) / "checkpoints" / f"seed{seed}.pt"
 
+    def history(self, dataset: str, config: str, seed: int) -> Path:
+        """Loss, reconstruction and KL per epoch of one seed's training (CSV; `dvc plots show` draws them)."""
+        return self.data / "history" / dataset / config / f"seed{seed}.csv"
+
     def grid_resume(self, dataset: str) -> Path:
         """Resume checkpoint of a grid trained in one pass (a single partition resumes from its model_dir)."""
         return self.data / "models" / dataset / "grid-resume.pt"

@@ -66,6 +66,9 @@ def test_after_dagster_runs_dvc_is_clean_and_an_old_data_version_reproduces_its_
     # dvc sees exactly what Dagster wrote
     assert "up to date" in dvc(root, "status")
     assert "Running stage" not in dvc(root, "repro")
+    plots = json.loads(dvc(root, "plots", "show", "--json"))  # the training curves, one plot per seed
+    assert not plots.get("errors"), plots["errors"]
+    assert {f"data/history/ecg/{CONFIG}/seed{seed}.csv" for seed in (0, 1)} <= set(plots["data"])
     v1_md5 = lock_md5(root, "heartbeats", BEATS)
     assert v1_md5 == file_md5(root / BEATS)
     record = instance.get_latest_data_version_record(dg.AssetKey("heartbeats"))
@@ -93,6 +96,9 @@ def test_after_dagster_runs_dvc_is_clean_and_an_old_data_version_reproduces_its_
     assert lock_md5(root, "heartbeats", BEATS) != v1_md5
     assert ecg_metrics(root)["recon_rmse"] != v1["recon_rmse"]
     git(root, "commit", "-q", "-am", "data v2")
+    diff = json.loads(dvc(root, "metrics", "diff", "HEAD~1", "--json"))  # the committed locks make a history
+    change = diff[f"data/eval/ecg/{CONFIG}/metrics.json"]["recon_rmse"]
+    assert change["old"] == v1["recon_rmse"] and change["new"] == ecg_metrics(root)["recon_rmse"]
 
     # roll back: the old lock file, its data from the cache, the ECG models re-materialized (forced retraining)
     git(root, "checkout", "HEAD~1", "--", "dvc.lock", "params.yaml")

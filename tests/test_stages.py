@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 
 import pandas as pd
 import pytest
@@ -10,8 +11,9 @@ import yaml
 
 from pipelines import stages
 from pipelines.errors import ConfigError, TrackingError
+from pipelines.quarantine import Reject, summarize
 from pipelines.tracking import tracker_for
-from tests.conftest import REPO
+from tests.conftest import REPO, TINY, shared, write_params
 
 
 @pytest.fixture
@@ -33,6 +35,16 @@ def test_each_dataset_spec_lists_the_datasets_and_data_stages_of_dvc_yaml():
 def test_each_data_stage_writes_its_quarantine_file(ecg_ws):
     for name in ("ecg_ingest", "ecg_validation", "heartbeats"):
         assert list(pd.read_csv(ecg_ws.quarantine(name)).columns) == ["item", "reason"]
+
+
+def test_a_failed_blocking_check_says_what_it_saw_against_what_it_needs(ecg_ws):
+    n_train = stages.heartbeats(ecg_ws).counts["train"]
+    write_params(ecg_ws.root, {**TINY, "heartbeat_checks": {"min_train_samples": 100_000}})
+    result = stages.heartbeats(ecg_ws)
+    assert not result.passed and result.gate == f"{n_train} train samples, need 100000"
+    write_params(ecg_ws.root, {**TINY, "ecg_validation": {"min_good_records": 99}})
+    result = stages.validate_ecg(ecg_ws)
+    assert not result.passed and result.gate == "4 good records of 4, need 99"
 
 
 def test_training_again_on_unchanged_inputs_reuses_the_run_and_force_retrains(ecg_ws):
@@ -123,3 +135,27 @@ def test_a_failure_to_end_runs_left_running_does_not_stop_training(ecg_ws, monke
         result = stages.train(ecg_ws, "ecg", "b16_c0", tracker)
     assert not result.extra["reused"] and tracker.run_status(result.extra["run_id"]) == "FINISHED"
     assert "could not end the runs that killed trainings left RUNNING (MLflow at sqlite:///x" in caplog.text
+
+
+def test_the_quarantine_table_puts_the_one_real_problem_above_hundreds_of_routine_entries():
+    rejects = [Reject(f"patient{i:03d}/s{i:04d}", "listed in RECORDS but its .hea file is missing", routine=True)
+               for i in range(543)]  # fmt: skip
+    rejects.insert(200, Reject("patient104/s0306lre", "not listed in RECORDS"))
+    rejects += [Reject(f"r{i}:ii@{i}", "flat (peak-to-peak < 0.1 mV)") for i in range(5)]
+    lines = summarize(rejects).splitlines()
+    assert lines[2] == "| not listed in RECORDS | 1 | patient104/s0306lre |"
+    assert lines[3] == "| flat (peak-to-peak < 0.1 mV) | 5 | r0:ii@0, r1:ii@1, r2:ii@2, … |"
+    assert lines[4].startswith("| listed in RECORDS but its .hea file is missing (routine) | 543 | patient000/s0000")
+    assert len(lines) == 5
+
+
+def test_windows_per_day_counts_days_with_bars_not_the_gap_between_them(tiny_ws):
+    inbox = tiny_ws.root / "inbox"
+    inbox.mkdir()
+    shutil.copy(shared("exchange", "20170903_trade.zip"), inbox)
+    shutil.copy(shared("exchange", "20170904_trade.zip"), inbox / "20171004_trade.zip")  # a month later
+    write_params(tiny_ws.root, {**TINY, "sources": {"ecg": "synthetic", "btc": str(inbox)}})
+    for stage in (stages.ingest_btc, stages.validate_btc):
+        stage(tiny_ws)
+    counts = stages.price_windows(tiny_ws).counts
+    assert counts["days_with_bars"] == 2 and counts["windows_per_day"] == 8.0  # 1440 / 180 minutes, each day

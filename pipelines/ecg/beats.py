@@ -64,6 +64,7 @@ PROXY_FACTORS = ["hr_bpm", "qrs_ms", "st_mv", "t_mv", "healthy"]
 
 
 RECIPES = ("centred", "bounded", "kachuee")
+EDGE_REASONS = ("window starts before the record's start", "window runs past the record's end")
 RR_REF_S = 0.8  # the RR channel's zero: 75 bpm, mid-range of resting rates
 NORMALIZATIONS = ("none", "minmax", "zscore")
 
@@ -118,7 +119,7 @@ class LeadBeats:
     r_peaks: np.ndarray  # (B,) R-peak samples at the record's rate
     rr_s: np.ndarray  # (B,) RR interval before each beat, from all detected peaks
     rr_next_s: np.ndarray  # (B,) RR interval to the next beat (the last beat of the record: its rr_s)
-    dropped: np.ndarray  # R peaks whose window runs past the record's ends
+    dropped: np.ndarray  # R peaks whose window runs past either end of the record
 
 
 def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.ndarray | None = None) -> LeadBeats:
@@ -331,7 +332,11 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
         for j, lead in enumerate(leads):
             cut = cut_beats(signal[:, j], rec.fs_hz, cfg, reference)
             r_peaks, rr = cut.r_peaks, cut.rr_s
-            rejects += [Reject(f"{rec.record}:{lead}@{r}", "window runs past the record's end") for r in cut.dropped]
+            # a window is much shorter than a record: a dropped beat lies near one end, and the half says which
+            edge = [EDGE_REASONS[int(r > len(signal) // 2)] for r in cut.dropped]
+            rejects += [
+                Reject(f"{rec.record}:{lead}@{r}", e, routine=True) for r, e in zip(cut.dropped, edge, strict=True)
+            ]
             reasons = beat_quality(cut.beats_mv, rr, cfg)
             if true_factors is not None:
                 truth = true_factors[true_factors.record == rec.record].sort_values("r_sample")

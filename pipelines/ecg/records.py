@@ -60,16 +60,19 @@ BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "61": 2.0, "80": 1.0, "160": 2.0, "212"
                     "310": 4 / 3, "311": 4 / 3}  # fmt: skip
 
 
-def check_signal_files(source: Path, record: str, header) -> None:
-    """Raise IngestError when a signal file is missing or its size disagrees with the header's sample count
+def check_signal_files(source: Path, record: str, header) -> list[str]:
+    """The record's missing signal files (PTB copies in the wild often lack the .xyz of the Frank leads). Raises
+    IngestError when every file is missing, or a present file's size disagrees with the header's sample count
     (wfdb would fail on a short file, and silently read only part of a long one)."""
     files: dict[str, list[str]] = {}
     for name, fmt in zip(header.file_name, header.fmt, strict=True):
         files.setdefault(name, []).append(str(fmt))
+    missing = []
     for name, fmts in files.items():
         path = source / Path(record).parent / safe_record_name(name, f"source directory (signal file of {record})")
         if not path.is_file():
-            raise IngestError(f"{record}: signal file {name} is missing")
+            missing.append(name)
+            continue
         width = sum(BYTES_PER_SAMPLE.get(f, np.nan) for f in fmts)
         expected = header.sig_len * width
         size = path.stat().st_size
@@ -78,10 +81,14 @@ def check_signal_files(source: Path, record: str, header) -> None:
                 f"{record}: header says {header.sig_len} samples x {len(fmts)} signals ({int(np.ceil(expected))} "
                 f"bytes) but {name} holds {size} bytes ({int(size // width)} samples): truncated or wrong header"
             )
+    if len(missing) == len(files):
+        raise IngestError(f"{record}: signal file{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing")
+    return missing
 
 
-def read_header(source: Path, record: str, controls: set[str]) -> dict:
-    """One row of the records table from `record`'s header; raises IngestError naming the record."""
+def read_header(source: Path, record: str, controls: set[str]) -> tuple[dict, list[Reject]]:
+    """One row of the records table from `record`'s header, and a reject per missing signal file (the record
+    keeps the leads of its other files); raises IngestError naming the record."""
     import wfdb
 
     try:
@@ -97,7 +104,14 @@ def read_header(source: Path, record: str, controls: set[str]) -> dict:
     unnamed = [i + 1 for i, name in enumerate(header.sig_name or [None] * header.n_sig) if not name]
     if unnamed:
         raise IngestError(f"{record}: signal(s) {unnamed} have no lead name in the header")
-    check_signal_files(source, record, header)
+    missing = check_signal_files(source, record, header)
+    file_of = {lead.lower(): file for lead, file in zip(header.sig_name, header.file_name, strict=True)}
+    leads = [lead for lead, file in file_of.items() if file not in missing]
+    rejects = [
+        Reject(f"{record}:{file}", "signal file missing: lead(s) "
+               f"{', '.join(lead for lead, f in file_of.items() if f == file)} left out, the others kept")
+        for file in missing
+    ]  # fmt: skip
     meta = parse_comments(header.comments or [])
     diagnosis = meta.get("reason for admission", "n/a")
     age = pd.to_numeric(meta.get("age"), errors="coerce")
@@ -107,12 +121,12 @@ def read_header(source: Path, record: str, controls: set[str]) -> dict:
         "fs_hz": float(header.fs),
         "n_samples": int(header.sig_len),
         "duration_s": float(header.sig_len / header.fs),
-        "leads": ",".join(name.lower() for name in header.sig_name or []),
+        "leads": ",".join(leads),
         "age": float(age) if np.isfinite(age) else np.nan,
         "sex": meta.get("sex", "n/a"),
         "diagnosis": diagnosis,
         "healthy": record in controls or diagnosis.lower().startswith("healthy"),
-    }
+    }, rejects
 
 
 def ingest_records(source: str | Path, only: list[str] | None = None) -> tuple[pd.DataFrame, list[Reject]]:
@@ -124,17 +138,26 @@ def ingest_records(source: str | Path, only: list[str] | None = None) -> tuple[p
     controls_file = source / "CONTROLS"
     controls = set(controls_file.read_text(errors="replace").split()) if controls_file.is_file() else set()
     rows, rejects = [], []
-    for record in only if only is not None else list_records(source):
+    listed = list_records(source)
+    if only is None and (source / "RECORDS").is_file():  # a record dropped in without its line in RECORDS
+        headers = {str(p.relative_to(source).with_suffix("")) for p in source.rglob("*.hea")}
+        rejects += [
+            Reject(record, "not listed in RECORDS (a .hea file in the source directory): add its name to RECORDS")
+            for record in sorted(headers - set(listed))
+        ]
+    for record in only if only is not None else listed:
         try:
             safe_record_name(record)
         except IngestError as e:
             rejects.append(Reject(record, str(e)))
             continue
         if not (source / f"{record}.hea").is_file():
-            rejects.append(Reject(record, "listed in RECORDS but its .hea file is missing"))
+            rejects.append(Reject(record, "listed in RECORDS but its .hea file is missing", routine=True))
             continue
         try:
-            rows.append(read_header(source, record, controls))
+            row, partial = read_header(source, record, controls)
+            rows.append(row)
+            rejects += partial
         except IngestError as e:
             rejects.append(Reject(record, str(e)))
     log.info("ingested %d ECG records from %s (%d rejected)", len(rows), source, len(rejects))
@@ -148,18 +171,20 @@ def read_signal(source: str | Path, record: str, leads: list[str] | None = None)
     """
     import wfdb
 
+    path = str(Path(source) / record)
     try:
-        rec = wfdb.rdrecord(str(Path(source) / record), physical=True)
+        header = wfdb.rdheader(path)
+        names = [n.lower() for n in header.sig_name]
+        if leads is not None:
+            missing = [lead for lead in leads if lead.lower() not in names]
+            if missing:
+                raise IngestError(f"{record}: lead(s) {missing} not in record (has {names})")
+        # only the wanted channels: wfdb then reads only their signal files (a .dat without its .xyz is readable)
+        channels = list(range(len(names))) if leads is None else [names.index(lead.lower()) for lead in leads]
+        rec = wfdb.rdrecord(path, physical=True, channels=channels)
+    except IngestError:
+        raise
     except Exception as e:  # wfdb raises bare ValueError/OSError on truncated or corrupt files
         raise IngestError(f"{record}: unreadable signal ({type(e).__name__}: {e})") from e
-    names = [n.lower() for n in rec.sig_name]
-    units = [u.lower() for u in rec.units]
-    scale = np.array([1e-3 if u in ("uv", "µv") else 1.0 for u in units])  # everything in mV
-    signal = rec.p_signal * scale
-    if leads is None:
-        return signal, names
-    missing = [lead for lead in leads if lead.lower() not in names]
-    if missing:
-        raise IngestError(f"{record}: lead(s) {missing} not in record (has {names})")
-    cols = [names.index(lead.lower()) for lead in leads]
-    return signal[:, cols], [names[c] for c in cols]
+    scale = np.array([1e-3 if u.lower() in ("uv", "µv") else 1.0 for u in rec.units])  # everything in mV
+    return rec.p_signal * scale, [n.lower() for n in rec.sig_name]

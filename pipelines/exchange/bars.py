@@ -44,8 +44,9 @@ ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError,
 
 def _well_formed(lines: list[str], first: int, n_fields: int, name: str) -> tuple[str, np.ndarray, list[Reject]]:
     """The data lines from index `first` that have exactly `n_fields` comma-separated fields (joined), their
-    1-based line numbers, and a reject per malformed line; blank lines are skipped."""
-    keep, numbers, rejects = [], [], []
+    1-based line numbers, and a reject per malformed line; blank lines are skipped. A file in which no line has
+    `n_fields` fields has another layout, not malformed rows: IngestError, one entry for the file."""
+    keep, numbers, rejects, counts = [], [], [], set()
     for i in range(first, len(lines)):
         line = lines[i]
         if not line.strip():
@@ -53,9 +54,14 @@ def _well_formed(lines: list[str], first: int, n_fields: int, name: str) -> tupl
         fields = line.count(",") + 1
         if fields != n_fields:
             rejects.append(Reject(f"{name}:{i + 1}", f"malformed row: {fields} fields, expected {n_fields}"))
+            counts.add(fields)
             continue
         keep.append(line)
         numbers.append(i + 1)
+    if rejects and not keep:
+        found = ", ".join(str(c) for c in sorted(counts))
+        raise IngestError(f"{name}: not this file format: its {len(rejects)} rows have {found} fields, every row of "
+                          f"it should have {n_fields}")  # fmt: skip
     return "\n".join(keep), np.array(numbers, dtype=np.int64), rejects
 
 

@@ -48,7 +48,8 @@ def validate_btc(ws: Workspace) -> StageResult:
     out = write_parquet(ws.btc_bars_validated, good)
     fraction = len(good) / len(bars) if len(bars) else 0.0
     counts = {"bars_in": len(bars), "bars_valid": len(good), "quarantined": len(rejects)}
-    return StageResult(out, counts, rejects, suite, passed=fraction >= cfg.min_good_fraction)
+    gate = f"{fraction:.1%} of bars good ({len(good)} of {len(bars)}), need {cfg.min_good_fraction:.0%}"
+    return StageResult(out, counts, rejects, suite, passed=fraction >= cfg.min_good_fraction, gate=gate)
 
 
 @data_stage("btc")
@@ -60,8 +61,9 @@ def price_windows(ws: Workspace) -> StageResult:
     windows = make_windows(bars, cfg, factors, scored=list(SCORED_FACTORS))
     out = windows.save(ws.price_windows)
     result = samples_result(ws, "window_checks", "price_windows", windows, out, [])
-    days = max((bars.timestamp.max() - bars.timestamp.min()) / pd.Timedelta(days=1), 1 / 1440)
-    result.counts |= gap_stats(bars, cfg.max_ffill_min) | {"windows_per_day": round(len(windows) / days, 2)}
+    days = max(bars.timestamp.dt.floor("D").nunique(), 1)  # days with bars: a month-long gap is not 30 days of data
+    per_day = {"days_with_bars": days, "windows_per_day": round(len(windows) / days, 2)}
+    result.counts |= gap_stats(bars, cfg.max_ffill_min) | per_day
     return result
 
 

@@ -25,6 +25,7 @@ class StageResult:
     rejects: list[Reject] = field(default_factory=list)
     suite: SuiteResult | None = None
     passed: bool = True  # the stage's blocking condition (enough good data to go on)
+    gate: str = ""  # that condition, observed against its threshold ("34 train samples, need 200")
     extra: dict = field(default_factory=dict)
 
     @property
@@ -67,11 +68,15 @@ def samples_result(ws: Workspace, section: str, name: str, data: TrainingSet, ou
         "test": int((data.split == "test").sum()),
         "length": data.x.shape[1],
     }
+    failed = [f"{c['expectation']} on {c['columns']} ({c['unexpected_count']} rows)" for c in suite.checks
+              if not c["success"] and c["expectation"] != "min_train_samples"]  # fmt: skip
+    gate = f"{counts['train']} train samples, need {cfg.min_train_samples}"
     return StageResult(
         out,
         counts,
         rejects,
         suite,
         passed=suite.success,
+        gate="; ".join([gate, *(["failing: " + ", ".join(failed)] if failed else [])]),
         extra={"shape": list(data.x.shape), "factors": data.factor_names},
     )

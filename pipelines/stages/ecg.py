@@ -42,7 +42,8 @@ def validate_ecg(ws: Workspace) -> StageResult:
     write_quarantine(ws.quarantine("ecg_validation"), rejects)
     out = write_parquet(ws.ecg_records_validated, good)
     counts = {"records_in": len(records), "records_valid": len(good), "quarantined": len(rejects)}
-    return StageResult(out, counts, rejects, suite, passed=len(good) >= cfg.min_good_records)
+    gate = f"{len(good)} good records of {len(records)}, need {cfg.min_good_records}"
+    return StageResult(out, counts, rejects, suite, passed=len(good) >= cfg.min_good_records, gate=gate)
 
 
 @data_stage("ecg")

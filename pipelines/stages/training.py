@@ -15,13 +15,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from pipelines.config import load_params, load_sweep, sweep_config
 from pipelines.dataset import TrainingSet
 from pipelines.errors import ConfigError, PipelineError, TrackingError, TrainingError
 from pipelines.stages.common import StageResult, locked
 from pipelines.stages.datasets import DATASETS
-from pipelines.storage import write_text
+from pipelines.storage import write_csv, write_text
 from pipelines.tracking import Tracker
 from pipelines.vae.regularizers import LossConfig
 from pipelines.versioning import file_md5, git_commit
@@ -158,10 +159,13 @@ def _train_grid(
                 model, history = trained[g]
                 path = ws.checkpoint(dataset, loss_cfg.name, seed)
                 save_checkpoint(path, model, train_cfg, loss_cfg, history)
+                write_csv(ws.history(dataset, loss_cfg.name, seed), pd.DataFrame(history))
                 version = tracker.log_model(run_ids[g], model, dataset, data.x[:5])
                 tracker.end_run(run_ids[g])
                 final = {k: history[-1][k] for k in ("epoch", "loss", "recon", "kl", "samples_per_s")}
                 runs.append({"seed": seed, "run_id": run_ids[g], "model_version": version, "final": final})
+            for folder in (path.parent, ws.history(dataset, loss_cfg.name, seeds[0]).parent):
+                _remove_other_seeds(folder, seeds)
             final = {k: float(np.median([r["final"][k] for r in runs])) for k in runs[0]["final"]}  # over seeds
             info = {"run_id": runs[0]["run_id"], "model_version": runs[0]["model_version"], "data_md5": data_md5,
                     "tracking_uri": tracker.where, "fingerprint": fingerprint, "final": final,
@@ -176,6 +180,14 @@ def _train_grid(
                     tracker.end_run(run_id, "FAILED")
         raise
     return results
+
+
+def _remove_other_seeds(folder: Path, seeds: list[int]) -> None:
+    """Checkpoints or histories in `folder` of seeds no longer trained (an earlier, larger train.seeds)."""
+    keep = {f"seed{seed}" for seed in seeds}
+    for path in folder.glob("seed*"):
+        if path.stem not in keep:
+            path.unlink()
 
 
 def system_tags(ws: Workspace, device) -> dict:

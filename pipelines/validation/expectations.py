@@ -45,10 +45,11 @@ class SuiteResult:
 
 def run_suite(name: str, frame: pd.DataFrame, checks: list[Check]) -> SuiteResult:
     """Validate `frame` against `checks` with Great Expectations; failing rows are keyed by position."""
+    # before the import: GX logs each of its ~200 public functions at INFO as it registers them on import
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # it logs every registration at INFO
     frame = frame.reset_index(drop=True)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -42,3 +42,11 @@ def test_new_bars_request_the_exchange_side():
     instance.report_runless_asset_event(dg.AssetMaterialization("btc_raw_bars"))
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     assert requested(after) == {"btc_bars_validated", "price_windows"}
+
+
+def test_the_automation_sensor_runs_by_default_over_every_asset():
+    """Under `make ui` nobody has to switch it on: new data re-runs what lies below it."""
+    sensor = defs.get_sensor_def("automation_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    graph = defs.resolve_asset_graph()
+    assert sensor.asset_selection.resolve(graph) == set(graph.get_all_asset_keys())

@@ -7,6 +7,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from pipelines.ecg.beats import (
+    EDGE_REASONS,
     BeatConfig,
     beat_axis_ms,
     beat_quality,
@@ -48,8 +49,12 @@ def test_every_detected_beat_is_kept_or_quarantined():
     for rec in records.itertuples():
         lead_ii = read_signal(shared("ptbdb"), rec.record, ["ii"])[0][:, 0]
         detected += len(detect_rpeaks(bandpass(lead_ii, 1000.0, 0.5, 40.0), 1000.0))
-    edge = [r for r in rejects if r.reason == "window runs past the record's end"]
+    edge = [r for r in rejects if r.reason in EDGE_REASONS]
     assert len(edge) > 0 and len(beats) + len(rejects) == detected
+    for reject in edge:  # each names the end it is near
+        record, r_peak = reject.item.split(":")[0], int(reject.item.split("@")[1])
+        n_samples = records.set_index("record").n_samples[record]
+        assert (reject.reason == EDGE_REASONS[0]) == (r_peak < 0.3 * 1000) and r_peak < n_samples
 
 
 def test_synthetic_beats_carry_their_true_factors(tmp_path):
@@ -160,7 +165,7 @@ def test_all_15_ptb_leads_share_the_reference_leads_r_peaks():
     records = records[records.record == "patient002/s0015lre"]
     beats, rejects = segment_beats(records, shared("ptbdb"), BeatConfig(leads=leads))
     per_lead = beats.labels.groupby("lead").r_sample.apply(tuple)
-    assert {r.reason for r in rejects} == {"window runs past the record's end"}  # no RR outliers any more
+    assert {r.reason for r in rejects} <= set(EDGE_REASONS)  # no RR outliers any more
     assert len(per_lead) == 15 and per_lead.nunique() == 1  # the same beats in every lead
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -26,6 +28,20 @@ def test_real_ptb_records_ingest_with_header_metadata():
     # RECORDS lists all 549 PTB records; the ones without files are quarantined with the reason, not dropped
     assert len(rejects) == 549 - len(PTB_PRESENT)
     assert all("listed in RECORDS but its .hea file is missing" == r.reason for r in rejects)
+
+
+def test_a_record_dropped_in_without_its_line_in_records_is_quarantined_with_the_reason(tmp_path):
+    source = tmp_path / "inbox"
+    for record in ("patient001/s0010_re", "patient104/s0306lre"):
+        patient, name = record.split("/")
+        (source / patient).mkdir(parents=True)
+        for path in shared("ptbdb", patient).glob(f"{name}.*"):
+            shutil.copy(path, source / patient)
+    (source / "RECORDS").write_text("patient001/s0010_re\n")  # patient104's record arrived, unlisted
+    records, rejects = ingest_records(source)
+    assert list(records.record) == ["patient001/s0010_re"]
+    [reject] = rejects
+    assert reject.item == "patient104/s0306lre" and reject.reason.startswith("not listed in RECORDS")
 
 
 def test_real_ptb_signal_is_in_millivolts_with_named_leads():

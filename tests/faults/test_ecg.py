@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from pipelines import stages
+from pipelines.dataset import TrainingSet
 from pipelines.errors import StorageError
 from pipelines.workspace import Workspace
 from tests.conftest import TINY, shared, write_params
@@ -156,10 +157,32 @@ def test_missing_header_is_rejected_by_name(ecg):
     ecg.check_after(good, reasons)
 
 
-def test_missing_signal_file_is_rejected_by_name(ecg):
+def test_a_missing_xyz_file_leaves_out_the_frank_leads_only(ecg):
+    """Real PTB copies often lack the .xyz: the record keeps the leads of its .dat, the beats of lead II."""
     ecg.path(VICTIM, ".xyz").unlink()
     good, reasons = ecg.run()
-    assert reasons[VICTIM] == "patient002/s0015lre: signal file s0015lre.xyz is missing"
+    assert VICTIM in good
+    assert reasons[f"{VICTIM}:s0015lre.xyz"] == "signal file missing: lead(s) vx, vy, vz left out, the others kept"
+    records = pd.read_parquet(ecg.ws.ecg_records_validated).set_index("record")
+    assert records.leads[VICTIM].split(",")[-1] == "v6"
+    beats = stages.heartbeats(ecg.ws)
+    assert beats.passed and VICTIM in set(TrainingSet.load(ecg.ws.heartbeats).labels.record)
+    ecg.check_after(good, reasons)
+
+
+def test_a_missing_dat_file_quarantines_the_record_for_its_lead_ii(ecg):
+    ecg.path(VICTIM, ".dat").unlink()
+    good, reasons = ecg.run()
+    assert VICTIM not in good and "lead(s) i, ii, iii" in reasons[f"{VICTIM}:s0015lre.dat"]
+    assert reasons[VICTIM] == f"{VICTIM}: lead(s) ['ii'] not in record (has ['vx', 'vy', 'vz'])"  # the beats' lead
+    ecg.check_after(good, reasons)
+
+
+def test_a_record_with_every_signal_file_missing_is_rejected_by_name(ecg):
+    ecg.path(VICTIM, ".dat").unlink()
+    ecg.path(VICTIM, ".xyz").unlink()
+    good, reasons = ecg.run()
+    assert reasons[VICTIM] == "patient002/s0015lre: signal files s0015lre.dat, s0015lre.xyz missing"
     ecg.check_after(good, reasons)
 
 

@@ -161,6 +161,16 @@ def test_malformed_rows_are_quarantined_by_file_and_line(inbox, real_bars):
 
 
 @pytest.mark.fault("exchange")
+def test_a_file_of_another_layout_is_one_entry_not_one_per_row(inbox, real_bars):
+    lines = [line + ",0" for line in day2_lines()]  # every row has 7 columns: another export's format
+    ingest, validation = deliver(inbox, {DAY2: lean_zip(lines)})
+    [reject] = ingest.rejects
+    assert reject.item == DAY2 and "1440 rows have 7 fields" in reject.reason and "should have 6" in reject.reason
+    assert quarantined(inbox, "btc_ingest") == {(reject.item, reject.reason)} and validation.passed
+    after_file_fault(inbox, real_bars, (DAY2,))
+
+
+@pytest.mark.fault("exchange")
 def test_an_empty_file_is_quarantined_whole_and_nothing_else_changes(inbox, real_bars):
     ingest, _ = deliver(inbox, {"20170904.csv": b""})
     assert [(r.item, r.reason) for r in ingest.rejects] == [("20170904.csv", "20170904.csv: empty file")]
