@@ -70,13 +70,16 @@ system-deps:
 	  else echo "not installed (needs root and apt-get):$$missing; the tests that need them are skipped"; fi
 
 # Dagster UI (http://127.0.0.1:3000) with the MLflow UI beside it (http://127.0.0.1:5000); Ctrl-C stops both.
+# `make ui MLFLOW_PORT=5001` serves MLflow elsewhere; the assets' run links follow MLFLOW_UI_URL.
+MLFLOW_PORT ?= 5000
+export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000 > .dagster/mlflow-ui.log 2>&1 & \
-	  pid=$$!; trap "kill $$pid" EXIT INT TERM; echo "MLflow UI at http://127.0.0.1:5000 (log: .dagster/mlflow-ui.log)"; \
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port $(MLFLOW_PORT) > .dagster/mlflow-ui.log 2>&1 & \
+	  pid=$$!; trap "kill $$pid" EXIT INT TERM; echo "MLflow UI at $(MLFLOW_UI_URL) (log: .dagster/mlflow-ui.log)"; \
 	  $(VENV)/bin/dagster dev -m assets
 
 mlflow: $(VENV)/.installed
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port 5000
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port $(MLFLOW_PORT)
 
 # Benchmarks print their figures (ratios against a baseline measured in the same run) into benchmarks/results.md.
 # neurokit2 only for the R-peak comparison, in its own environment (not a project dependency)

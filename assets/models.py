@@ -102,7 +102,7 @@ def _model_metadata(result: stages.StageResult, dataset: str, tracking: Tracking
     run_id = result.extra["run_id"]
     return {
         "mlflow_run_id": run_id,
-        "mlflow_run": dg.MetadataValue.url(f"{tracking.ui_url}/{tracker.run_url(run_id)}"),
+        "mlflow_run": dg.MetadataValue.url(tracking.run_link(tracker, run_id)),
         "registered_model": f"{dataset}-beta-vae",
         "model_version": result.extra["model_version"],
         "data_md5": result.extra["data_md5"],

@@ -43,10 +43,14 @@ class TrackingResource(dg.ConfigurableResource):
     """MLflow: `tracking_uri` empty means $MLFLOW_TRACKING_URI or sqlite:///<root>/mlflow.db."""
 
     tracking_uri: str = ""
-    ui_url: str = "http://127.0.0.1:5000"  # where `make mlflow` serves the UI, for run links in metadata
+    ui_url: str = ""  # the MLflow UI, for run links in metadata; empty: $MLFLOW_UI_URL or where `make mlflow` serves
 
     def tracker(self, root: Path) -> Tracker:
         return tracker_for(root, self.tracking_uri)
+
+    def run_link(self, tracker: Tracker, run_id: str) -> str:
+        base = self.ui_url or os.environ.get("MLFLOW_UI_URL") or "http://127.0.0.1:5000"
+        return f"{base.rstrip('/')}/{tracker.run_url(run_id)}"
 
 
 def default_resources() -> dict:

@@ -16,9 +16,16 @@ def _value(v):
     return v if isinstance(v, int | float | str | bool) else str(v)
 
 
+def shown_path(path: Path) -> str:
+    """`path` relative to the working directory (the project root under make demo / make ui) when it lies below
+    it: metadata that names no machine's folders."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def metadata(result: StageResult) -> dict:
     md = {k: _value(v) for k, v in result.counts.items()}
-    md["path"] = dg.MetadataValue.path(str(result.output))
+    md["path"] = dg.MetadataValue.path(shown_path(result.output))
     if result.output.is_file():
         md["dvc_md5"] = result.md5
     md["quarantined"] = len(result.rejects)

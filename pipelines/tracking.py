@@ -46,6 +46,14 @@ from pipelines.storage import process_alive
 log = logging.getLogger(__name__)
 
 
+# MLflow 3's UI opens an experiment without a kind on its GenAI (traces) page, empty for training runs; this kind
+# opens it on the runs table, with their metrics and charts
+EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_TAGS = {EXPERIMENT_KIND: "custom_model_development"}
+# what the runs table shows as their source: the entry point that trains (the git commit comes with system_tags)
+SOURCE_TAGS = {"mlflow.source.type": "LOCAL", "mlflow.source.name": "pipelines.stages.training"}
+
+
 def default_tracking_uri(root: str | Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
@@ -157,23 +165,25 @@ class Tracker:
     def experiment_id(self, dataset: str) -> str:
         name = model_name(dataset)
         exp = self.client.get_experiment_by_name(name)
-        if exp is not None:
-            return exp.experiment_id
-        location = (self.artifact_root / name).as_uri() if self.artifact_root else None
-        return self.client.create_experiment(name, artifact_location=location)
+        if exp is None:
+            location = (self.artifact_root / name).as_uri() if self.artifact_root else None
+            return self.client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_TAGS)
+        if exp.tags.get(EXPERIMENT_KIND) != EXPERIMENT_TAGS[EXPERIMENT_KIND]:  # made by an older version
+            self.client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, EXPERIMENT_TAGS[EXPERIMENT_KIND])
+        return exp.experiment_id
 
     @_named
-    def sweep_run(self, dataset: str, sweep_key: str, params: dict) -> str:
+    def sweep_run(self, dataset: str, sweep_key: str, params: dict, tags: dict | None = None) -> str:
         """The parent run of one sweep (one grid of configs on one data version) of `dataset`: found by its
-        `sweep_key` tag, created on first use; partition runs nest under it."""
+        `sweep_key` tag, created on first use; partition runs nest under it. It is left RUNNING: whoever trains
+        under it ends it (end_run), so that its duration is the grid's."""
         exp = self.experiment_id(dataset)
         found = self.client.search_runs([exp], filter_string=f"tags.sweep_key = '{sweep_key}'", max_results=1)
         if found:
             return found[0].info.run_id
-        tags = {"sweep_key": sweep_key, "dataset": dataset, "kind": "sweep"}
+        tags = {"sweep_key": sweep_key, "dataset": dataset, "kind": "sweep", **SOURCE_TAGS, **(tags or {})}
         run = self.client.create_run(exp, run_name=f"{dataset}-sweep", tags=tags)
         self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in _flatten(params).items()])
-        self.client.set_terminated(run.info.run_id, "FINISHED")
         return run.info.run_id
 
     @_named
@@ -182,7 +192,7 @@ class Tracker:
     ) -> str:
         """A new run for one (dataset, config) partition, nested under `parent_run_id` when given."""
         tags = {"dataset": dataset, "config": config, "host": socket.gethostname(), "pid": str(os.getpid()),
-                **(tags or {})}  # fmt: skip
+                **SOURCE_TAGS, **(tags or {})}  # fmt: skip
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id  # what start_run(parent_run_id=) sets, without global state
         run = self.client.create_run(self.experiment_id(dataset), run_name=f"{dataset}-{config}", tags=tags)
@@ -291,6 +301,15 @@ class Tracker:
                 return mlflow.pytorch.load_model(f"models:/{model_name(dataset)}/{version}", map_location="cpu")
         except Exception as e:  # MlflowException and OSErrors alike: name the model and reason
             raise TrackingError(f"{model_name(dataset)} version {version}: cannot load ({e})") from e
+
+    @_named
+    def describe_version(self, dataset: str, version: str, tags: dict, description: str | None = None) -> None:
+        """Tags (and a description) on registered version `version` of `<dataset>-beta-vae`: what the Models page
+        shows beside it."""
+        for key, value in tags.items():
+            self.client.set_model_version_tag(model_name(dataset), version, key, str(value))
+        if description is not None:
+            self.client.update_model_version(model_name(dataset), version, description=description)
 
     @_named
     def set_alias(self, dataset: str, alias: str, version: str) -> None:

@@ -23,3 +23,20 @@ def test_the_training_benchmark_prints_its_tables(tmp_path):
     for row in ("(a) reference loop", "(b) train_vae", "(c) train_grid of 2"):  # one run of 8 epochs, first vs last
         assert re.search(re.escape(row) + r" \| [\d,]+ \| [\d,]+ \| \d+\.\d\dx \|", out), row
     assert done.stderr.count("round ") >= 2  # progress per round
+
+
+def test_leave_one_out_never_chooses_a_threshold_on_the_record_it_scores():
+    from benchmarks.rpeaks import leave_one_out
+
+    # record "a" is best at 0.3 on its own, the others at 0.1: "a" must be scored at 0.1, and each other
+    # record at the best of the rest (0.1 too, since "a" alone cannot outweigh two)
+    counts = {
+        "a": {0.1: (80, 10, 20), 0.3: (85, 5, 15)},
+        "b": {0.1: (100, 0, 0), 0.3: (90, 0, 10)},
+        "c": {0.1: (100, 0, 0), 0.3: (90, 0, 10)},
+    }
+    chosen = leave_one_out(counts)
+    assert chosen["a"] == (0.1, (80, 10, 20))
+    assert chosen["b"][0] == chosen["c"][0] == 0.1
+    counts["b"][0.3] = counts["c"][0.3] = (100, 0, 0)  # b and c now tie: "a" decides for them, not for itself
+    assert leave_one_out(counts)["a"][0] == 0.1 and leave_one_out(counts)["b"][0] == 0.3

@@ -77,6 +77,25 @@ def test_a_partition_is_one_run_and_one_model_per_seed(ecg_ws):
     assert not torch.equal(weights[0][first_layer], weights[1][first_layer])
 
 
+def test_mlflow_shows_what_a_user_looks_for(ecg_ws):
+    """The experiment opens on its runs (not the GenAI page); the sweep's run has a source and the grid's
+    duration; each model version says what it is (config, seed, data md5, then its test-split MIG)."""
+    tracker = tracker_for(ecg_ws.root)
+    result = stages.train(ecg_ws, "ecg", "b16_c0", tracker)
+    stages.metrics(ecg_ws, "ecg", "b16_c0", tracker)
+    experiment = tracker.client.get_experiment_by_name("ecg-beta-vae")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    parent = tracker.client.get_run(tracker.parent_of(result.extra["run_id"]))
+    children = [tracker.client.get_run(r["run_id"]) for r in result.extra["runs"]]
+    assert parent.info.status == "FINISHED" and parent.data.tags["mlflow.source.name"] == "pipelines.stages.training"
+    assert parent.info.end_time >= max(c.info.end_time for c in children)  # open while its models trained
+    for r in result.extra["runs"]:
+        version = tracker.client.get_model_version("ecg-beta-vae", r["model_version"])
+        assert version.tags["config"] == "b16_c0" and version.tags["seed"] == str(r["seed"])
+        assert version.tags["data_md5"] == result.extra["data_md5"] and "seed " + str(r["seed"]) in version.description
+        assert 0.0 <= float(version.tags["test_mig"]) <= 1.0
+
+
 def test_changed_config_retrains(ecg_ws):
     tracker = tracker_for(ecg_ws.root)
     first = stages.train(ecg_ws, "ecg", "b1_c0", tracker)

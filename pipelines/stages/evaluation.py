@@ -22,6 +22,7 @@ from pipelines.storage import write_text
 from pipelines.tracking import Tracker
 from pipelines.workspace import Workspace
 
+HEADLINES = ("mig", "dci_disentanglement", "udr")  # tagged on each registered model version, as test_<name>
 UDR_POINTS = 1000  # test samples the seeds' codes are compared on (disentanglement_lib's UDR: 1000)
 
 
@@ -121,6 +122,9 @@ def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> Stage
         scalars = {f"test_{k}": v for k, v in own.items() if _scalar(v) and k != "seed"}
         tracker.log_metrics(run_id, scalars | {f"test_kl_{i}": v for i, v in enumerate(own["kl_per_latent"])})
         tracker.log_json(run_id, own, "metrics.json")
+        version = seed_run(info, own["seed"])["model_version"]
+        headline = {f"test_{k}": f"{own[k]:.4f}" for k in HEADLINES if _number(own.get(k))}
+        tracker.describe_version(dataset, version, headline)
         if own["seed"] == seed:
             for figure in figures:
                 tracker.log_artifact(run_id, figure)

@@ -125,8 +125,8 @@ def _train_grid(
         return {}
     sweep_params = {"train": asdict(train_cfg), "sweep": [asdict(c) for c in sweep(ws)], "data_md5": data_md5}
     sweep_key = hashlib.md5(json.dumps(sweep_params, sort_keys=True).encode()).hexdigest()
-    parent = tracker.sweep_run(dataset, sweep_key, sweep_params)
     tags = {"data_md5": data_md5, **system_tags(ws, pick_device(train_cfg.device))}
+    parent = tracker.sweep_run(dataset, sweep_key, sweep_params, tags)
     if len(todo) > 1:
         tags["trained_in_grid_of"] = str(len(todo))
     seeds = train_cfg.seed_list
@@ -161,6 +161,11 @@ def _train_grid(
                 save_checkpoint(path, model, train_cfg, loss_cfg, history)
                 write_csv(ws.history(dataset, loss_cfg.name, seed), pd.DataFrame(history))
                 version = tracker.log_model(run_ids[g], model, dataset, data.x[:5])
+                tracker.describe_version(
+                    dataset, version, {"config": loss_cfg.name, "seed": seed, "data_md5": data_md5},
+                    f"{dataset} beta-VAE, config {loss_cfg.name} ({loss_cfg.kind}), seed {seed}, trained on the "
+                    f"training set of DVC md5 {data_md5}; test-split metrics are tagged by the metrics stage",
+                )  # fmt: skip
                 tracker.end_run(run_ids[g])
                 final = {k: history[-1][k] for k in ("epoch", "loss", "recon", "kl", "samples_per_s")}
                 runs.append({"seed": seed, "run_id": run_ids[g], "model_version": version, "final": final})
@@ -173,8 +178,9 @@ def _train_grid(
             write_text(_run_info_path(ws, dataset, loss_cfg.name), json.dumps(info, indent=2) + "\n")
             results[loss_cfg.name] = StageResult(ws.checkpoint(dataset, loss_cfg.name, seeds[0]), final,
                                                  extra={**info, "reused": False})  # fmt: skip
+        tracker.end_run(parent)  # the sweep's run ends with its latest grid
     except BaseException:
-        for run_id in run_ids:  # best effort: the store may be what failed
+        for run_id in [*run_ids, parent]:  # best effort: the store may be what failed
             with contextlib.suppress(PipelineError):
                 if tracker.run_status(run_id) == "RUNNING":
                     tracker.end_run(run_id, "FAILED")
