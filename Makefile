@@ -75,10 +75,12 @@ MLFLOW_PORT ?= 5000
 export MLFLOW_UI_URL ?= http://127.0.0.1:$(MLFLOW_PORT)
 ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port $(MLFLOW_PORT) > .dagster/mlflow-ui.log 2>&1 & \
-	  pid=$$!; trap "kill $$pid" EXIT INT TERM; echo "MLflow UI at $(MLFLOW_UI_URL) (log: .dagster/mlflow-ui.log)"; \
+	  pid=$$!; trap "kill $$pid" EXIT INT TERM; \
+	  echo "MLflow UI at $(MLFLOW_UI_URL)/#/experiments?workflowType=machine_learning (log: .dagster/mlflow-ui.log)"; \
 	  $(VENV)/bin/dagster dev -m assets
 
 mlflow: $(VENV)/.installed
+	@echo "MLflow UI at $(MLFLOW_UI_URL)/#/experiments?workflowType=machine_learning (the Model training view)"
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port $(MLFLOW_PORT)
 
 # Benchmarks print their figures (ratios against a baseline measured in the same run) into benchmarks/results.md.

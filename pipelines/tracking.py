@@ -47,9 +47,11 @@ log = logging.getLogger(__name__)
 
 
 # MLflow 3's UI opens an experiment without a kind on its GenAI (traces) page, empty for training runs; this kind
-# opens it on the runs table, with their metrics and charts
+# opens it on the runs table, with their metrics and charts. Where the UI shows its GenAI / Model training switch
+# (3.17), the switch decides instead: links carry UI_VIEW, which sets it (the browser then keeps it).
 EXPERIMENT_KIND = "mlflow.experimentKind"
 EXPERIMENT_TAGS = {EXPERIMENT_KIND: "custom_model_development"}
+UI_VIEW = "workflowType=machine_learning"
 # what the runs table shows as their source: the entry point that trains (the git commit comes with system_tags)
 SOURCE_TAGS = {"mlflow.source.type": "LOCAL", "mlflow.source.name": "pipelines.stages.training"}
 
@@ -323,7 +325,7 @@ class Tracker:
     @_named
     def run_url(self, run_id: str) -> str:
         run = self.client.get_run(run_id)
-        return f"#/experiments/{run.info.experiment_id}/runs/{run_id}"
+        return f"#/experiments/{run.info.experiment_id}/runs/{run_id}?{UI_VIEW}"
 
 
 def _alive(pid: str | None) -> bool:

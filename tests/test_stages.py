@@ -85,6 +85,7 @@ def test_mlflow_shows_what_a_user_looks_for(ecg_ws):
     stages.metrics(ecg_ws, "ecg", "b16_c0", tracker)
     experiment = tracker.client.get_experiment_by_name("ecg-beta-vae")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert tracker.run_url(result.extra["run_id"]).endswith("?workflowType=machine_learning")  # 3.17's view switch
     parent = tracker.client.get_run(tracker.parent_of(result.extra["run_id"]))
     children = [tracker.client.get_run(r["run_id"]) for r in result.extra["runs"]]
     assert parent.info.status == "FINISHED" and parent.data.tags["mlflow.source.name"] == "pipelines.stages.training"
