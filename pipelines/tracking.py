@@ -178,12 +178,17 @@ class Tracker:
     def sweep_run(self, dataset: str, sweep_key: str, params: dict, tags: dict | None = None) -> str:
         """The parent run of one sweep (one grid of configs on one data version) of `dataset`: found by its
         `sweep_key` tag, created on first use; partition runs nest under it. It is left RUNNING: whoever trains
-        under it ends it (end_run), so that its duration is the grid's."""
+        under it ends it (end_run), so that it lasts from its first training to its latest. A found run gets the
+        source tags and `tags` it lacks (the latest commit, a run made by an older version)."""
         exp = self.experiment_id(dataset)
         found = self.client.search_runs([exp], filter_string=f"tags.sweep_key = '{sweep_key}'", max_results=1)
-        if found:
-            return found[0].info.run_id
         tags = {"sweep_key": sweep_key, "dataset": dataset, "kind": "sweep", **SOURCE_TAGS, **(tags or {})}
+        if found:
+            run = found[0]
+            for key, value in tags.items():
+                if run.data.tags.get(key) != value:
+                    self.client.set_tag(run.info.run_id, key, value)
+            return run.info.run_id
         run = self.client.create_run(exp, run_name=f"{dataset}-sweep", tags=tags)
         self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in _flatten(params).items()])
         return run.info.run_id

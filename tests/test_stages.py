@@ -90,6 +90,9 @@ def test_mlflow_shows_what_a_user_looks_for(ecg_ws):
     children = [tracker.client.get_run(r["run_id"]) for r in result.extra["runs"]]
     assert parent.info.status == "FINISHED" and parent.data.tags["mlflow.source.name"] == "pipelines.stages.training"
     assert parent.info.end_time >= max(c.info.end_time for c in children)  # open while its models trained
+    key = parent.data.tags["sweep_key"]
+    assert tracker.sweep_run("ecg", key, {}, {"mlflow.source.git.commit": "abc"}) == parent.info.run_id  # reused
+    assert tracker.client.get_run(parent.info.run_id).data.tags["mlflow.source.git.commit"] == "abc"
     for r in result.extra["runs"]:
         version = tracker.client.get_model_version("ecg-beta-vae", r["model_version"])
         assert version.tags["config"] == "b16_c0" and version.tags["seed"] == str(r["seed"])
