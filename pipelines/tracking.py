@@ -228,14 +228,15 @@ class Tracker:
 
     @_named
     def log_training_data(self, run_id: str, path: str | Path, md5: str, name: str) -> None:
-        """Record the training data as the run's input dataset, its digest the DVC md5 of the file."""
+        """Record the training data as the run's input dataset, its digest the DVC md5 of the file; `path` as
+        given (relative to the project root: a run names no machine's folders)."""
         from mlflow.data.dataset_source_registry import resolve_dataset_source
         from mlflow.data.meta_dataset import MetaDataset
         from mlflow.entities import DatasetInput, InputTag
 
         with warnings.catch_warnings():  # a local path matches two registered source kinds; either is right
             warnings.simplefilter("ignore", UserWarning)
-            source = resolve_dataset_source(str(Path(path).resolve()))
+            source = resolve_dataset_source(str(path))
         dataset = MetaDataset(source=source, name=name, digest=md5)
         tags = [InputTag(key="mlflow.data.context", value="training")]
         self.client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags)])

@@ -141,7 +141,7 @@ def _train_grid(
         except TrackingError as e:  # housekeeping: the training goes on
             log.warning("could not end the runs that killed trainings left RUNNING (%s)", e)
         for run_id in run_ids:
-            tracker.log_training_data(run_id, data_path, data_md5, name=f"{dataset}-training-set")
+            tracker.log_training_data(run_id, data_path.relative_to(ws.root), data_md5, name=f"{dataset}-training-set")
         names = [c.name for c, _, _ in todo]
         resume = ws.model_dir(dataset, names[0]) / "resume.pt" if len(todo) == 1 else ws.grid_resume(dataset)
         trained = train_models(

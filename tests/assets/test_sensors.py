@@ -81,3 +81,19 @@ def test_a_new_record_starts_the_ecg_ingest_and_then_the_ecg_models_only(inbox_p
     wanted = {r.key.to_user_string(): r.true_subset for r in after.results if r.true_subset.size}
     assert set(wanted) == {"ecg_beta_vae_model", "ecg_traversals", "ecg_disentanglement_metrics"}
     assert set(wanted["ecg_beta_vae_model"].expensively_compute_partition_keys()) == set(CONFIGS)
+
+
+def test_run_links_and_paths_name_no_machine(tmp_path, monkeypatch):
+    """The MLflow link follows MLFLOW_UI_URL (or the resource's ui_url); a path below the project is shown
+    relative to it."""
+    from assets.resources import TrackingResource
+    from assets.results import shown_path
+    from pipelines.tracking import tracker_for
+
+    tracker = tracker_for(tmp_path)
+    run_id = tracker.start_run("ecg", "b1_c0", {})
+    monkeypatch.setenv("MLFLOW_UI_URL", "https://mlflow.example.org/")
+    assert TrackingResource().run_link(tracker, run_id).startswith("https://mlflow.example.org/#/experiments/")
+    assert TrackingResource(ui_url="http://h:1").run_link(tracker, run_id).startswith("http://h:1/#/")
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(tmp_path / "data" / "ecg" / "training_set.npz") == "data/ecg/training_set.npz"
