@@ -120,6 +120,7 @@ class LeadBeats:
     rr_s: np.ndarray  # (B,) RR interval before each beat, from all detected peaks
     rr_next_s: np.ndarray  # (B,) RR interval to the next beat (the last beat of the record: its rr_s)
     dropped: np.ndarray  # R peaks whose window runs past either end of the record
+    dropped_late: np.ndarray  # (per dropped peak) True: past the end, False: before the start (EDGE_REASONS)
 
 
 def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.ndarray | None = None) -> LeadBeats:
@@ -141,16 +142,16 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
     inside = (at[:, 0] >= 0) & (at[:, -1] <= len(conditioned) - 1) if len(at) else np.zeros(0, dtype=bool)
     rr_next = np.append(np.diff(r_peaks) * float(ratio), length)[inside]  # output samples to the next R
     rr_next_s = np.append(np.diff(r_peaks) / fs_hz, rr_all[-1:])[inside]
-    dropped = r_peaks[~inside]
+    dropped, dropped_late = r_peaks[~inside], at[~inside, 0] >= 0  # a window that starts inside ends past the end
     r_peaks, rr_s = r_peaks[inside], rr_all[inside]
     beats_mv = np.interp(at[inside], np.arange(len(conditioned)), conditioned)
     if cfg.baseline_s > 0 and len(beats_mv):
         beats_mv = beats_mv - beats_mv[:, : max(1, int(round(cfg.baseline_s * cfg.fs_hz)))].mean(axis=1, keepdims=True)
     if cfg.recipe == "centred":
-        return LeadBeats(beats_mv, beats_mv, r_peaks, rr_s, rr_next_s, dropped)
+        return LeadBeats(beats_mv, beats_mv, r_peaks, rr_s, rr_next_s, dropped, dropped_late)
     if cfg.recipe == "bounded":  # sample j lies at R - pre + j: the next beat's window starts at j = its RR
         beats = np.where(np.arange(length)[None, :] < rr_next[:, None], beats_mv, 0.0)
-        return LeadBeats(beats, beats_mv, r_peaks, rr_s, rr_next_s, dropped)
+        return LeadBeats(beats, beats_mv, r_peaks, rr_s, rr_next_s, dropped, dropped_late)
     # kachuee: normalise each 10 s window to [0, 1], keep rr_factor x the window's median RR, zero-pad
     resampled = resample_poly(conditioned, ratio.numerator, ratio.denominator)  # for the windows' min and max
     window = int(10 * cfg.fs_hz)
@@ -165,7 +166,7 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
     # a beat may run into the next 10 s window; it keeps its own window's scale, clipped to [0, 1]
     beats = np.clip((beats_mv - lo[win][:, None]) / scale[:, None], 0.0, 1.0)
     beats[np.arange(length)[None, :] >= keep[:, None]] = 0.0
-    return LeadBeats(beats, beats_mv, r_peaks, rr_s, rr_next_s, dropped)
+    return LeadBeats(beats, beats_mv, r_peaks, rr_s, rr_next_s, dropped, dropped_late)
 
 
 def beat_quality(beats_mv: np.ndarray, rr_s: np.ndarray, cfg: BeatConfig) -> np.ndarray:
@@ -332,10 +333,9 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
         for j, lead in enumerate(leads):
             cut = cut_beats(signal[:, j], rec.fs_hz, cfg, reference)
             r_peaks, rr = cut.r_peaks, cut.rr_s
-            # a window is much shorter than a record: a dropped beat lies near one end, and the half says which
-            edge = [EDGE_REASONS[int(r > len(signal) // 2)] for r in cut.dropped]
             rejects += [
-                Reject(f"{rec.record}:{lead}@{r}", e, routine=True) for r, e in zip(cut.dropped, edge, strict=True)
+                Reject(f"{rec.record}:{lead}@{r}", EDGE_REASONS[int(late)], routine=True)
+                for r, late in zip(cut.dropped, cut.dropped_late, strict=True)
             ]
             reasons = beat_quality(cut.beats_mv, rr, cfg)
             if true_factors is not None:

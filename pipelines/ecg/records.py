@@ -138,14 +138,14 @@ def ingest_records(source: str | Path, only: list[str] | None = None) -> tuple[p
     controls_file = source / "CONTROLS"
     controls = set(controls_file.read_text(errors="replace").split()) if controls_file.is_file() else set()
     rows, rejects = [], []
-    listed = list_records(source)
+    records = only if only is not None else list_records(source)
     if only is None and (source / "RECORDS").is_file():  # a record dropped in without its line in RECORDS
         headers = {str(p.relative_to(source).with_suffix("")) for p in source.rglob("*.hea")}
         rejects += [
             Reject(record, "not listed in RECORDS (a .hea file in the source directory): add its name to RECORDS")
-            for record in sorted(headers - set(listed))
+            for record in sorted(headers - set(records))
         ]
-    for record in only if only is not None else listed:
+    for record in records:
         try:
             safe_record_name(record)
         except IngestError as e:
@@ -174,13 +174,16 @@ def read_signal(source: str | Path, record: str, leads: list[str] | None = None)
     path = str(Path(source) / record)
     try:
         header = wfdb.rdheader(path)
-        names = [n.lower() for n in header.sig_name]
+        # a lead whose signal file is missing is not in the record (ingest keeps a record for its other files)
+        index = {name.lower(): i for i, (name, file) in enumerate(zip(header.sig_name, header.file_name, strict=True))
+                 if (Path(path).parent / file).is_file()}  # fmt: skip
+        names = list(index)
         if leads is not None:
-            missing = [lead for lead in leads if lead.lower() not in names]
+            missing = [lead for lead in leads if lead.lower() not in index]
             if missing:
                 raise IngestError(f"{record}: lead(s) {missing} not in record (has {names})")
         # only the wanted channels: wfdb then reads only their signal files (a .dat without its .xyz is readable)
-        channels = list(range(len(names))) if leads is None else [names.index(lead.lower()) for lead in leads]
+        channels = list(index.values()) if leads is None else [index[lead.lower()] for lead in leads]
         rec = wfdb.rdrecord(path, physical=True, channels=channels)
     except IngestError:
         raise
