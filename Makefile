@@ -23,10 +23,12 @@ $(DVC_VENV)/.installed: constraints-dvc.txt
 	$(DVC_VENV)/bin/pip install -q -c constraints-dvc.txt dvc
 	touch $@
 
-# the local instance: gpu pool limit, pipelines' progress logs in the run logs (infra/dagster.yaml)
-$(DAGSTER_HOME)/dagster.yaml: infra/dagster.yaml
+# the local instance: gpu pool limit, pipelines' progress logs in the run logs (infra/dagster.yaml). Its sqlite
+# storages are created here, once and under a lock: `make ui` and `make demo` started together on a fresh clone would
+# otherwise both create them, and a store stamped twice by alembic cannot be opened again.
+$(DAGSTER_HOME)/dagster.yaml: infra/dagster.yaml | $(VENV)/.installed
 	mkdir -p $(DAGSTER_HOME)
-	cp infra/dagster.yaml $@
+	flock $(DAGSTER_HOME)/.init.lock sh -c 'cp infra/dagster.yaml $@ && $(PY) -c "import dagster; dagster.DagsterInstance.get().dispose()"'
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m assets.demo

@@ -44,9 +44,12 @@ def test_a_killed_run_is_failed_its_slot_freed_and_the_rerun_completes(tmp_path)
     script = tmp_path / "pooled.py"
     script.write_text(POOLED)
     env = {**os.environ, "DAGSTER_HOME": str(home), "SLEEP_S": "600"}
+    # open the instance before the run's process does: two processes creating the same fresh sqlite
+    # storages at once can both stamp its alembic version, and every later open then fails
+    instance = dg.DagsterInstance.from_config(str(home))
     proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path)
     try:
-        with dg.DagsterInstance.from_config(str(home)) as instance:
+        with instance:
             deadline = time.monotonic() + 120
             while not claimed(instance):
                 assert proc.poll() is None and time.monotonic() < deadline, "the run never took the pool's slot"
