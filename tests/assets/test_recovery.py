@@ -81,3 +81,17 @@ def test_a_killed_run_is_failed_its_slot_freed_and_the_rerun_completes(tmp_path)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_make_creates_the_instance_once_when_ui_and_demo_start_together(tmp_path):
+    """`make ui` and `make demo` started together on a fresh clone: three makes of the instance at once leave
+    storages that open (unlocked, two processes creating them both stamp alembic and every later open fails)."""
+    home = tmp_path / "dagster_home"
+    cmd = ["make", "-s", "-C", str(REPO), f"DAGSTER_HOME={home}", f"{home}/dagster.yaml"]
+    makes = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    outs = [make.communicate(timeout=120)[0] for make in makes]
+    assert [make.returncode for make in makes] == [0, 0, 0], outs
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_runs() == []  # the run storage opens
+        assert instance.event_log_storage.get_concurrency_info("gpu").limit == 1  # the project's pool limit
+        assert instance.schedule_storage.all_instigator_state() == []  # the storage a double stamp broke
