@@ -16,7 +16,7 @@ from scipy.stats import ortho_group
 
 from pipelines.evaluation.dci import dci, dci_scores, split_points
 from pipelines.evaluation.mig import mig
-from pipelines.evaluation.modularity import modularity, modularity_score
+from pipelines.evaluation.modularity import _one_vs_rest_auc, modularity, modularity_score
 from pipelines.evaluation.sap import sap
 from pipelines.evaluation.unsupervised import (
     active_units,
@@ -112,6 +112,19 @@ def test_noise_codes_score_near_zero_and_chance(cases, factors):
     scores = dci(noise, factors, n_estimators=TREES)
     assert scores["dci_informativeness_test"] < 0.1  # 20 equally likely bins: chance is 0.05
     assert abs(modularity(noise, factors)["explicitness_test"] - 0.5) < 0.05
+
+
+def test_explicitness_auc_is_sklearns_roc_auc_with_ties_and_absent_classes():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 5, size=300)
+    labels[labels == 3] = 2  # class 3 has no point: skipped, as class 4's all-or-none would be
+    proba = np.round(rng.uniform(size=(300, 5)), 1)  # rounded: many ties
+    proba[:, 1] += 0.3 * (labels == 1)  # one class well separated
+    expected = np.mean([roc_auc_score(labels == c, proba[:, c]) for c in (0, 1, 2, 4)])
+    assert _one_vs_rest_auc(labels, proba, np.arange(5)) == pytest.approx(expected, abs=1e-12)
+    assert np.isnan(_one_vs_rest_auc(np.zeros(10, int), proba[:10, :1], np.array([0])))
 
 
 def test_sap_on_discrete_factors_uses_held_out_svm_accuracy():
