@@ -13,7 +13,7 @@ from pipelines.dataset import TrainingSet
 from pipelines.quarantine import Reject
 from pipelines.storage import exclusive
 from pipelines.validation.expectations import SuiteResult
-from pipelines.validation.samples import SampleChecksConfig, validate_samples
+from pipelines.validation.samples import SampleChecksConfig, train_gate, validate_samples
 from pipelines.versioning import file_md5
 from pipelines.workspace import Workspace
 
@@ -70,7 +70,7 @@ def samples_result(ws: Workspace, section: str, name: str, data: TrainingSet, ou
     }
     failed = [f"{c['expectation']} on {c['columns']} ({c['unexpected_count']} rows)" for c in suite.checks
               if not c["success"] and c["expectation"] != "min_train_samples"]  # fmt: skip
-    gate = f"{counts['train']} train samples, need {cfg.min_train_samples}"
+    gate = train_gate(counts["train"], cfg)
     return StageResult(
         out,
         counts,

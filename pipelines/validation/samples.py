@@ -48,9 +48,14 @@ def validate_samples(name: str, data: TrainingSet, cfg: SampleChecksConfig) -> S
     result.checks.append(
         {
             "expectation": "min_train_samples",
-            "columns": f"split: {n_train} train samples, need {cfg.min_train_samples}",
+            "columns": f"split: {train_gate(n_train, cfg)}",
             "success": n_train >= cfg.min_train_samples,
             "unexpected_count": 0,  # a count of the whole set, not of failing rows
         }
     )
     return result
+
+
+def train_gate(n_train: int, cfg: SampleChecksConfig) -> str:
+    """What the min_train_samples check saw against what it needs, as its result and the stage's gate say it."""
+    return f"{n_train} train samples, need {cfg.min_train_samples}"
