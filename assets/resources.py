@@ -12,10 +12,14 @@ from pipelines.errors import TrackingError
 from pipelines.tracking import Tracker, tracker_for
 from pipelines.workspace import Workspace
 
+HELD = "dvc_commit_held"  # metadata key: the dvc.yaml stages an asset wrote but did not commit
+
 
 class WorkspaceResource(dg.ConfigurableResource):
     """The project root whose data/ the assets write, and its params.yaml. When the root is a DVC project, each
-    asset commits its outputs to DVC (`dvc_commit`), so that `dvc status` is clean after a Dagster run."""
+    asset commits its outputs to DVC (`dvc_commit`), so that `dvc status` is clean after a Dagster run; with
+    `dvc_commit` off, each names the stages it holds back in its metadata (`dvc_commit_held`) for the caller to
+    commit."""
 
     root: str = "."
     params: str = ""  # default: <root>/params.yaml
@@ -29,8 +33,10 @@ class WorkspaceResource(dg.ConfigurableResource):
         """Commit the outputs of dvc.yaml's `stages` (what the asset just wrote); metadata saying what happened.
         A failed commit is a warning in the run log, not a failed asset: the data are written either way."""
         root = self.workspace().root
-        if not self.dvc_commit or not versioning.is_dvc_project(root):
+        if not versioning.is_dvc_project(root):
             return {}
+        if not self.dvc_commit:
+            return {HELD: ", ".join(stages)}
         try:
             versioning.commit(root, list(stages))
         except TrackingError as e:
