@@ -6,14 +6,14 @@ import os
 
 import dagster as dg
 
-from assets import btc, distributed, ecg, models
+from assets import distributed, models
+from assets.data import DATA_ASSETS
+from assets.models import MODEL_ASSETS
 from assets.recovery import dead_run_sensor
 from assets.resources import default_resources
 from assets.schedules import weekly_retrain
 from assets.sensors import DATA_JOBS, automation_sensor, inbox_sensor
 
-DATA_ASSETS = [*ecg.ECG_ASSETS, *btc.BTC_ASSETS]
-MODEL_ASSETS = [asset for family in models.MODELS.values() for asset in family]
 ALL_ASSETS = [*DATA_ASSETS, *MODEL_ASSETS, models.sweep_report]
 
 data_job = dg.define_asset_job("data_job", selection=DATA_ASSETS, description="ingest, validate, segment")

@@ -11,8 +11,8 @@ import time
 
 import dagster as dg
 
-from assets.definitions import ALL_ASSETS, DATA_ASSETS, MODEL_ASSETS
-from assets.models import sweep_report, train_grid_job
+from assets.definitions import ALL_ASSETS, DATA_ASSETS
+from assets.models import EVALUATION_ASSETS, sweep_report, train_grid_job
 from assets.partitions import CONFIGS
 from assets.recovery import release_dead_runs
 from assets.resources import HELD, WorkspaceResource, default_resources
@@ -20,8 +20,9 @@ from assets.resources import HELD, WorkspaceResource, default_resources
 
 def materialize_all(resources: dict, instance: dg.DagsterInstance | None = None, partition_keys=None) -> list:
     """Materialize the data assets, train every (or the given) config x seed of both datasets in one vectorised
-    pass per dataset (`train_grid_job`), materialize each config partition's model assets (the models then up to
-    date), then the report. Returns the results of every run; raises if one fails.
+    pass per dataset (`train_grid_job`, which records a materialization of every model partition it trained), then
+    each config partition's evaluation assets (traversals and metrics), then the report. Returns the results of
+    every run; raises if one fails.
 
     The data and model assets' DVC commits are held back and made in one `dvc commit` after the last partition:
     one DVC process instead of one per asset (~1.3 s each; 38 stages in the demo's 5 configs x 2 datasets)."""
@@ -34,7 +35,9 @@ def materialize_all(resources: dict, instance: dg.DagsterInstance | None = None,
     for i, key in enumerate(keys, 1):
         logging.getLogger("assets.demo").info("config %d/%d: %s", i, len(keys), key)
         runs.append(
-            dg.materialize(ALL_ASSETS, selection=MODEL_ASSETS, partition_key=key, resources=held, instance=instance)
+            dg.materialize(
+                ALL_ASSETS, selection=EVALUATION_ASSETS, partition_key=key, resources=held, instance=instance
+            )
         )
     stages = held_stages(runs)  # what the assets wrote, as each names it in its metadata
     if stages:  # (none outside a DVC project; and `dvc commit` without stages would commit every stage)

@@ -5,11 +5,11 @@ and records a materialization of each `<dataset>_beta_vae_model` partition train
 import sys
 
 import dagster as dg
-import torch
 
 from assets.models import GPU_POD, MODELS, model_materialization
 from assets.resources import TrackingResource, WorkspaceResource
 from pipelines import stages
+from pipelines.stages import model_stage
 
 
 class DistributedRequest(dg.Config):
@@ -27,6 +27,8 @@ def train_distributed(
     tracking: TrackingResource,
     pipes: dg.PipesSubprocessClient,
 ):
+    import torch  # used only here, to count the node's GPUs
+
     ws = workspace.workspace()
     tracker = tracking.tracker(ws.root)
     nproc = config.nproc_per_node or max(torch.cuda.device_count(), 1)
@@ -36,12 +38,10 @@ def train_distributed(
     env = {"BVAE_ROOT": str(ws.root), "BVAE_PARAMS": str(ws.params_path), "MLFLOW_TRACKING_URI": tracker.uri}
     invocation = pipes.run(command=command, context=context, env=env)
     [report] = invocation.get_custom_messages()
-    # the partitions are up to date now: their results come back from run.json, without training
-    results = stages.train_grid(ws, config.dataset, tracker, report["configs"])
-    dvc = workspace.commit_to_dvc(*(f"train@{config.dataset}-{name}" for name in report["trained"]))
-    for name, result in results.items():
-        result.extra["reused"] = name not in report["trained"]
-        yield model_materialization(MODELS[config.dataset][0], name, result, config.dataset, tracking, tracker, dvc)
+    dvc = workspace.commit_to_dvc(*(model_stage("train", config.dataset, name) for name in report["trained"]))
+    for name in report["configs"]:  # what torchrun trained or found up to date, read back from run.json
+        result = stages.trained_result(ws, config.dataset, name, reused=name not in report["trained"])
+        yield model_materialization(MODELS[config.dataset].model, name, result, config.dataset, tracking, tracker, dvc)
     context.log.info("%s: %d partition(s) trained on %d process(es)", config.dataset, len(report["trained"]), nproc)
     yield dg.Output(None)
 

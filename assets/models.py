@@ -2,14 +2,16 @@
 and metrics; and the sweep report over all of them. A dataset's models depend on its own training set only, so new
 ECG data retrain the ECG partitions and leave the exchange ones alone (and the reverse)."""
 
+from typing import NamedTuple
+
 import dagster as dg
 
-from assets.btc import price_windows
-from assets.ecg import heartbeats
+from assets.data import DATA
 from assets.partitions import UPDATE_WHEN_UPSTREAM_CHANGES, config_partitions
 from assets.resources import TrackingResource, WorkspaceResource
 from assets.results import image_md, materialize_result, metadata
 from pipelines import stages
+from pipelines.stages import model_stage
 
 # On Kubernetes (infra/helm, the k8s executor), a training step's pod asks for a GPU node; inert elsewhere.
 GPU_POD = {
@@ -27,13 +29,18 @@ class TrainRequest(dg.Config):
     force: bool = False  # retrain even when data and config are unchanged (otherwise the last run is reused)
 
 
-def model_assets(dataset: str, training_set: dg.AssetsDefinition) -> list[dg.AssetsDefinition]:
-    """The model, traversals and metrics assets of one dataset, partitioned by beta/C config."""
-    group = f"{dataset}_models"
+class ModelAssets(NamedTuple):
+    """A dataset's model assets, each partitioned by beta/C config."""
 
+    model: dg.AssetsDefinition
+    traversals: dg.AssetsDefinition
+    metrics: dg.AssetsDefinition
+
+
+def _model_asset(dataset: str, training_set: dg.AssetsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"{dataset}_beta_vae_model",
-        group_name=group,
+        group_name=f"{dataset}_models",
         partitions_def=config_partitions,
         automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
         deps=[training_set],
@@ -51,8 +58,16 @@ def model_assets(dataset: str, training_set: dg.AssetsDefinition) -> list[dg.Ass
         ws = workspace.workspace()
         tracker = tracking.tracker(ws.root)
         result = stages.train(ws, dataset, context.partition_key, tracker, force=config.force)
-        dvc = workspace.commit_to_dvc(f"train@{dataset}-{context.partition_key}")
+        dvc = workspace.commit_to_dvc(model_stage("train", dataset, context.partition_key))
         return materialize_result(result, **_model_metadata(result, dataset, tracking, tracker), **dvc)
+
+    return model
+
+
+def model_assets(dataset: str, training_set: dg.AssetsDefinition) -> ModelAssets:
+    """The model, traversals and metrics assets of one dataset, partitioned by beta/C config."""
+    group = f"{dataset}_models"
+    model = _model_asset(dataset, training_set)
 
     @dg.asset(
         name=f"{dataset}_disentanglement_metrics",
@@ -69,10 +84,9 @@ def model_assets(dataset: str, training_set: dg.AssetsDefinition) -> list[dg.Ass
         metrics); the median seed's latent-vs-factor correlations and prior samples as images."""
         ws = workspace.workspace()
         result = stages.metrics(ws, dataset, context.partition_key, tracking.tracker(ws.root))
-        correlations, prior = result.extra["figures"]
-        dvc = workspace.commit_to_dvc(f"metrics@{dataset}-{context.partition_key}")
-        return materialize_result(result, factor_correlations=image_md(correlations), prior_samples=image_md(prior),
-                                  **dvc)  # fmt: skip
+        dvc = workspace.commit_to_dvc(model_stage("metrics", dataset, context.partition_key))
+        return materialize_result(result, factor_correlations=image_md(result.figures.correlations),
+                                  prior_samples=image_md(result.figures.prior), **dvc)  # fmt: skip
 
     @dg.asset(
         name=f"{dataset}_traversals",
@@ -89,24 +103,25 @@ def model_assets(dataset: str, training_set: dg.AssetsDefinition) -> list[dg.Ass
         an MLflow artifact)."""
         ws = workspace.workspace()
         result = stages.traversals(ws, dataset, context.partition_key, tracking.tracker(ws.root))
-        dvc = workspace.commit_to_dvc(f"traversals@{dataset}-{context.partition_key}")
+        dvc = workspace.commit_to_dvc(model_stage("traversals", dataset, context.partition_key))
         return materialize_result(result, preview=image_md(result.output), **dvc)
 
-    return [model, traversals, disentanglement_metrics]
+    return ModelAssets(model, traversals, disentanglement_metrics)
 
 
-MODELS = {"ecg": model_assets("ecg", heartbeats), "btc": model_assets("btc", price_windows)}
+MODELS = {dataset: model_assets(dataset, chain.training_set) for dataset, chain in DATA.items()}
+MODEL_ASSETS = [asset for family in MODELS.values() for asset in family]
+EVALUATION_ASSETS = [asset for family in MODELS.values() for asset in (family.traversals, family.metrics)]
 
 
-def _model_metadata(result: stages.StageResult, dataset: str, tracking: TrackingResource, tracker) -> dict:
-    run_id = result.extra["run_id"]
+def _model_metadata(result: stages.TrainResult, dataset: str, tracking: TrackingResource, tracker) -> dict:
     return {
-        "mlflow_run_id": run_id,
-        "mlflow_run": dg.MetadataValue.url(tracking.run_link(tracker, run_id)),
+        "mlflow_run_id": result.run_id,
+        "mlflow_run": dg.MetadataValue.url(tracking.run_link(tracker, result.run_id)),
         "registered_model": f"{dataset}-beta-vae",
-        "model_version": result.extra["model_version"],
-        "data_md5": result.extra["data_md5"],
-        "reused_previous_run": result.extra["reused"],
+        "model_version": result.model_version,
+        "data_md5": result.data_md5,
+        "reused_previous_run": result.reused,
     }
 
 
@@ -137,9 +152,9 @@ def train_sweep_grid(
     tracker = tracking.tracker(ws.root)
     for dataset in config.datasets:
         results = stages.train_grid(ws, dataset, tracker, config.configs or None, force=config.force)
-        dvc = workspace.commit_to_dvc(*(f"train@{dataset}-{name}" for name in results))
+        dvc = workspace.commit_to_dvc(*(model_stage("train", dataset, name) for name in results))
         for name, result in results.items():
-            yield model_materialization(MODELS[dataset][0], name, result, dataset, tracking, tracker, dvc)
+            yield model_materialization(MODELS[dataset].model, name, result, dataset, tracking, tracker, dvc)
         context.log.info("%s: %d partitions trained or up to date", dataset, len(results))
     yield dg.Output(None)
 
@@ -151,7 +166,7 @@ def train_grid_job():
 
 @dg.asset(
     group_name="report",
-    deps=[asset for family in MODELS.values() for asset in family[1:]],
+    deps=EVALUATION_ASSETS,
     kinds={"html"},
     automation_condition=UPDATE_WHEN_UPSTREAM_CHANGES,
 )
@@ -159,11 +174,10 @@ def sweep_report(workspace: WorkspaceResource, tracking: TrackingResource) -> dg
     """One HTML page comparing every beta/C run per dataset; sets the MLflow `champion` alias (highest MIG)."""
     ws = workspace.workspace()
     result = stages.report(ws, tracking.tracker(ws.root))
-    figures = result.extra["figures"]
     return materialize_result(
         result,
-        champions=str(result.extra["champions"]),
-        recon_vs_disentanglement=image_md(figures["scatter"]),
-        kl_per_latent=image_md(figures["kl_heatmap"]),
+        champions=str(result.champions),
+        recon_vs_disentanglement=image_md(result.figures.scatter),
+        kl_per_latent=image_md(result.figures.kl_heatmap),
         **workspace.commit_to_dvc("report"),
     )

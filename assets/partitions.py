@@ -1,17 +1,17 @@
 """Partitions of the model assets: one key per beta/C config (entry of params.yaml `sweep`); each dataset has its
 own family of model assets (assets/models.py).
 
-The configs are read once, when the code location loads, from $BVAE_PARAMS or <$BVAE_ROOT or cwd>/params.yaml.
+The configs are read once, when the code location loads, from the params file every resource reads too
+(`Workspace.from_env()`: $BVAE_PARAMS or <$BVAE_ROOT or cwd>/params.yaml).
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.config import load_sweep
 from pipelines.workspace import Workspace
 
-CONFIGS = [c.name for c in load_sweep(Workspace.from_env().params_path)]
+CONFIGS = [c.name for c in Workspace.from_env().params.sweep]
 
 config_partitions = dg.StaticPartitionsDefinition(CONFIGS)
 

@@ -17,7 +17,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
 
 from pipelines.storage import process_alive
 
@@ -28,7 +27,7 @@ UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.Dags
 
 def run_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
     """The process id the run's executor logged (in-process: the run itself; multiprocess: the parent)."""
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         data = entry.dagster_event.engine_event_data if entry.dagster_event else None
         pid = data.metadata.get("pid") if data else None
         if pid is not None:

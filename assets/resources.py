@@ -8,8 +8,9 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines import versioning
-from pipelines.errors import TrackingError
+from pipelines.errors import VersioningError
 from pipelines.tracking import Tracker, tracker_for
+from pipelines.tracking_store import set_mlflow_http_retries
 from pipelines.workspace import Workspace
 
 HELD = "dvc_commit_held"  # metadata key: the dvc.yaml stages an asset wrote but did not commit
@@ -39,7 +40,7 @@ class WorkspaceResource(dg.ConfigurableResource):
             return {HELD: ", ".join(stages)}
         try:
             versioning.commit(root, list(stages))
-        except TrackingError as e:
+        except VersioningError as e:
             dg.get_dagster_logger().warning("outputs not committed to DVC (dvc status will show them): %s", e)
             return {"dvc_commit": f"failed: {e}"}
         return {"dvc_commit": ", ".join(stages)}
@@ -52,6 +53,7 @@ class TrackingResource(dg.ConfigurableResource):
     ui_url: str = ""  # the MLflow UI, for run links in metadata; empty: $MLFLOW_UI_URL or where `make mlflow` serves
 
     def tracker(self, root: Path) -> Tracker:
+        set_mlflow_http_retries()  # MLflow reads its retry settings from the environment only
         return tracker_for(root, self.tracking_uri)
 
     def run_link(self, tracker: Tracker, run_id: str) -> str:
@@ -60,8 +62,11 @@ class TrackingResource(dg.ConfigurableResource):
 
 
 def default_resources() -> dict:
+    """The resources of `make demo` and `make ui`: the project and params file of the environment (the same
+    `Workspace.from_env()` the partitions and schedules read), MLflow, and Pipes for torchrun."""
+    ws = Workspace.from_env()
     return {
-        "workspace": WorkspaceResource(root=os.environ.get("BVAE_ROOT", ".")),
+        "workspace": WorkspaceResource(root=str(ws.root), params=str(ws.params_path)),
         # $MLFLOW_TRACKING_URI is read where it is used, not copied into the resource's config: a password in it
         # never shows in the Dagster UI or the run config
         "tracking": TrackingResource(),

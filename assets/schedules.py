@@ -4,23 +4,11 @@ always be switched on or off in the Dagster UI)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import dagster as dg
 
 from assets.models import train_grid_job
-from pipelines.config import load_params
+from pipelines.params import OperationsConfig
 from pipelines.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class OperationsConfig:
-    weekly_retrain: bool = False  # start the weekly schedule switched on
-    retrain_cron: str = "0 3 * * 1"  # Mondays 03:00
-    timezone: str = "UTC"
-    inbox_sensor: bool = True  # start the inbox sensor switched on (assets/sensors.py)
-    inbox_interval_s: int = 30  # seconds between its looks at the source directories
-    automation: bool = True  # start the automation sensor switched on: new data -> the assets below it re-run
 
 
 def weekly_retrain_schedule(cfg: OperationsConfig) -> dg.ScheduleDefinition:
@@ -35,5 +23,5 @@ def weekly_retrain_schedule(cfg: OperationsConfig) -> dg.ScheduleDefinition:
     )
 
 
-OPERATIONS = load_params(Workspace.from_env().params_path, "operations", OperationsConfig)
+OPERATIONS = Workspace.from_env().params.operations
 weekly_retrain = weekly_retrain_schedule(OPERATIONS)

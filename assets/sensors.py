@@ -13,16 +13,16 @@ import json
 
 import dagster as dg
 
-from assets.btc import BTC_ASSETS
-from assets.ecg import ECG_ASSETS
+from assets.data import DATA
 from assets.resources import WorkspaceResource
 from assets.schedules import OPERATIONS
 from pipelines import stages
 
 DATA_JOBS = {
-    "ecg": dg.define_asset_job("ecg_data_job", selection=ECG_ASSETS, description="ingest, validate, cut heartbeats"),
-    "btc": dg.define_asset_job("btc_data_job", selection=BTC_ASSETS, description="ingest, validate, cut windows"),
-}
+    dataset: dg.define_asset_job(f"{dataset}_data_job", selection=list(chain), description=f"{dataset}: ingest, "
+                                 f"validate, cut the training set ({chain.training_set.key.to_user_string()})")
+    for dataset, chain in DATA.items()
+}  # fmt: skip
 
 
 @dg.sensor(
@@ -36,9 +36,10 @@ def inbox_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResour
     seen = json.loads(context.cursor) if context.cursor else {}
     now, requests = {}, []
     for dataset, job in DATA_JOBS.items():
-        directory = stages.watched_source(ws, dataset)
-        if directory is None:
+        src = stages.source(ws, dataset)
+        if not src.watched:
             continue
+        directory = src.directory
         now[dataset] = stages.source_fingerprint(directory, stages.DATASET_SPECS[dataset].source_files)
         if seen.get(dataset) != now[dataset]:
             context.log.info("%s: new or changed files in %s", dataset, directory)

@@ -14,7 +14,8 @@ from dagster_pipes import open_dagster_pipes
 
 from pipelines import stages
 from pipelines.tracking import tracker_for
-from pipelines.vae.devices import init_distributed
+from pipelines.tracking_store import set_mlflow_http_retries
+from pipelines.vae.devices import flush_denormals_in_cpu_pool, init_distributed
 from pipelines.workspace import Workspace
 
 
@@ -25,17 +26,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    rank, world = init_distributed()
+    flush_denormals_in_cpu_pool()  # before torch runs parallel work in this process
+    set_mlflow_http_retries()  # MLflow reads its retry settings from the environment only
+    world = init_distributed()
     ws = Workspace.from_env()
-    train = lambda: stages.train_grid(ws, args.dataset, tracker_for(ws.root), args.config, force=args.force)  # noqa: E731
-    if rank != 0:
+
+    def train() -> dict:
+        return stages.train_grid(ws, args.dataset, tracker_for(ws.root), args.config, args.force, world)
+
+    if world.rank != 0:
         train()
         return
     with open_dagster_pipes() as pipes:
-        pipes.log.info(f"{args.dataset}: data-parallel training on {world} process(es)")
+        pipes.log.info(f"{args.dataset}: data-parallel training on {world.size} process(es)")
         results = train()
-        trained = [name for name, result in results.items() if not result.extra["reused"]]
-        pipes.report_custom_message({"trained": trained, "configs": list(results), "world_size": world})
+        trained = [name for name, result in results.items() if not result.reused]
+        pipes.report_custom_message({"trained": trained, "configs": list(results), "world_size": world.size})
 
 
 if __name__ == "__main__":

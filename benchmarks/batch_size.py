@@ -18,7 +18,7 @@ import torch
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.mig import mig
 from pipelines.evaluation.summary import encode
-from pipelines.vae.devices import pick_device
+from pipelines.vae.devices import flush_denormals_in_cpu_pool, pick_device
 from pipelines.vae.losses import LossConfig, gaussian_recon, kl_per_latent
 from pipelines.vae.trainer import TrainConfig, train_vae
 
@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=50)
     args = parser.parse_args()
+    flush_denormals_in_cpu_pool()  # as the pipeline's entry points do, before torch runs
     data = TrainingSet.load(args.data)
     train, test = data.part("train"), data.part("test")
     base = TrainConfig(epochs=args.epochs, checkpoint_every=0)

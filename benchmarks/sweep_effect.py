@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from pipelines.config import load_sweep
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.baselines import fit_baselines, linear_baselines
 from pipelines.evaluation.summary import EvalConfig, encode, probe_scores, summarize_model
-from pipelines.vae.devices import pick_device
+from pipelines.params import Params
+from pipelines.vae.devices import flush_denormals_in_cpu_pool, pick_device
 from pipelines.vae.regularizers import LossConfig
 from pipelines.vae.trainer import TrainConfig, train_grid
 
@@ -59,14 +59,15 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=0.1)
     parser.add_argument("--wide", action="store_true", help="more configs of each kind than params.yaml's sweep")
     args = parser.parse_args()
-    grid = WIDE if args.wide else load_sweep("params.yaml")
+    flush_denormals_in_cpu_pool()  # as the pipeline's entry points do, before torch runs
+    grid = WIDE if args.wide else list(Params.load("params.yaml").sweep)
     data = TrainingSet.load(args.data)
     cfg = TrainConfig(epochs=args.epochs, recon_sigma=args.sigma, checkpoint_every=0)
     scores: dict[str, list[dict]] = {c.name: [] for c in grid}
     t0 = time.perf_counter()
     seeds = list(range(args.seeds))
     test = data.part("test")
-    for g, (model, _) in enumerate(train_grid(data.part("train").x, cfg, grid, seeds=seeds)):
+    for g, (model, _) in enumerate(train_grid(data.part("train").x, cfg, grid, seeds=seeds).values()):
         summary = summarize_model(model, data, EvalConfig()) | probe_scores(model, data)
         summary |= rho_per_factor(encode(model, test.x)[0], test.factors, test.factor_names)
         scores[grid[g // len(seeds)].name].append(summary)

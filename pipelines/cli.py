@@ -54,28 +54,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     ws = Workspace.from_env()
+    world = None  # this process's rank and the number of processes, computed once (torchrun)
     if args.stage in ("train", "train-grid"):
-        from pipelines.vae.devices import init_distributed
+        from pipelines.vae.devices import flush_denormals_in_cpu_pool, init_distributed
 
-        rank, world = init_distributed()  # a no-op unless started by torchrun
-        if world > 1:
-            log.info("data-parallel training: process %d of %d", rank, world)
+        flush_denormals_in_cpu_pool()  # before torch runs parallel work in this process
+        world = init_distributed()  # a no-op unless started by torchrun
+        if world.size > 1:
+            log.info("data-parallel training: process %d of %d", world.rank, world.size)
     try:
         if args.stage in DATA_STAGES:
             return _report(args.stage, DATA_STAGES[args.stage](ws))
         from pipelines.tracking import tracker_for
+        from pipelines.tracking_store import set_mlflow_http_retries
 
+        set_mlflow_http_retries()  # MLflow reads its retry settings from the environment only
         tracker = tracker_for(ws.root)
         if args.stage == "report":
             return _report("report", stages.report(ws, tracker))
         if args.stage == "train-grid" and args.dataset:
-            results = stages.train_grid(ws, args.dataset, tracker, args.config, force=args.force)
+            results = stages.train_grid(ws, args.dataset, tracker, args.config, args.force, world)
             return max((_report(f"train {name}", result) for name, result in results.items()), default=0)
         if not (args.dataset and args.config and len(args.config) == 1):
             parser.error(f"{args.stage} needs --dataset and one --config")
         config = args.config[0]
         if args.stage == "train":
-            results = stages.train_grid(ws, args.dataset, tracker, [config], force=args.force)
+            results = stages.train_grid(ws, args.dataset, tracker, [config], args.force, world)
             return _report("train", results[config]) if results else 0  # torchrun: only rank 0 has results
         status = 0
         if args.stage in ("traversals", "evaluate"):

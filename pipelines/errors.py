@@ -22,7 +22,11 @@ class TrainingError(PipelineError):
 
 
 class TrackingError(PipelineError):
-    """MLflow or DVC failed."""
+    """MLflow failed: a tracking store that does not answer, or a call to it."""
+
+
+class VersioningError(PipelineError):
+    """DVC failed: not installed, or a command that exited with an error."""
 
 
 class StorageError(PipelineError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import logging
 import os
 import shutil
@@ -27,13 +28,18 @@ from pipelines.errors import StorageError
 log = logging.getLogger(__name__)
 
 
+@functools.cache
 def _umask() -> int:
+    """The process's umask (what open() and mkdir() apply), read at the first write rather than at import. Linux
+    (4.7+) shows it in /proc/self/status; elsewhere it can only be read by setting it and putting it back, which for
+    that moment leaves unmasked the files other threads create, so it is read once."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-FILE_MODE = 0o666 & ~_umask()  # what open() would have given; mkstemp makes files private (0600)
 
 
 def process_alive(pid: int) -> bool:
@@ -87,7 +93,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         with _storage_errors(path):
             yield tmp
-            os.chmod(tmp, FILE_MODE)
+            os.chmod(tmp, 0o666 & ~_umask())  # what open() would have given; mkstemp makes files private (0600)
             _fsync(tmp)
             os.replace(tmp, path)
     finally:

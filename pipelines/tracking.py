@@ -1,27 +1,20 @@
-"""The one module that talks to MLflow.
+"""The one module that talks to MLflow (tests/test_architecture.py); what needs no MLflow (the tracking URI and
+its masked password, the server's health check and retry settings, the names and tags of our experiments, models
+and runs, which runs are orphans) is in pipelines/tracking_store.py.
 
 One experiment per dataset (`<dataset>-beta-vae`), one run per (dataset, beta/C config) with all config as
 params, per-epoch metrics, artifacts (traversal PNG, metrics JSON) and the model, registered as a version of
-the model `<dataset>-beta-vae`. The tracking URI defaults to `sqlite:///<root>/mlflow.db`
-($MLFLOW_TRACKING_URI points elsewhere); artifacts of a local store go to `<root>/mlartifacts`.
+the model `<dataset>-beta-vae`. Artifacts of a local store go to `<root>/mlartifacts`.
 
 Models are logged with `serialization_format="pickle"`: MLflow 3's default export path (torch.export) is not
 needed and a state-dict-only model would not load without our code anyway; the pickle needs
 `pipelines.vae.model` importable, which it is wherever this project is installed.
 
-Credentials stay out of what is written: a password in the tracking URI (`postgresql://user:pw@host/db`) is
-masked in every log line, error message and file (`redact`); a tracking server that cannot be reached is a
-TrackingError naming the (masked) URI before any work starts, and every other MLflow failure is a TrackingError
-naming the operation. Requests to a server are retried a few times with back-off (MLflow's
-MLFLOW_HTTP_REQUEST_MAX_RETRIES, here 4 unless set) instead of MLflow's default of minutes.
+A tracking server that cannot be reached is a TrackingError naming the (masked) URI before any work starts;
+every other MLflow failure is a TrackingError naming the operation, the URI's password masked.
 
-A run records the host and process that trains it (tags `host`, `pid`). A process killed mid-training, or one
-whose store was unreachable when it failed, leaves its run RUNNING; the next training of that partition on the
-same host finds such runs whose process is gone and ends them as KILLED, tagged with the run that took over
-(`end_orphans`). A run from another host is left alone: its process cannot be checked from here.
-
-Longer than our other modules (~340 lines) by design: it is the only one that may import MLflow
-(tests/test_architecture.py), so every MLflow call the project makes is here.
+A process killed mid-training, or one whose store was unreachable when it failed, leaves its run RUNNING; the next
+training of that partition ends such runs as KILLED, tagged with the run that took over (`end_orphans`).
 """
 
 from __future__ import annotations
@@ -31,53 +24,30 @@ import functools
 import json
 import logging
 import os
-import socket
 import tempfile
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from pipelines.errors import PipelineError, TrackingError
-from pipelines.storage import process_alive
+from pipelines.tracking_store import (
+    EXPERIMENT_KIND,
+    EXPERIMENT_TAGS,
+    SOURCE_TAGS,
+    UI_VIEW,
+    check_server,
+    default_tracking_uri,
+    flatten,
+    model_name,
+    orphaned,
+    owner_tags,
+    redact,
+    scrub,
+)
 
 log = logging.getLogger(__name__)
-
-
-# MLflow 3's UI opens an experiment without a kind on its GenAI (traces) page, empty for training runs; this kind
-# opens it on the runs table, with their metrics and charts. Where the UI shows its GenAI / Model training switch
-# (3.17), the switch decides instead: links carry UI_VIEW, which sets it (the browser then keeps it).
-EXPERIMENT_KIND = "mlflow.experimentKind"
-EXPERIMENT_TAGS = {EXPERIMENT_KIND: "custom_model_development"}
-UI_VIEW = "workflowType=machine_learning"
-# what the runs table shows as their source: the entry point that trains (the git commit comes with system_tags)
-SOURCE_TAGS = {"mlflow.source.type": "LOCAL", "mlflow.source.name": "pipelines.stages.training"}
-
-
-def default_tracking_uri(root: str | Path) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
-
-
-def model_name(dataset: str) -> str:
-    return f"{dataset}-beta-vae"
-
-
-def _password(uri: str) -> str | None:
-    try:
-        return urlsplit(uri).password
-    except ValueError:  # not a URL (a bad port, say): nothing to mask
-        return None
-
-
-def redact(uri: str) -> str:
-    """`uri` with its password (if any) replaced by ***, fit for logs, errors and files."""
-    password = _password(uri)
-    if not password:
-        return uri
-    parts = urlsplit(uri)
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1)))
 
 
 def _named(method):
@@ -103,13 +73,11 @@ class Tracker:
         import mlflow
         from mlflow import MlflowClient
 
-        self.uri, self.where, self._password = uri, redact(uri), _password(uri)
+        self.uri, self.where = uri, redact(uri)
         self.artifact_root = Path(artifact_root).resolve() if artifact_root else None
         self._mlflow = mlflow
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "4")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         if uri.startswith(("http://", "https://")):
-            self._check_server()
+            check_server(uri)  # with MLflow's retry settings: the entry points set them (set_mlflow_http_retries)
         if uri.startswith("sqlite:///"):  # the client creates a new store's tables: two processes at once collide
             from pipelines.storage import exclusive
 
@@ -140,28 +108,7 @@ class Tracker:
 
     def scrub(self, text: str) -> str:
         """`text` with the tracking URI's password masked wherever it appears."""
-        return text.replace(self.uri, self.where).replace(self._password, "***") if self._password else text
-
-    def _check_server(self) -> None:
-        """Fail fast, before any training, when the tracking server does not answer its health check."""
-        import requests
-
-        retries = int(os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"])
-        backoff = float(os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"])
-        for attempt in range(retries + 1):  # as MLflow retries its own requests: a restarting server gets time
-            try:
-                requests.get(f"{self.uri.rstrip('/')}/health", timeout=10).raise_for_status()
-                return
-            except requests.RequestException as e:
-                error = e
-                if attempt < retries:
-                    log.warning("MLflow tracking server %s: %s; retrying", self.where, type(e).__name__)
-                    time.sleep(backoff * 2**attempt)
-        reason = self.scrub(f"{type(error).__name__}: {error}")[:300]
-        raise TrackingError(
-            f"MLflow tracking server {self.where} is not reachable ({reason}); start it, or set "
-            "MLFLOW_TRACKING_URI to one that runs (unset: a local sqlite store)"
-        ) from error
+        return scrub(text, self.uri)
 
     @_named
     def experiment_id(self, dataset: str) -> str:
@@ -190,7 +137,7 @@ class Tracker:
                     self.client.set_tag(run.info.run_id, key, value)
             return run.info.run_id
         run = self.client.create_run(exp, run_name=f"{dataset}-sweep", tags=tags)
-        self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in _flatten(params).items()])
+        self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in flatten(params).items()])
         return run.info.run_id
 
     @_named
@@ -198,26 +145,25 @@ class Tracker:
         self, dataset: str, config: str, params: dict, tags: dict | None = None, parent_run_id: str | None = None
     ) -> str:
         """A new run for one (dataset, config) partition, nested under `parent_run_id` when given."""
-        tags = {"dataset": dataset, "config": config, "host": socket.gethostname(), "pid": str(os.getpid()),
-                **SOURCE_TAGS, **(tags or {})}  # fmt: skip
+        tags = {"dataset": dataset, "config": config, **owner_tags(), **SOURCE_TAGS, **(tags or {})}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id  # what start_run(parent_run_id=) sets, without global state
         run = self.client.create_run(self.experiment_id(dataset), run_name=f"{dataset}-{config}", tags=tags)
-        self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in _flatten(params).items()])
+        self.client.log_batch(run.info.run_id, params=[_param(k, v) for k, v in flatten(params).items()])
         log.info("MLflow run %s for %s/%s at %s", run.info.run_id, dataset, config, self.where)
         return run.info.run_id
 
     @_named
     def end_orphans(self, dataset: str, successors: dict[str, str]) -> list[str]:
         """End as KILLED the runs of the partitions (dataset, config) in `successors` {config: new run id} left
-        RUNNING by a process of this host that no longer exists, each tagged `superseded_by` = its config's new
-        run; returns their ids."""
+        RUNNING by a process of this host that no longer exists (`orphaned`), each tagged `superseded_by` = its
+        config's new run; returns their ids."""
         running = self.client.search_runs([self.experiment_id(dataset)], filter_string="attributes.status = 'RUNNING'")
         ended = []
         for run in running:
             tags, run_id = run.data.tags, run.info.run_id
             successor = successors.get(tags.get("config", ""))
-            if successor in (None, run_id) or tags.get("host") != socket.gethostname() or _alive(tags.get("pid")):
+            if successor in (None, run_id) or not orphaned(tags):
                 continue
             self.client.set_tag(run_id, "superseded_by", successor)
             self.client.set_terminated(run_id, "KILLED")
@@ -248,7 +194,7 @@ class Tracker:
         now = int(1000 * time.time())
         scalars = [
             Metric(k, float(v), now, step or 0)
-            for k, v in _flatten(metrics).items()
+            for k, v in flatten(metrics).items()
             if isinstance(v, int | float | np.floating | np.integer) and np.isfinite(v)
         ]
         self.client.log_batch(run_id, metrics=scalars)
@@ -332,22 +278,6 @@ class Tracker:
     def run_url(self, run_id: str) -> str:
         run = self.client.get_run(run_id)
         return f"#/experiments/{run.info.experiment_id}/runs/{run_id}?{UI_VIEW}"
-
-
-def _alive(pid: str | None) -> bool:
-    """Whether process `pid` of this host exists (unknown counts as alive: its run is left alone)."""
-    return not (pid or "").isdigit() or process_alive(int(pid))
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out |= _flatten(v, f"{key}.")
-        else:
-            out[key] = v
-    return out
 
 
 def _param(key: str, value):

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pipelines.errors import TrackingError
+from pipelines.errors import VersioningError
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,12 @@ def dvc_executable(root: str | Path) -> str:
     for c in candidates:
         if c and Path(c).is_file():
             return c
-    raise TrackingError("DVC not found: run `make install` (creates .venv-dvc) or set DVC_BIN")
+    raise VersioningError("DVC not found: run `make install` (creates .venv-dvc) or set DVC_BIN")
 
 
 def dvc(root: str | Path, *args: str, timeout_s: float = 1800) -> str:
-    """Run `dvc <args>` in the repository at `root` (serialised by a lock file); returns stdout."""
+    """Run `dvc <args>` in the repository at `root` (serialised by a lock file); returns stdout. Raises
+    VersioningError with DVC's stderr when it fails, or when DVC is not installed."""
     from pipelines.storage import exclusive
 
     root = Path(root)
@@ -55,7 +56,7 @@ def dvc(root: str | Path, *args: str, timeout_s: float = 1800) -> str:
             [dvc_executable(root), *args], cwd=root, capture_output=True, text=True, timeout=timeout_s
         )
     if proc.returncode != 0:
-        raise TrackingError(f"dvc {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+        raise VersioningError(f"dvc {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     return proc.stdout
 
 

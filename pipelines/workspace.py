@@ -1,4 +1,5 @@
-"""Where every stage reads and writes: one object holding the project root and its params file.
+"""Where every stage reads and writes: one object holding the project root and its params file (`params`: the
+typed sections of that file, pipelines.params.Params).
 
 All generated files live under `<root>/data/` (git-ignored, tracked by DVC). The layout is fixed here so that
 the CLI (dvc.yaml), the Dagster assets and the tests agree on it.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipelines.params import Params
 
 
 def _under_data(*parts: str) -> property:
@@ -26,6 +29,11 @@ class Workspace:
         """Root from $BVAE_ROOT (default: the working directory); params from $BVAE_PARAMS or root/params.yaml."""
         root = Path(os.environ.get("BVAE_ROOT", ".")).resolve()
         return cls(root=root, params_path=Path(os.environ.get("BVAE_PARAMS", root / "params.yaml")).resolve())
+
+    @property
+    def params(self) -> Params:
+        """The params file's typed sections (read once per process, and again when the file changes)."""
+        return Params.load(self.params_path)
 
     @property
     def data(self) -> Path:

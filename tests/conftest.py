@@ -73,7 +73,10 @@ FAULT_AREAS: dict[str, int] = {}
 
 
 def pytest_configure(config):
+    from pipelines.tracking_store import set_mlflow_http_retries
+
     config.addinivalue_line("markers", "fault(area): one injected fault (area: ecg, exchange, training, tracking)")
+    set_mlflow_http_retries()  # as the entry points do: a test's tracker retries a dead server briefly
 
 
 @pytest.hookimpl(wrapper=True)

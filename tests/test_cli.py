@@ -58,7 +58,7 @@ def test_dvc_repro_runs_every_stage_in_a_fresh_copy_and_a_rerun_is_a_no_op(tmp_p
         monkeypatch.setenv(name, value)
     for name in ("BVAE_PARAMS", "MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID"):
         monkeypatch.delenv(name, raising=False)
-    dvc(root, "repro", timeout_s=900)  # pipelines.versioning raises TrackingError with DVC's stderr on failure
+    dvc(root, "repro", timeout_s=900)  # pipelines.versioning raises VersioningError with DVC's stderr on failure
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
     assert {"ecg-generate", "btc-generate", "heartbeats", "windows", "train@ecg-g1000_c25", "traversals@btc-g1000_c25",
             "metrics@btc-g1000_c25", "report"} <= set(lock)  # fmt: skip

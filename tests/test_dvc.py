@@ -1,7 +1,8 @@
 """DVC and Dagster together, in a fresh copy of the project: after Dagster runs, `dvc status` is clean and
 `dvc repro` has nothing to do; the DVC md5 of a training set is its Dagster data version and a tag of the MLflow
 runs trained from it; push, pull and checkout work against the default local remote; checking out an older data
-version and re-materializing reproduces that version's model metrics."""
+version and re-materializing reproduces that version's model metrics. A failed DVC command is a VersioningError,
+which an asset reports in its metadata instead of failing."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from assets.definitions import ALL_ASSETS
 from assets.demo import materialize_all
 from assets.models import MODELS
 from assets.resources import TrackingResource, WorkspaceResource
+from pipelines.errors import VersioningError
 from pipelines.tracking import tracker_for
-from pipelines.versioning import dvc, dvc_executable, file_md5
+from pipelines.versioning import commit, dvc, dvc_executable, file_md5
 from tests.conftest import REPO, TINY, project_copy, write_params
 
 CONFIG = "b16_c0"  # one partition of the repository's sweep keeps this test short
 BEATS = "data/ecg/training_set.npz"
-MODEL_NODE = MODELS["ecg"][0].key.to_python_identifier()
+MODEL_NODE = MODELS["ecg"].model.key.to_python_identifier()
 PARAMS = {**TINY, "sweep": {CONFIG: yaml.safe_load((REPO / "params.yaml").read_text())["sweep"][CONFIG]}}
 
 
@@ -73,7 +75,8 @@ def test_after_dagster_runs_dvc_is_clean_and_an_old_data_version_reproduces_its_
     assert v1_md5 == file_md5(root / BEATS)
     record = instance.get_latest_data_version_record(dg.AssetKey("heartbeats"))
     assert record.asset_materialization.tags["dagster/data_version"] == v1_md5
-    [model] = runs[2].asset_materializations_for_node(MODEL_NODE)  # runs[1]: the grid job that trained it
+    grid = runs[1].asset_materializations_for_node("train_sweep_grid")  # the grid job trained both datasets
+    [model] = [m for m in grid if m.asset_key == MODELS["ecg"].model.key]
     run_id = model.metadata["mlflow_run_id"].value
     assert tracker_for(root).client.get_run(run_id).data.tags["data_md5"] == v1_md5
 
@@ -106,12 +109,12 @@ def test_after_dagster_runs_dvc_is_clean_and_an_old_data_version_reproduces_its_
     assert file_md5(root / BEATS) == v1_md5
     force = {"ops": {MODEL_NODE: {"config": {"force": True}}}}
     again = dg.materialize(
-        ALL_ASSETS, selection=MODELS["ecg"], partition_key=CONFIG, resources=resources, instance=instance,
+        ALL_ASSETS, selection=list(MODELS["ecg"]), partition_key=CONFIG, resources=resources, instance=instance,
         run_config=force,
     )  # fmt: skip
     assert again.success
     assert (
-        again.asset_materializations_for_node(MODELS["ecg"][0].key.to_python_identifier())[0]
+        again.asset_materializations_for_node(MODELS["ecg"].model.key.to_python_identifier())[0]
         .metadata["reused_previous_run"]
         .value
         is False
@@ -119,3 +122,17 @@ def test_after_dagster_runs_dvc_is_clean_and_an_old_data_version_reproduces_its_
     reproduced = ecg_metrics(root)
     for key in ("recon_rmse", "kl_total", "mig", "active_units"):
         assert reproduced[key] == pytest.approx(v1[key], rel=1e-6), key
+
+
+def test_a_failed_dvc_command_is_a_versioning_error_and_a_warning_in_the_assets_metadata(tmp_path, monkeypatch):
+    fake = tmp_path / "fake-dvc"  # a DVC that fails as a broken cache would
+    fake.write_text("#!/bin/sh\necho 'ERROR: unexpected error - the cache is corrupt' >&2\nexit 255\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("DVC_BIN", str(fake))
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    reason = "dvc commit --force --quiet heartbeats failed (255): ERROR: unexpected error - the cache is corrupt"
+    with pytest.raises(VersioningError) as error:
+        commit(tmp_path, ["heartbeats"])
+    assert str(error.value) == reason
+    assert WorkspaceResource(root=str(tmp_path)).commit_to_dvc("heartbeats") == {"dvc_commit": f"failed: {reason}"}

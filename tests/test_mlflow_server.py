@@ -75,7 +75,7 @@ def server(tiny_ws):
 
 def test_the_sweep_runs_have_comparable_columns_in_the_mlflow_server(server):
     base, ws = server
-    configs = [c.name for c in stages.sweep(ws)]
+    configs = [c.name for c in ws.params.sweep]
     experiment = api(base, "experiments/get-by-name?experiment_name=ecg-beta-vae")["experiment"]
     runs = api(base, "runs/search", {"experiment_ids": [experiment["experiment_id"]], "max_results": 100})["runs"]
     tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]

@@ -16,8 +16,8 @@ import dagster as dg
 import psycopg2
 import pytest
 
+from assets.data import DATA
 from assets.definitions import ALL_ASSETS
-from assets.ecg import ECG_ASSETS
 from assets.models import MODELS
 from assets.resources import TrackingResource, WorkspaceResource
 from pipelines.tracking import tracker_for
@@ -84,12 +84,12 @@ def test_materializations_with_dagster_and_mlflow_storage_on_postgres(postgres, 
         "tracking": TrackingResource(tracking_uri=mlflow_uri),
     }
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        data = dg.materialize(ALL_ASSETS, selection=ECG_ASSETS, resources=resources, instance=instance)
-        model = dg.materialize(ALL_ASSETS, selection=MODELS["ecg"], partition_key=CONFIG, resources=resources,
+        data = dg.materialize(ALL_ASSETS, selection=list(DATA["ecg"]), resources=resources, instance=instance)
+        model = dg.materialize(ALL_ASSETS, selection=list(MODELS["ecg"]), partition_key=CONFIG, resources=resources,
                                instance=instance)  # fmt: skip
         assert data.success and model.success
         assert instance.get_latest_materialization_event(dg.AssetKey("heartbeats")) is not None
-        assert CONFIG in instance.get_materialized_partitions(MODELS["ecg"][0].key)
+        assert CONFIG in instance.get_materialized_partitions(MODELS["ecg"].model.key)
 
     # the rows are in Postgres, not in a local file
     assert count(port, "dagster", "SELECT count(*) FROM runs") == 2
@@ -99,7 +99,7 @@ def test_materializations_with_dagster_and_mlflow_storage_on_postgres(postgres, 
     )
     assert not (home / "history").exists() or not any((home / "history").rglob("*.db"))
     [run_id] = (
-        model.asset_materializations_for_node(MODELS["ecg"][0].key.to_python_identifier())[0]
+        model.asset_materializations_for_node(MODELS["ecg"].model.key.to_python_identifier())[0]
         .metadata["mlflow_run_id"]
         .value.split()
     )

@@ -1,59 +1,78 @@
-"""The report's judgement: the champion by median over seeds, and a verdict that claims an effect only beyond the
-spread over seeds and says plainly when nothing disentangles."""
+"""The report page as rendered: the champion highlighted, scores as "median [Q1, Q3]", the baselines under each
+dataset's table, the verdict and the champion criterion in words, the table also as CSV. The judgement itself
+(champion, verdict) is tested in tests/evaluation/test_selection.py."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.report.html import pick_champions, sweep_effect
-from pipelines.stages.evaluation import aggregate
+from pipelines.evaluation.scores import SCORE_LABELS
+from pipelines.evaluation.selection import CHAMPION_CRITERION, pick_champions, sweep_effect
+from pipelines.report.html import TABLE_COLUMNS, build_report
 
 
-def _row(config, mig, iqr, kind="tcvae", beta=6.0, seeds=5, dataset="ecg", headline="mig", udr=np.nan):
-    return {"dataset": dataset, "config": config, "kind": kind, "beta": beta, "mig": mig, "mig_iqr": list(iqr),
-            "seeds": seeds, "headline": headline, "udr": udr}  # fmt: skip
+def _png(path: Path) -> Path:
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + path.name.encode())
+    return path
 
 
-def _baseline(name, mig):
-    return {"dataset": "ecg", "config": name, "kind": "baseline", "mig": mig, "seeds": 1}
+def _row(tmp_path, config, mig, iqr, kind="tcvae", beta=6.0):
+    return {"dataset": "ecg", "config": config, "kind": kind, "beta": beta, "mig": mig, "mig_iqr": list(iqr),
+            "sap": np.nan, "seeds": 5, "headline": "mig", "factor_kind": "generative", "epochs": 3,
+            "kl_per_latent": [1.0, 0.1], "run_id": f"{config}-0123456789", "seed": 0,
+            "traversal_png": _png(tmp_path / f"{config}_traversals.png"),
+            "correlations_png": _png(tmp_path / f"{config}_correlations.png")}  # fmt: skip
 
 
-def test_an_effect_beyond_the_spread_is_claimed_and_an_overlapping_one_is_not():
-    group = pd.DataFrame([_row("b1_c0", 0.10, (0.08, 0.12), "beta", 1.0), _row("tc6", 0.40, (0.35, 0.45))])
-    base = pd.DataFrame([_baseline("PCA-10", 0.05), _baseline("FastICA-10", 0.38)])
-    text = sweep_effect(group, base)
-    assert text.startswith("Best median MIG: tc6 0.400 (IQR 0.350–0.450) over 5 seeds.")
-    assert "It beats b1_c0 0.100 (IQR 0.080–0.120), PCA-10 0.050 beyond the spread" in text
-    assert "does not beat FastICA-10 0.380 beyond that spread" in text and "no effect claimed" in text
-    below = sweep_effect(group, pd.DataFrame([_baseline("PCA-10", 0.47)]))
-    assert below.endswith("It stays below PCA-10 0.470: no config of the sweep beats it.")
+@pytest.fixture
+def report(tmp_path):
+    rows = [_row(tmp_path, "b1_c0", 0.10, (0.08, 0.12), "beta", 1.0), _row(tmp_path, "tc6", 0.40, (0.35, 0.45)),
+            _row(tmp_path, "tc10", 0.30, (0.30, 0.30))]  # fmt: skip
+    baselines = [{"dataset": "ecg", "config": "PCA-10", "kind": "baseline", "mig": 0.05, "seeds": 1}]
+    out = build_report(rows, tmp_path / "report", pick_champions(rows), baselines=baselines)
+    return rows, baselines, out.read_text()
 
 
-def test_nothing_disentangling_is_said_plainly():
-    group = pd.DataFrame([_row("b1_c0", 0.02, (0.01, 0.03), "beta", 1.0), _row("tc6", 0.05, (0.01, 0.08))])
-    assert sweep_effect(group) == "No run disentangles: the best median MIG is 0.050 (tc6), below 0.1."
+def test_the_champion_row_is_highlighted_and_the_baselines_follow(report):
+    _, _, page = report
+    assert "<tr class='best'><td>tc6</td>" in page and "<tr class='baseline'><td>PCA-10</td>" in page
+    assert page.index("<td>tc6</td>") < page.index("<td>PCA-10</td>")
 
 
-def test_one_seed_per_config_claims_nothing():
-    group = pd.DataFrame([_row("b1_c0", 0.10, (0.1, 0.1), "beta", 1.0, seeds=1), _row("tc6", 0.4, (0.4, 0.4), seeds=1)])
-    assert "no spread over seeds to judge an effect by" in sweep_effect(group)
+def test_a_score_with_a_spread_shows_its_quartiles(report):
+    _, _, page = report
+    assert "<td>0.4 [0.35, 0.45]</td>" in page and "<td>0.3</td>" in page  # tc10's seeds agree: no brackets
 
 
-def test_the_champion_is_the_highest_median_and_udr_on_real_data():
-    rows = [_row("a", 0.3, (0.1, 0.5)), _row("b", 0.35, (0.34, 0.36)),
-            _row("a", 0.2, (0.2, 0.2), dataset="ptb", headline="udr", udr=0.7),
-            _row("b", 0.4, (0.4, 0.4), dataset="ptb", headline="udr", udr=0.5)]  # fmt: skip
-    champions = pick_champions(rows)
-    assert champions["ecg"]["config"] == "b" and champions["ptb"]["config"] == "a"
+def test_the_page_states_the_criterion_and_the_verdict(report):
+    rows, baselines, page = report
+    assert CHAMPION_CRITERION in page and "3 epochs; " in page
+    verdict = sweep_effect(pd.DataFrame(rows).sort_values("config"), pd.DataFrame(baselines))
+    assert f"<p><b>{verdict}</b></p>" in page.replace("&#x27;", "'")
 
 
-def test_aggregate_takes_medians_quartiles_and_the_median_seed():
-    per_seed = [{"seed": s, "mig": m, "kl_per_latent": [s], "factor_names": ["f"], "factor_kind": "generative"}
-                for s, m in zip(range(5), [0.5, 0.1, 0.3, 0.2, 0.4], strict=True)]  # fmt: skip
-    out = aggregate(per_seed, "mig")
-    assert out["mig"] == pytest.approx(0.3) and out["iqr"]["mig"] == pytest.approx([0.2, 0.4])
-    assert out["representative_seed"] == 2 and out["kl_per_latent"] == [2]  # the seed at the median
-    assert [s["seed"] for s in out["seeds"]] == list(range(5))
-    assert aggregate(per_seed[:2], "mig")["representative_seed"] == 1  # even count: the lower middle one
+def test_columns_without_a_value_are_left_out_and_run_ids_shortened(report):
+    _, _, page = report
+    assert "<th>MIG</th>" in page and "<th>SAP</th>" not in page
+    assert "<td>tc6-0123</td>" in page
+
+
+def test_the_best_two_traversals_open_and_the_champion_shows_its_correlations(report):
+    _, _, page = report
+    assert "<h3>ecg · tc6 (champion)</h3>" in page and "<h3>ecg · tc10</h3>" in page
+    assert "<details><summary>ecg · b1_c0</summary>" in page
+    assert page.count('alt="tc6_correlations.png"') == 1 and 'alt="tc10_correlations.png"' not in page
+
+
+def test_the_csv_holds_every_config_and_baseline_without_paths(report, tmp_path):
+    table = pd.read_csv(tmp_path / "report" / "sweep.csv")
+    assert list(table["config"]) == ["b1_c0", "tc10", "tc6", "PCA-10"]
+    assert not any(c.endswith("_png") for c in table.columns) and "kl_per_latent" not in table.columns
+
+
+def test_the_table_labels_every_score():
+    assert all(TABLE_COLUMNS[name] == label for name, label in SCORE_LABELS.items())

@@ -6,8 +6,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from assets.data import DATA
 from assets.definitions import ALL_ASSETS
-from assets.ecg import ECG_ASSETS
 from assets.models import MODELS
 from assets.resources import TrackingResource, WorkspaceResource, default_resources
 from pipelines.tracking import Tracker, redact
@@ -50,8 +50,8 @@ def test_a_pipeline_run_leaves_no_secret_in_logs_events_mlflow_or_files(tmp_path
     }
     (tmp_path / "dagster").mkdir()
     with dg.DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
-        data = dg.materialize(ALL_ASSETS, selection=ECG_ASSETS, resources=resources, instance=instance)
-        model = dg.materialize(ALL_ASSETS, selection=MODELS["ecg"], partition_key="b16_c0", resources=resources,
+        data = dg.materialize(ALL_ASSETS, selection=list(DATA["ecg"]), resources=resources, instance=instance)
+        model = dg.materialize(ALL_ASSETS, selection=list(MODELS["ecg"]), partition_key="b16_c0", resources=resources,
                                instance=instance)  # fmt: skip
         assert data.success and model.success
         events = [str(e) for run in (data, model) for e in instance.all_logs(run.run_id)]

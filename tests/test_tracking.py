@@ -1,5 +1,6 @@
 """Runs left RUNNING by a process that is gone are ended as KILLED by the next training of their partition, on
-a real sqlite MLflow store; runs whose process lives, or that another host started, are left alone."""
+a real sqlite MLflow store; runs whose process lives, or that another host started, are left alone. A tracker
+leaves the process's environment alone: MLflow's retry settings are the entry points' to make."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 
 from pipelines.tracking import tracker_for
+from pipelines.tracking_store import HTTP_RETRIES, set_mlflow_http_retries
 
 
 def test_end_orphans_ends_only_the_runs_of_dead_processes_of_this_host(tmp_path):
@@ -29,3 +31,20 @@ def test_end_orphans_ends_only_the_runs_of_dead_processes_of_this_host(tmp_path)
     assert tracker.client.get_run(dead).data.tags["superseded_by"] == successor
     assert tracker.client.get_run(live).data.tags["pid"] == str(os.getpid())
     assert tracker.end_orphans("ecg", {"b4_c0": successor}) == []  # idempotent
+
+
+def test_a_tracker_leaves_the_environment_alone(tmp_path, monkeypatch):  # issue 25: set up by the entry points
+    for name in HTTP_RETRIES:
+        monkeypatch.delenv(name, raising=False)
+    before = dict(os.environ)
+    tracker_for(tmp_path).experiment_id("ecg")
+    assert dict(os.environ) == before
+
+
+def test_the_entry_points_retry_setting_keeps_one_already_made(monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the user's, or a test's
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "")  # so that monkeypatch puts back what was there
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")
+    set_mlflow_http_retries()
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0"
+    assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == HTTP_RETRIES["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"]

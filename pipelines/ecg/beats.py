@@ -19,10 +19,8 @@ Recipe (config `beats` in params.yaml):
    - `kachuee`: as the public PTB heartbeat set: each 10 s window min-max normalised to [0, 1], the beat taken
      from its R peak over `rr_factor` x the window's median RR, zero-padded to `kachuee_len` (187) samples;
    beats that would run past the record's ends are dropped;
-5. quality filter on the mV beat, each rejected beat quarantined with its reason: `clipped` (|x| beyond
-   `max_abs_mv` or non-finite), `flat` (peak-to-peak below `min_ptp_mv`), `noisy` (std of the second difference
-   over peak-to-peak above `max_noise_ratio`; clean beats stay below 0.1 on PTB and the synthetic data), `rr
-   outlier` (RR differs from the record's median RR by more than `max_rr_deviation`, relative);
+5. quality filter on the mV beat (pipelines.ecg.quality): `clipped`, `flat`, `noisy` and `rr outlier` beats
+   are quarantined with their reasons;
 6. optional per-beat `normalize`: `none`, `minmax` ([0, 1]) or `zscore`;
 7. with `rr_channel`, a second channel after the beat: the RR interval to the next beat in seconds, less
    `RR_REF_S`, as a flat line over the beat's samples (the last beat of a record takes its preceding RR). Heart
@@ -31,13 +29,13 @@ Recipe (config `beats` in params.yaml):
    wave and mixes it with T's amplitude (measured: the heart-rate latent follows T amplitude with |rho| 0.95
    below 64 bpm). Its own channel makes the rate identifiable apart from the morphology.
 
-Each beat carries labels (record, patient, lead, diagnosis, healthy, RR interval, heart rate). Factors: for the
-synthetic data, the true factors of the beat whose R peak lies within `factor_tolerance_s` (from
-`beat_factors.csv`); for real data, proxy factors (heart rate and the healthy flag). Splits are by patient,
-stratified by diagnosis: no patient appears in two splits.
+Each beat carries labels (record, patient, lead, diagnosis, healthy, RR interval, heart rate) and factors
+(pipelines.ecg.factors): true ones for synthetic data (the beat whose R peak lies within `factor_tolerance_s`),
+proxies for real data. Splits are by patient, stratified by diagnosis (pipelines.ecg.splits).
 
-One module (~340 lines) for the whole recipe, whose functions follow the steps above in order, so that the
-recipe can be read and checked against its sources in one place.
+Records are read and checked, and the reference lead's R peaks found, in pipelines.ecg.leads; `cut_beats` (steps
+1-4), the rows (6-7) and `record_beats`, the one beat cutter that the training set (`segment_beats`) and the
+zero-shot transfer (pipelines.evaluation.transfer) share, follow here in order.
 """
 
 from __future__ import annotations
@@ -52,16 +50,15 @@ import numpy as np
 import pandas as pd
 
 from pipelines.dataset import TrainingSet
-from pipelines.ecg.records import read_signal
+from pipelines.ecg.factors import FACTORS_FILE, match_factors, proxy_factors, read_true_factors, record_factors
+from pipelines.ecg.leads import read_leads
+from pipelines.ecg.quality import beat_quality
 from pipelines.ecg.rpeaks import bandpass, detect_rpeaks
+from pipelines.ecg.splits import patient_split
 from pipelines.errors import ConfigError, DataValidationError, IngestError
 from pipelines.quarantine import Reject
 
 log = logging.getLogger(__name__)
-
-FACTORS_FILE = "beat_factors.csv"  # written by pipelines.synthetic.ecg beside synthetic records
-PROXY_FACTORS = ["hr_bpm", "qrs_ms", "st_mv", "t_mv", "healthy"]
-
 
 RECIPES = ("centred", "bounded", "kachuee")
 EDGE_REASONS = ("window starts before the record's start", "window runs past the record's end")
@@ -103,12 +100,15 @@ class BeatConfig:
             raise ConfigError("beats: val_fraction and test_fraction must be >= 0 and sum to less than 1")
 
 
+def pre_r_samples(cfg: BeatConfig) -> int:
+    """Samples of a beat before its R peak, at cfg.fs_hz: `pre_s` worth, or none for `kachuee` (starts at R)."""
+    return 0 if cfg.recipe == "kachuee" else int(round(cfg.pre_s * cfg.fs_hz))
+
+
 def beat_axis_ms(cfg: BeatConfig) -> np.ndarray:
-    """Time of each beat sample relative to the R peak, in ms."""
-    if cfg.recipe == "kachuee":
-        return np.arange(cfg.kachuee_len) / cfg.fs_hz * 1000.0
-    pre = int(round(cfg.pre_s * cfg.fs_hz))
-    n = pre + int(round(cfg.post_s * cfg.fs_hz))
+    """Time of each beat sample relative to the R peak, in ms: (L,), L the beat's samples at cfg.fs_hz."""
+    pre = pre_r_samples(cfg)
+    n = cfg.kachuee_len if cfg.recipe == "kachuee" else pre + int(round(cfg.post_s * cfg.fs_hz))
     return (np.arange(n) - pre) / cfg.fs_hz * 1000.0
 
 
@@ -133,8 +133,7 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
         r_peaks = detect_rpeaks(conditioned, fs_hz)
     ratio = Fraction(cfg.fs_hz / fs_hz).limit_denominator(1000)
     rr_all = _rr_s(r_peaks, fs_hz)  # before dropping edge beats, so each beat keeps its true preceding RR
-    length = len(beat_axis_ms(cfg))
-    pre = 0 if cfg.recipe == "kachuee" else int(round(cfg.pre_s * cfg.fs_hz))
+    length, pre = len(beat_axis_ms(cfg)), pre_r_samples(cfg)
     # each beat read off the conditioned signal at the exact times of its output samples (the band-pass keeps it
     # below the output's Nyquist rate), so the R peak falls on sample `pre` of every beat instead of up to half an
     # output sample away: at 125 Hz that jitter (up to 4 ms) reshapes a QRS complex from beat to beat
@@ -169,52 +168,6 @@ def cut_beats(lead_mv: np.ndarray, fs_hz: float, cfg: BeatConfig, r_peaks: np.nd
     return LeadBeats(beats, beats_mv, r_peaks, rr_s, rr_next_s, dropped, dropped_late)
 
 
-def beat_quality(beats_mv: np.ndarray, rr_s: np.ndarray, cfg: BeatConfig) -> np.ndarray:
-    """Per beat (B,) the reasons it fails the quality filter, joined by '; ' ('' when it passes)."""
-    ptp = np.ptp(np.nan_to_num(beats_mv), axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        noise = np.std(np.diff(beats_mv, n=2, axis=1), axis=1) / ptp
-        rr_dev = np.abs(rr_s / np.nanmedian(rr_s) - 1.0) if len(rr_s) else rr_s
-    tests = {
-        f"clipped (|x| > {cfg.max_abs_mv:g} mV or non-finite)": ~np.isfinite(beats_mv).all(axis=1)
-        | (np.abs(np.nan_to_num(beats_mv)).max(axis=1, initial=0) > cfg.max_abs_mv),
-        f"flat (peak-to-peak < {cfg.min_ptp_mv:g} mV)": ptp < cfg.min_ptp_mv,
-        f"noisy (noise ratio > {cfg.max_noise_ratio:g})": ~(noise <= cfg.max_noise_ratio),
-        f"rr outlier (> {cfg.max_rr_deviation:.0%} from the median RR)": ~(rr_dev <= cfg.max_rr_deviation),
-    }
-    reasons = np.full(len(beats_mv), "", dtype=object)
-    for reason, failed in tests.items():
-        reasons[failed] = np.where(reasons[failed] == "", reason, reasons[failed] + "; " + reason)
-    return reasons
-
-
-def morphology(beats_mv: np.ndarray, axis_ms: np.ndarray) -> np.ndarray:
-    """Proxy factors of real beats (B, L) in mV with sample times `axis_ms` (0 = R peak): (B, 3) columns QRS
-    duration (ms), ST level (mV) and T amplitude (mV), each against the isoelectric baseline.
-
-    Simple fiducial rules, not a delineator: the baseline is the median of the PR segment (-100..-40 ms; the
-    whole beat's median when the window starts at R); the QRS spans the samples within +-120 ms of R whose
-    deviation exceeds 30% of R's; the ST level is the mean deviation 80..120 ms after R (J + 60 ms at a typical
-    QRS); the T amplitude is the largest deviation, with its sign, 150..450 ms after R."""
-
-    def between(lo, hi):
-        return (axis_ms >= lo) & (axis_ms <= hi)
-
-    pr = between(-100, -40)
-    baseline = np.median(beats_mv[:, pr] if pr.any() else beats_mv, axis=1, keepdims=True)
-    dev = beats_mv - baseline
-    r_amp = np.abs(dev[:, np.argmin(np.abs(axis_ms))])[:, None]
-    qrs = between(-120, 120)
-    above = (np.abs(dev[:, qrs]) > 0.3 * r_amp) & (r_amp > 0)
-    times = axis_ms[qrs]
-    first = np.where(above.any(axis=1), times[np.argmax(above, axis=1)], np.nan)
-    last = np.where(above.any(axis=1), times[len(times) - 1 - np.argmax(above[:, ::-1], axis=1)], np.nan)
-    st = dev[:, between(80, 120)].mean(axis=1) if between(80, 120).any() else np.full(len(dev), np.nan)
-    t_win = dev[:, between(150, 450)]
-    t_amp = t_win[np.arange(len(dev)), np.argmax(np.abs(t_win), axis=1)] if t_win.size else np.full(len(dev), np.nan)
-    return np.column_stack([last - first, st, t_amp])
-
-
 def normalize_beats(beats: np.ndarray, how: str) -> np.ndarray:
     if how == "minmax":
         lo, hi = beats.min(axis=1, keepdims=True), beats.max(axis=1, keepdims=True)
@@ -241,71 +194,71 @@ def _rr_s(r_peaks: np.ndarray, fs_hz: float) -> np.ndarray:
     return np.concatenate([[rr[0]], rr])
 
 
-def _match_factors(true: pd.DataFrame, r_peaks: np.ndarray, tol: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row index into `true` (sorted by r_sample) of the beat nearest each detected peak, and whether it is
-    within `tol` samples."""
-    ref = true["r_sample"].to_numpy()
-    pos = np.clip(np.searchsorted(ref, r_peaks), 1, max(len(ref) - 1, 1))
-    left, right = ref[pos - 1], ref[np.minimum(pos, len(ref) - 1)]
-    nearest = np.where(np.abs(r_peaks - left) <= np.abs(r_peaks - right), pos - 1, np.minimum(pos, len(ref) - 1))
-    return nearest, np.abs(ref[nearest] - r_peaks) <= tol
-
-
-def patient_split(
-    patients: np.ndarray, diagnoses: np.ndarray, val_fraction: float, test_fraction: float, seed: int
-) -> np.ndarray:
-    """'train'/'val'/'test' per row; every patient's rows share one split. Patients are drawn per diagnosis
-    (stratified) where a diagnosis has enough patients to give each split at least one; the rest train. At least
-    one patient is tested whenever there are two or more."""
-    table = pd.DataFrame({"patient": patients, "diagnosis": diagnoses}).drop_duplicates("patient")
-    rng = np.random.default_rng(seed)
-    assigned: dict[str, str] = {}
-    for _, group in sorted(table.groupby("diagnosis"), key=lambda g: str(g[0])):
-        ids = rng.permutation(sorted(group.patient))
-        n_test, n_val = int(round(test_fraction * len(ids))), int(round(val_fraction * len(ids)))
-        if n_test + n_val >= len(ids):  # too few patients with this diagnosis to stratify
-            n_test = n_val = 0
-        assigned |= {p: "test" for p in ids[:n_test]} | {p: "val" for p in ids[n_test : n_test + n_val]}
-    everyone = sorted(table.patient)
-    if test_fraction > 0 and len(everyone) > 1 and "test" not in assigned.values():
-        untested = [p for p in rng.permutation(everyone) if p not in assigned]
-        assigned[untested[0]] = "test"
-    return np.array([assigned.get(p, "train") for p in patients])
-
-
-MIN_RECORD_S = 2.0  # R-peak detection looks at 2-second maxima; a shorter record has no beat to find
-
-
-def check_length_and_rate(record: str, n_samples: int, fs_hz: float, cfg: BeatConfig) -> None:
-    """Raise IngestError naming the record when it is sampled too slowly for the band-pass (the filter needs its
-    upper edge below fs/2) or too short to filter and segment (MIN_RECORD_S)."""
-    low, high = cfg.bandpass_hz
-    if not fs_hz > 2 * high:
-        raise IngestError(f"{record}: sampled at {fs_hz:g} Hz, too slowly for the {low:g}-{high:g} Hz band-pass "
-                          f"(needs more than {2 * high:g} Hz)")  # fmt: skip
-    if n_samples < MIN_RECORD_S * fs_hz:
-        raise IngestError(f"{record}: {n_samples} samples ({n_samples / fs_hz:.2f} s), shorter than the "
-                          f"{MIN_RECORD_S:g} s needed to find beats")  # fmt: skip
-
-
-def _read_leads(source: Path, record: str, fs_hz: float, cfg: BeatConfig):
-    """The record's beat leads (n_samples, n_leads), their names, and the R peaks of the reference lead (None:
-    detect on each lead), in one read. Small-QRS leads (aVL, III) have T waves as tall as their R waves;
-    detecting once on a lead with a clear QRS keeps all leads' beats aligned."""
-    wanted = [lead.lower() for lead in cfg.leads]
-    ref = cfg.rpeak_lead.lower()
-    signal, names = read_signal(source, record, wanted + ([ref] if ref and ref not in wanted else []))
-    check_length_and_rate(record, len(signal), fs_hz, cfg)
-    if not ref:
-        return signal, names, None
-    peaks = detect_rpeaks(bandpass(signal[:, names.index(ref)], fs_hz, *cfg.bandpass_hz), fs_hz)
-    return signal[:, : len(wanted)], names[: len(wanted)], peaks
-
-
 def _value_label(cfg: BeatConfig) -> str:
     if cfg.normalize != "none":
         return f"amplitude ({cfg.normalize} per beat)"
     return "amplitude (10 s window scaled to [0, 1])" if cfg.recipe == "kachuee" else "mV"
+
+
+@dataclass
+class LeadCut:
+    """One lead's beats of one record, as the beat cutter leaves them."""
+
+    lead: str  # lead name, lower-case
+    cut: LeadBeats
+    reasons: np.ndarray  # (B,) why each beat fails the quality filter, '' when it passes (pipelines.ecg.quality)
+    edge_rejects: list[Reject]  # R peaks whose window runs past either end of the record (routine)
+
+
+def record_beats(source: Path, record: str, fs_hz: float, cfg: BeatConfig) -> list[LeadCut]:
+    """The beat cutter: each lead of `cfg.leads` of WFDB `record` (sampled at `fs_hz`, as its header says) in
+    `source`, cut at the R peaks of `cfg.rpeak_lead` (or each lead's own) by `cfg.recipe` and run through the
+    quality filter. Raises IngestError naming the record when it cannot be segmented (pipelines.ecg.leads)."""
+    signal, leads, reference = read_leads(source, record, fs_hz, cfg)
+    out = []
+    for j, lead in enumerate(leads):
+        cut = cut_beats(signal[:, j], fs_hz, cfg, reference)
+        edges = zip(cut.dropped, cut.dropped_late, strict=True)
+        edge_rejects = [Reject(f"{record}:{lead}@{r}", EDGE_REASONS[int(late)], routine=True) for r, late in edges]
+        out.append(LeadCut(lead, cut, beat_quality(cut.beats_mv, cut.rr_s, cfg), edge_rejects))
+    return out
+
+
+def _lead_part(lead: LeadCut, rec, truth: pd.DataFrame | None, names: list[str],
+               cfg: BeatConfig) -> tuple[tuple | None, list[Reject]]:  # fmt: skip
+    """(rows, factors, labels) of the beats of one lead of records-table row `rec` that pass, or None when none
+    does, and a reject per beat set aside: by the quality filter or, with the record's true factors `truth`, as
+    an R peak that matches no true beat (a false detection). Factors: the matched true beat's, or proxies."""
+    cut, reasons = lead.cut, lead.reasons.copy()
+    if truth is None:
+        factors = proxy_factors(cut.beats_mv, cut.rr_s, beat_axis_ms(cfg), rec.healthy)
+    else:
+        nearest, matched = match_factors(truth, cut.r_peaks, int(cfg.factor_tolerance_s * rec.fs_hz))
+        reasons[(reasons == "") & ~matched] = "no true beat within tolerance (false detection)"
+        factors = truth[names].to_numpy(dtype=np.float64)[nearest]
+    ok, item, rr = reasons == "", f"{rec.record}:{lead.lead}", cut.rr_s
+    rejects = [Reject(f"{item}@{r}", why) for r, why in zip(cut.r_peaks[~ok], reasons[~ok], strict=True)]
+    if not ok.any():
+        return None, [*rejects, Reject(item, "no usable beats")]
+    labels = pd.DataFrame({
+        "record": rec.record, "patient": rec.patient, "lead": lead.lead, "diagnosis": rec.diagnosis,
+        "healthy": bool(rec.healthy), "r_sample": cut.r_peaks[ok], "rr_s": rr[ok], "hr_bpm": 60.0 / rr[ok],
+    })  # fmt: skip
+    return (beat_rows(cut, cfg)[ok], factors[ok], labels), rejects
+
+
+def _training_set(parts: list, names: list[str], generative: bool, cfg: BeatConfig) -> TrainingSet:
+    """The beats of every lead and record (`parts` of _lead_part) as one training set, split by patient."""
+    labels = pd.concat([p[2] for p in parts], ignore_index=True)
+    return TrainingSet(
+        x=np.concatenate([p[0] for p in parts]).astype(np.float32), axis=beat_axis_ms(cfg),
+        axis_label="time from R peak (ms)", value_label=_value_label(cfg),
+        factors=np.concatenate([p[1] for p in parts]), factor_names=list(names),
+        factor_kind="generative" if generative else "proxy",
+        split=patient_split(labels.patient.to_numpy(), labels.diagnosis.to_numpy(), cfg.val_fraction,
+                            cfg.test_fraction, cfg.seed),
+        labels=labels, channels=[_value_label(cfg), f"RR to the next beat - {RR_REF_S:g} s"] if cfg.rr_channel else [],
+    )  # fmt: skip
 
 
 def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) -> tuple[TrainingSet, list[Reject]]:
@@ -314,69 +267,31 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
     Raises DataValidationError when no beat at all could be cut; per-record problems become rejects.
     """
     source = Path(source)
-    true_factors = None
-    if (source / FACTORS_FILE).is_file():
-        true_factors = pd.read_csv(source / FACTORS_FILE)
-    factor_names = (
-        [c for c in true_factors.columns if c not in ("record", "r_sample")]
-        if true_factors is not None
-        else PROXY_FACTORS
-    )
+    true_factors, names = read_true_factors(source)
     parts, rejects = [], []
     t0 = time.perf_counter()
     for i, rec in enumerate(records.itertuples(index=False)):
         try:
-            signal, leads, reference = _read_leads(source, rec.record, rec.fs_hz, cfg)
+            leads = record_beats(source, rec.record, rec.fs_hz, cfg)
         except IngestError as e:
             rejects.append(Reject(rec.record, str(e)))
             continue
-        for j, lead in enumerate(leads):
-            cut = cut_beats(signal[:, j], rec.fs_hz, cfg, reference)
-            r_peaks, rr = cut.r_peaks, cut.rr_s
-            rejects += [
-                Reject(f"{rec.record}:{lead}@{r}", EDGE_REASONS[int(late)], routine=True)
-                for r, late in zip(cut.dropped, cut.dropped_late, strict=True)
-            ]
-            reasons = beat_quality(cut.beats_mv, rr, cfg)
-            if true_factors is not None:
-                truth = true_factors[true_factors.record == rec.record].sort_values("r_sample")
-                if truth.empty:
-                    rejects.append(Reject(rec.record, f"no true factors for this record in {FACTORS_FILE}"))
-                    break
-                nearest, matched = _match_factors(truth, r_peaks, int(cfg.factor_tolerance_s * rec.fs_hz))
-                reasons[(reasons == "") & ~matched] = "no true beat within tolerance (false detection)"
-                factors = truth[factor_names].to_numpy(dtype=np.float64)[nearest]
-            else:
-                pre = 0 if cfg.recipe == "kachuee" else int(round(cfg.pre_s * cfg.fs_hz))
-                axis_ms = (np.arange(cut.beats_mv.shape[1]) - pre) / cfg.fs_hz * 1000.0
-                shape = morphology(cut.beats_mv, axis_ms)
-                factors = np.column_stack([60.0 / rr, shape, np.full(len(rr), float(rec.healthy))])
-            ok = reasons == ""
-            rejects += [
-                Reject(f"{rec.record}:{lead}@{r}", why) for r, why in zip(r_peaks[~ok], reasons[~ok], strict=True)
-            ]
-            if not ok.any():
-                rejects.append(Reject(f"{rec.record}:{lead}", "no usable beats"))
-                continue
-            parts.append((beat_rows(cut, cfg)[ok], factors[ok], pd.DataFrame({
-                "record": rec.record, "patient": rec.patient, "lead": lead, "diagnosis": rec.diagnosis,
-                "healthy": bool(rec.healthy), "r_sample": r_peaks[ok], "rr_s": rr[ok], "hr_bpm": 60.0 / rr[ok],
-            })))  # fmt: skip
+        truth = record_factors(true_factors, rec.record)
+        for lead in leads:
+            rejects += lead.edge_rejects
+            if truth is not None and truth.empty:
+                rejects.append(Reject(rec.record, f"no true factors for this record in {FACTORS_FILE}"))
+                break
+            part, set_aside = _lead_part(lead, rec, truth, names, cfg)
+            rejects += set_aside
+            if part is not None:
+                parts.append(part)
         if (i + 1) % 25 == 0 or i + 1 == len(records):
             rate = (i + 1) / max(time.perf_counter() - t0, 1e-9)
             log.info("segmented %d/%d records (%.1f records/s, ETA %.0f s), %d beats so far", i + 1, len(records),
                      rate, (len(records) - i - 1) / rate, sum(len(p[0]) for p in parts))  # fmt: skip
     if not parts:
         raise DataValidationError(f"{source}: no heartbeats could be cut from {len(records)} record(s)")
-    labels = pd.concat([p[2] for p in parts], ignore_index=True)
-    beats = TrainingSet(
-        x=np.concatenate([p[0] for p in parts]).astype(np.float32), axis=beat_axis_ms(cfg),
-        axis_label="time from R peak (ms)", value_label=_value_label(cfg),
-        factors=np.concatenate([p[1] for p in parts]), factor_names=list(factor_names),
-        factor_kind="generative" if true_factors is not None else "proxy",
-        split=patient_split(labels.patient.to_numpy(), labels.diagnosis.to_numpy(), cfg.val_fraction,
-                            cfg.test_fraction, cfg.seed),
-        labels=labels, channels=[_value_label(cfg), f"RR to the next beat - {RR_REF_S:g} s"] if cfg.rr_channel else [],
-    )  # fmt: skip
+    beats = _training_set(parts, names, true_factors is not None, cfg)
     log.info("cut %d beats from %d records (%d quarantine entries)", len(beats), len(records), len(rejects))
     return beats, rejects

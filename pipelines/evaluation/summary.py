@@ -5,12 +5,11 @@ active units) on the posterior means."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from pipelines.dataset import TrainingSet
+from pipelines.evaluation.config import EvalConfig
 from pipelines.evaluation.dci import dci
 from pipelines.evaluation.intervention import SampleGenerator, beta_vae_score, factor_vae_score
 from pipelines.evaluation.mig import mig
@@ -22,21 +21,6 @@ from pipelines.vae.model import BetaVAE
 from pipelines.vae.regularizers import kl_per_latent
 
 INTERVENTION_POOL = 64  # samples an intervention picks from: a batch's size, as disentanglement_lib's
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    num_bins: int = 20  # equal-width bins for codes and continuous factors (disentanglement_lib)
-    active_kl_nats: float = 0.01  # a latent with mean KL above this is "active"
-    traversal_limit: float = 3.0  # latents swept over [-limit, limit]
-    traversal_steps: int = 7
-    traversal_index: int = 0  # which test sample the traversals start from
-    mig_points: int = 10_000  # samples MIG, SAP and modularity are estimated on (disentanglement_lib: 10 000)
-    dci_points: int = 2_000  # samples DCI and explicitness fit their models on (train and test parts)
-    dci_trees: int = 10  # gradient-boosted trees per factor in DCI (disentanglement_lib: 100; slow on CPU)
-    intervention_points: int = 1000  # BetaVAE/FactorVAE training points (and half as many to evaluate on);
-    #                                  disentanglement_lib: 10 000 and 5 000
-    seed: int = 0  # draws the MIG sample when the data set is larger
 
 
 @torch.no_grad()

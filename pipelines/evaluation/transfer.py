@@ -9,14 +9,14 @@ move by more than one source std are what a user would look at first.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from pipelines.dataset import TrainingSet
-from pipelines.ecg.beats import BeatConfig, beat_quality, beat_rows, cut_beats
-from pipelines.ecg.records import read_signal
+from pipelines.ecg.beats import BeatConfig, beat_rows, record_beats
+from pipelines.ecg.records import ingest_records
 from pipelines.errors import IngestError
 from pipelines.evaluation.summary import encode, mean_kl_per_latent, reconstruct
 from pipelines.exchange.bars import ingest_bars
@@ -26,37 +26,27 @@ from pipelines.vae.model import BetaVAE
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TransferConfig:
-    """Where the champions are reused zero-shot; paths relative to the project root, empty or missing: skipped."""
-
-    ecg_wfdb: str = "../shared/data/mitdb"  # WFDB records (MIT-BIH Arrhythmia Database)
-    ecg_lead: str = "mlii"
-    btc_bars: str = "../shared/data/exchange"  # bar files of another period (real BTC/USD minutes)
-
-
 def wfdb_beats(source: str | Path, cfg: BeatConfig, lead: str = "mlii") -> tuple[np.ndarray, list[str]]:
-    """Quality-passing beats of `lead` from every record listed in `source`/RECORDS (or every .hea), cut by the
-    project's recipe as the model's rows (N, L; with the RR channel, N, 2L); returns them and the records used.
-    Unreadable records, or records without the lead, are skipped with their reason logged."""
-    source = Path(source)
-    index = source / "RECORDS"
-    names = index.read_text().split() if index.is_file() else sorted(p.stem for p in source.glob("*.hea"))
+    """Quality-passing beats of `lead` from every record listed in `source`/RECORDS (or every .hea below it), cut
+    by the project's recipe as the model's rows (N, L; with the RR channel, N, 2L); returns them and the records
+    used. Records are listed and read as the training set's are (pipelines.ecg.records.ingest_records, then the
+    one beat cutter, pipelines.ecg.beats.record_beats), with R peaks found on `lead` itself; unreadable records,
+    or records without the lead, are skipped with their reason logged."""
+    records, rejects = ingest_records(source)
+    for reject in rejects:
+        log.warning("transfer: %s left out: %s", reject.item, reject.reason)
+    one_lead = replace(cfg, leads=(lead,), rpeak_lead="")
     parts, used = [], []
-    for name in names:
+    for rec in records.itertuples(index=False):
         try:
-            signal, _ = read_signal(source, name, [lead])
+            (cut,) = record_beats(Path(source), rec.record, rec.fs_hz, one_lead)
         except IngestError as e:  # a record without the lead, or unreadable, is left out with its reason
-            log.warning("transfer: %s left out: %s", name, e)
+            log.warning("transfer: %s left out: %s", rec.record, e)
             continue
-        import wfdb
-
-        fs = wfdb.rdheader(str(source / name)).fs
-        cut = cut_beats(signal[:, 0], fs, cfg)
-        ok = beat_quality(cut.beats_mv, cut.rr_s, cfg) == ""
+        ok = cut.reasons == ""
         if ok.any():
-            parts.append(beat_rows(cut, cfg)[ok])
-            used.append(name)
+            parts.append(beat_rows(cut.cut, one_lead)[ok])
+            used.append(rec.record)
     if not parts:
         return np.empty((0, 0), np.float32), used
     return np.concatenate(parts).astype(np.float32), used

@@ -166,13 +166,9 @@ def check_bars(bars: pd.DataFrame) -> None:
         )
 
 
-def make_windows(
-    bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFrame | None = None, scored: list[str] | None = None
-) -> TrainingSet:
-    """Windows (N, window_min, or twice that with the range channel) of validated minute bars. `block_factors`
-    (synthetic data) give each window its generative factors; those not in `scored` (default: all) are kept as
-    labels, recorded but not scored. Raises DataValidationError when the bars break `check_bars` or no window
-    fits."""
+def _gap_free_starts(bars: pd.DataFrame, cfg: WindowConfig):
+    """The bars' minute grid (T,), its columns close/high/low/volume (T,) with short gaps filled, which of the
+    candidate starts (every `stride_min` minutes) begin a window without a missing minute, and those starts."""
     if len(bars) < cfg.window_min:
         raise DataValidationError(f"{len(bars)} bars are fewer than one {cfg.window_min}-minute window")
     check_bars(bars)
@@ -184,9 +180,15 @@ def make_windows(
     starts = candidates[gap_free]
     if len(starts) == 0:
         raise DataValidationError(f"no gap-free {w}-minute window in {len(bars)} bars")
-    # Every per-window quantity is a strided view (no copy) reduced along its last axis, or a difference of
-    # cumulative sums: O(T) work for the labels whatever the stride.
-    log_c = np.log(cols["close"])
+    return grid, cols, gap_free, starts
+
+
+def _window_labels(grid: pd.DatetimeIndex, cols: dict[str, np.ndarray], log_c: np.ndarray, gap_free: np.ndarray,
+                   starts: np.ndarray, cfg: WindowConfig) -> pd.DataFrame:  # fmt: skip
+    """Labels of the windows at `starts` (start time and PROXY_FACTORS, module docstring). Every per-window
+    quantity is a strided view (no copy) reduced along its last axis, or a difference of cumulative sums: O(T)
+    work for the labels whatever the stride."""
+    w = cfg.window_min
     ret = np.diff(log_c, prepend=log_c[0])  # ret[t] = log return into minute t
     csum = np.concatenate([[0.0], np.nancumsum(ret)])
     csum2 = np.concatenate([[0.0], np.nancumsum(ret**2)])
@@ -197,40 +199,57 @@ def make_windows(
     highs = sliding_window_view(cols["high"], w)[view].max(axis=1)[gap_free]
     lows = sliding_window_view(cols["low"], w)[view].min(axis=1)[gap_free]
     vol_sum = np.concatenate([[0.0], np.nancumsum(cols["volume"])])
-    labels = pd.DataFrame({
+    return pd.DataFrame({
         "start": grid[starts], "realised_vol": np.sqrt(np.maximum(var, 0.0)),
         "trend": log_c[starts + w - 1] - log_c[starts], "log_volume": np.log1p(vol_sum[starts + w] - vol_sum[starts]),
         "range": np.log(highs / lows), "hour_utc": grid[starts].hour.to_numpy(),
     })  # fmt: skip
+
+
+def _generative_factors(labels: pd.DataFrame, grid: pd.DatetimeIndex, starts: np.ndarray, w: int,
+                        block_factors: pd.DataFrame, scored: list[str] | None):  # fmt: skip
+    """The names and values (N, F) of the scored block factors, averaged over each window's minutes, and the
+    labels with the unscored ones added as columns."""
+    all_names = [c for c in block_factors.columns if c != "start"]
+    means = _window_means(expand_block_factors(grid, block_factors), starts, w)
+    names = [c for c in all_names if scored is None or c in scored]
+    labels = labels.assign(**{c: means[:, all_names.index(c)] for c in all_names if c not in names})
+    return names, means[:, [all_names.index(c) for c in names]], labels
+
+
+def _window_samples(log_c: np.ndarray, cols: dict[str, np.ndarray], starts: np.ndarray, cfg: WindowConfig):
+    """The windows at `starts` as the model sees them, (N, w) normalised closes then, with `range_channel`, the
+    range channel (N, 2w); their value label and channel names."""
+    w = cfg.window_min
+    x = _normalize(log_c, cols["close"], starts, w, cfg.normalization)
+    value_label = f"close ({cfg.normalization})"
+    if not cfg.range_channel:
+        return x, value_label, []
+    x = np.concatenate([x, _range_channel(cols["high"], cols["low"], starts, w)], axis=1)
+    return x, value_label, [value_label, f"range ({RANGE_GAIN:g} log, {RANGE_MEAN_MIN}-min mean)"]
+
+
+def make_windows(
+    bars: pd.DataFrame, cfg: WindowConfig, block_factors: pd.DataFrame | None = None, scored: list[str] | None = None
+) -> TrainingSet:
+    """Windows (N, window_min, or twice that with the range channel) of validated minute bars. `block_factors`
+    (synthetic data) give each window its generative factors; those not in `scored` (default: all) are kept as
+    labels, recorded but not scored. Raises DataValidationError when the bars break `check_bars` or no window
+    fits."""
+    grid, cols, gap_free, starts = _gap_free_starts(bars, cfg)
+    w = cfg.window_min
+    log_c = np.log(cols["close"])
+    labels = _window_labels(grid, cols, log_c, gap_free, starts, cfg)
     if block_factors is not None:
-        all_names = [c for c in block_factors.columns if c != "start"]
-        means = _window_means(expand_block_factors(grid, block_factors), starts, w)
-        names = [c for c in all_names if scored is None or c in scored]
-        factors = means[:, [all_names.index(c) for c in names]]
-        for c in all_names:
-            if c not in names:
-                labels[c] = means[:, all_names.index(c)]
+        names, factors, labels = _generative_factors(labels, grid, starts, w, block_factors, scored)
     else:
-        names = PROXY_FACTORS
-        factors = labels[PROXY_FACTORS].to_numpy(dtype=np.float64)
+        names, factors = PROXY_FACTORS, labels[PROXY_FACTORS].to_numpy(dtype=np.float64)
     split = time_split(starts, cfg)
     keep = split != "embargo"
     n_gaps = int(np.sum(np.diff(np.concatenate([[0], np.isnan(cols["close"]).astype(np.int8)])) == 1))  # long ones
-    log.info(
-        "%d windows of %d min (stride %d) from %d bars; %d long gap(s); %d embargoed",
-        keep.sum(),
-        w,
-        cfg.stride_min,
-        len(bars),
-        n_gaps,
-        (~keep).sum(),
-    )
-    x = _normalize(log_c, cols["close"], starts[keep], w, cfg.normalization)
-    value_label = f"close ({cfg.normalization})"
-    channels = []
-    if cfg.range_channel:
-        x = np.concatenate([x, _range_channel(cols["high"], cols["low"], starts[keep], w)], axis=1)
-        channels = [value_label, f"range ({RANGE_GAIN:g} log, {RANGE_MEAN_MIN}-min mean)"]
+    log.info("%d windows of %d min (stride %d) from %d bars; %d long gap(s); %d embargoed",
+             keep.sum(), w, cfg.stride_min, len(bars), n_gaps, (~keep).sum())  # fmt: skip
+    x, value_label, channels = _window_samples(log_c, cols, starts[keep], cfg)
     return TrainingSet(
         x=x, axis=np.arange(w, dtype=np.float64), channels=channels,
         axis_label="minutes since window start", value_label=value_label,

@@ -1,56 +1,54 @@
 """The pipeline's stages, each one call from params.yaml to files under data/: what `python -m pipelines
 <stage>` (dvc.yaml) and the Dagster assets both run, so the two can never drift apart.
 
-Every stage reads its config from its section of params.yaml, calls the domain functions, writes its outputs
-atomically and returns a StageResult (output path, counts, quarantined items, validation suite) that the caller
-turns into log lines or asset metadata. One module per subject: `sources` (where raw data comes from), `ecg` and
-`btc` (each dataset's ingest, validate and segment stages), `datasets` (one DatasetSpec per dataset, and the
-generate stage over them), `training`, `evaluation` and `report`; `common` holds the result type and the locks
-they share. Import the stages from here (`from pipelines import stages`).
+Every stage reads its config from the workspace's params (`ws.params`, params.yaml read once), calls the domain
+functions, writes its outputs atomically and returns a StageResult (output path, counts, quarantined items,
+validation suite) that the caller turns into log lines or asset metadata; stages with more to say return a typed
+extension of it (TrainResult, MetricsResult, ReportResult). One module per subject: `sources` (where raw data comes
+from), `ecg` and `btc` (each dataset's ingest, validate and segment stages), `datasets` (one DatasetSpec per
+dataset, the DVC stage names, and the generate stage over them), `training`, `evaluation` and `report`; `common`
+holds the result type and the locks they share. Import the stages from here (`from pipelines import stages`).
 """
 
 from pipelines.stages.btc import ingest_btc, price_windows, validate_btc
 from pipelines.stages.common import StageResult
-from pipelines.stages.datasets import DATASET_SPECS, DATASETS, DatasetSpec, generate
+from pipelines.stages.datasets import DATASET_SPECS, DATASETS, DatasetSpec, generate, model_stage
 from pipelines.stages.ecg import heartbeats, ingest_ecg, validate_ecg
-from pipelines.stages.evaluation import metrics, traversals
-from pipelines.stages.report import SCORES, report
-from pipelines.stages.sources import (
-    SourcesConfig,
-    btc_source,
-    ecg_source,
-    fetch_ecg_source,
-    source_fingerprint,
-    watched_source,
-)
-from pipelines.stages.training import loss_config, run_info, sweep, system_tags, train, train_grid
+from pipelines.stages.evaluation import Figures, MetricsResult, metrics, traversals
+from pipelines.stages.report import SCORES, ReportFigures, ReportResult, report
+from pipelines.stages.sources import Source, fetch, source, source_fingerprint
+from pipelines.stages.trained import TrainResult, run_info, trained_result
+from pipelines.stages.training import system_tags, train, train_grid
 
 __all__ = [
     "SCORES",
     "DATASET_SPECS",
     "DATASETS",
     "DatasetSpec",
-    "SourcesConfig",
+    "Figures",
+    "MetricsResult",
+    "ReportFigures",
+    "ReportResult",
+    "Source",
     "StageResult",
-    "btc_source",
-    "ecg_source",
-    "fetch_ecg_source",
+    "TrainResult",
+    "fetch",
     "generate",
     "heartbeats",
     "ingest_btc",
     "ingest_ecg",
-    "loss_config",
     "metrics",
+    "model_stage",
     "price_windows",
     "report",
     "run_info",
+    "source",
     "source_fingerprint",
-    "sweep",
     "system_tags",
     "train",
     "train_grid",
+    "trained_result",
     "traversals",
     "validate_btc",
     "validate_ecg",
-    "watched_source",
 ]

@@ -8,32 +8,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipelines.config import load_params
 from pipelines.exchange.bars import ingest_bars
-from pipelines.exchange.candles import CandlesApiConfig, update_store
 from pipelines.exchange.gaps import gap_stats
-from pipelines.exchange.windows import WindowConfig, make_windows
+from pipelines.exchange.windows import make_windows
 from pipelines.quarantine import write_quarantine
 from pipelines.stages.common import StageResult, data_stage, samples_result
-from pipelines.stages.sources import SourcesConfig, btc_source, synthetic_btc
+from pipelines.stages.sources import fetch, source
 from pipelines.storage import write_parquet
 from pipelines.synthetic.btc import SCORED_FACTORS
-from pipelines.validation.bars import BarChecksConfig, validate_bars
+from pipelines.validation.bars import validate_bars
 from pipelines.workspace import Workspace
 
 if TYPE_CHECKING:
-    from pipelines.evaluation.transfer import TransferConfig
+    from pipelines.evaluation.config import TransferConfig
 
 
 @data_stage("btc")
 def ingest_btc(ws: Workspace) -> StageResult:
-    src = load_params(ws.params_path, "sources", SourcesConfig).btc
-    bars_dir, _ = btc_source(ws)
-    if src == "synthetic":
-        synthetic_btc(ws)
-    elif src == "coinbase":
-        update_store(bars_dir, load_params(ws.params_path, "coinbase", CandlesApiConfig))
-    bars, rejects = ingest_bars(bars_dir)
+    src, _, _ = fetch(ws, "btc")
+    bars, rejects = ingest_bars(src.directory)
     write_quarantine(ws.quarantine("btc_ingest"), rejects)
     out = write_parquet(ws.btc_bars, bars)
     return StageResult(out, {"bars": len(bars), "files": int(bars.source.nunique())}, rejects)
@@ -41,7 +34,7 @@ def ingest_btc(ws: Workspace) -> StageResult:
 
 @data_stage("btc")
 def validate_btc(ws: Workspace) -> StageResult:
-    cfg = load_params(ws.params_path, "btc_validation", BarChecksConfig)
+    cfg = ws.params.btc_validation
     bars = pd.read_parquet(ws.btc_bars)
     good, rejects, suite = validate_bars(bars, cfg)
     write_quarantine(ws.quarantine("btc_validation"), rejects)
@@ -54,13 +47,13 @@ def validate_btc(ws: Workspace) -> StageResult:
 
 @data_stage("btc")
 def price_windows(ws: Workspace) -> StageResult:
-    cfg = load_params(ws.params_path, "windows", WindowConfig)
+    cfg = ws.params.windows
     bars = pd.read_parquet(ws.btc_bars_validated)
-    _, factors_file = btc_source(ws)
+    factors_file = source(ws, "btc").factors_file
     factors = pd.read_csv(factors_file) if factors_file is not None else None
     windows = make_windows(bars, cfg, factors, scored=list(SCORED_FACTORS))
     out = windows.save(ws.price_windows)
-    result = samples_result(ws, "window_checks", "price_windows", windows, out, [])
+    result = samples_result(ws.params.window_checks, "price_windows", windows, out, [])
     days = max(bars.timestamp.dt.floor("D").nunique(), 1)  # days with bars: a month-long gap is not 30 days of data
     per_day = {"days_with_bars": days, "windows_per_day": round(len(windows) / days, 2)}
     result.counts |= gap_stats(bars, cfg.max_ffill_min) | per_day
@@ -72,4 +65,4 @@ def transfer_windows(ws: Workspace, where: Path, cfg: TransferConfig) -> np.ndar
     that the report's BTC champion is reused on."""
     from pipelines.evaluation.transfer import bar_windows  # here: it imports torch
 
-    return bar_windows(where, load_params(ws.params_path, "windows", WindowConfig))
+    return bar_windows(where, ws.params.windows)

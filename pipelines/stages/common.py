@@ -1,4 +1,5 @@
-"""What every stage shares: the StageResult it returns, the locks that keep two runs of the same stage from
+"""What every stage shares: the StageResult it returns (stages with more to say extend it: TrainResult,
+MetricsResult, ReportResult), the locks that keep two runs of the same stage from
 writing the same files at once, and the summary of a training set that both segmenting stages return."""
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.config import load_params
 from pipelines.dataset import TrainingSet
 from pipelines.quarantine import Reject
 from pipelines.storage import exclusive
@@ -26,7 +26,6 @@ class StageResult:
     suite: SuiteResult | None = None
     passed: bool = True  # the stage's blocking condition (enough good data to go on)
     gate: str = ""  # that condition, observed against its threshold ("34 train samples, need 200")
-    extra: dict = field(default_factory=dict)
 
     @property
     def md5(self) -> str:
@@ -57,10 +56,9 @@ def data_stage(dataset: str):
     return wrap
 
 
-def samples_result(ws: Workspace, section: str, name: str, data: TrainingSet, out: Path, rejects) -> StageResult:
-    """The result of a stage that wrote training set `data` to `out`: its sample checks (params.yaml `section`),
-    split counts, shape and factor names."""
-    cfg = load_params(ws.params_path, section, SampleChecksConfig)
+def samples_result(cfg: SampleChecksConfig, name: str, data: TrainingSet, out: Path, rejects) -> StageResult:
+    """The result of a stage that wrote training set `data` to `out`: its sample checks (`cfg`, the params.yaml
+    section of the dataset's checks) and split counts."""
     suite = validate_samples(name, data, cfg)
     counts = {
         "samples": len(data),
@@ -78,5 +76,4 @@ def samples_result(ws: Workspace, section: str, name: str, data: TrainingSet, ou
         suite,
         passed=suite.success,
         gate="; ".join([gate, *(["failing: " + ", ".join(failed)] if failed else [])]),
-        extra={"shape": list(data.x.shape), "factors": data.factor_names},
     )

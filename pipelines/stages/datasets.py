@@ -2,8 +2,8 @@
 the files of its source, the data its champion is reused on), so the code that runs over both looks them up
 here instead of listing them again. Adding a dataset means writing its stages and one DatasetSpec.
 
-The Dagster assets of each dataset stay written out in assets/ecg.py and assets/btc.py: they are read more often
-than they are added to.
+The DVC stage names (dvc.yaml) of the data and model stages are made here too (`stages()`, `model_stage`), so the
+Dagster assets that commit a stage's outputs and the CLI name them the same way.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.stages import btc, ecg
+from pipelines.stages import btc, ecg, sources
 from pipelines.stages.common import StageResult, locked
-from pipelines.stages.sources import synthetic_btc, synthetic_ecg
 from pipelines.workspace import Workspace
 
 if TYPE_CHECKING:
-    from pipelines.evaluation.transfer import TransferConfig
+    from pipelines.evaluation.config import TransferConfig
 
 Stage = Callable[[Workspace], StageResult]
 
@@ -30,7 +29,6 @@ Stage = Callable[[Workspace], StageResult]
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str  # data/<name>/, the MLflow model <name>-beta-vae, the stage names <name>-ingest, ...
-    generate: Callable[[Workspace], Path]  # writes the embedded synthetic data (a no-op when current)
     ingest: Stage  # source -> raw table, data/<name>/...parquet
     validate: Stage  # raw table -> validated table (Great Expectations), the rest quarantined
     segment: Stage  # validated table -> the training set, data/<name>/training_set.npz
@@ -38,6 +36,10 @@ class DatasetSpec:
     source_files: tuple[str, ...]  # globs of the data files in a source directory (the inbox sensor's fingerprint)
     transfer_target: Callable[[TransferConfig], str]  # the `transfer` path of the data the champion is reused on
     transfer_samples: Callable[[Workspace, Path, TransferConfig], np.ndarray]  # (N, L) samples cut from that data
+
+    def stage_names(self) -> list[str]:
+        """The dataset's data stages' dvc.yaml names, in the order they run."""
+        return list(self.stages())
 
     def stages(self) -> dict[str, Stage]:
         """The dataset's data stages by their dvc.yaml (and CLI) name, in the order they run."""
@@ -51,12 +53,12 @@ class DatasetSpec:
 
 DATASET_SPECS = {
     "ecg": DatasetSpec(
-        name="ecg", generate=synthetic_ecg, source_files=("*.hea", "*.dat", "RECORDS", "CONTROLS"),
+        name="ecg", source_files=("*.hea", "*.dat", "RECORDS", "CONTROLS"),
         ingest=ecg.ingest_ecg, validate=ecg.validate_ecg, segment=ecg.heartbeats, segment_stage="heartbeats",
         transfer_target=lambda cfg: cfg.ecg_wfdb, transfer_samples=ecg.transfer_beats,
     ),
     "btc": DatasetSpec(
-        name="btc", generate=synthetic_btc, source_files=("*.csv", "*.zip", "*.parquet"),
+        name="btc", source_files=("*.csv", "*.zip", "*.parquet"),
         ingest=btc.ingest_btc, validate=btc.validate_btc, segment=btc.price_windows, segment_stage="windows",
         transfer_target=lambda cfg: cfg.btc_bars, transfer_samples=btc.transfer_windows,
     ),
@@ -67,5 +69,11 @@ DATASETS = tuple(DATASET_SPECS)
 def generate(ws: Workspace, datasets: tuple[str, ...] = DATASETS) -> StageResult:
     """Generate the embedded default data of the datasets (a no-op where it is current)."""
     with locked(ws, [f"{d}-data" for d in datasets], "generate"):
-        made = {d: DATASET_SPECS[d].generate(ws) for d in datasets}
-        return StageResult(output=next(iter(made.values())), extra={k: str(v) for k, v in made.items()})
+        made = [sources.generate(ws, d) for d in datasets]
+        return StageResult(output=made[0])
+
+
+def model_stage(stage: str, dataset: str, config: str) -> str:
+    """The dvc.yaml name of a model stage (`train`, `traversals` or `metrics`) of one partition: its foreach key
+    is <dataset>-<config>."""
+    return f"{stage}@{dataset}-{config}"

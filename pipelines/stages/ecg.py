@@ -8,25 +8,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipelines.config import load_params
-from pipelines.ecg.beats import BeatConfig, segment_beats
+from pipelines.ecg.beats import segment_beats
 from pipelines.ecg.records import ingest_records
 from pipelines.errors import DataValidationError
 from pipelines.quarantine import write_quarantine
 from pipelines.stages.common import StageResult, data_stage, samples_result
-from pipelines.stages.sources import ecg_source, fetch_ecg_source
+from pipelines.stages.sources import fetch, source
 from pipelines.storage import write_parquet
-from pipelines.validation.ecg import RecordChecksConfig, validate_records
+from pipelines.validation.ecg import validate_records
 from pipelines.workspace import Workspace
 
 if TYPE_CHECKING:
-    from pipelines.evaluation.transfer import TransferConfig
+    from pipelines.evaluation.config import TransferConfig
 
 
 @data_stage("ecg")
 def ingest_ecg(ws: Workspace) -> StageResult:
-    source, only, rejects = fetch_ecg_source(ws)
-    records, ingest_rejects = ingest_records(source, only)
+    src, only, rejects = fetch(ws, "ecg")
+    records, ingest_rejects = ingest_records(src.directory, only)
     rejects = rejects + ingest_rejects
     write_quarantine(ws.quarantine("ecg_ingest"), rejects)
     out = write_parquet(ws.ecg_records, records)
@@ -35,10 +34,9 @@ def ingest_ecg(ws: Workspace) -> StageResult:
 
 @data_stage("ecg")
 def validate_ecg(ws: Workspace) -> StageResult:
-    cfg = load_params(ws.params_path, "ecg_validation", RecordChecksConfig)
-    leads = list(load_params(ws.params_path, "beats", BeatConfig).leads)
+    cfg = ws.params.ecg_validation
     records = pd.read_parquet(ws.ecg_records)
-    good, rejects, suite = validate_records(records, ecg_source(ws), leads, cfg)
+    good, rejects, suite = validate_records(records, source(ws, "ecg").directory, list(ws.params.beats.leads), cfg)
     write_quarantine(ws.quarantine("ecg_validation"), rejects)
     out = write_parquet(ws.ecg_records_validated, good)
     counts = {"records_in": len(records), "records_valid": len(good), "quarantined": len(rejects)}
@@ -48,14 +46,13 @@ def validate_ecg(ws: Workspace) -> StageResult:
 
 @data_stage("ecg")
 def heartbeats(ws: Workspace) -> StageResult:
-    cfg = load_params(ws.params_path, "beats", BeatConfig)
     records = pd.read_parquet(ws.ecg_records_validated)
     if records.empty:
         raise DataValidationError(f"{ws.ecg_records_validated}: no validated records to segment")
-    beats, rejects = segment_beats(records, ecg_source(ws), cfg)
+    beats, rejects = segment_beats(records, source(ws, "ecg").directory, ws.params.beats)
     write_quarantine(ws.quarantine("heartbeats"), rejects)
     out = beats.save(ws.heartbeats)
-    return samples_result(ws, "heartbeat_checks", "heartbeats", beats, out, rejects)
+    return samples_result(ws.params.heartbeat_checks, "heartbeats", beats, out, rejects)
 
 
 def transfer_beats(ws: Workspace, where: Path, cfg: TransferConfig) -> np.ndarray:
@@ -63,5 +60,5 @@ def transfer_beats(ws: Workspace, where: Path, cfg: TransferConfig) -> np.ndarra
     data the report's ECG champion is reused on."""
     from pipelines.evaluation.transfer import wfdb_beats  # here: it imports torch
 
-    x, _ = wfdb_beats(where, load_params(ws.params_path, "beats", BeatConfig), cfg.ecg_lead)
+    x, _ = wfdb_beats(where, ws.params.beats, cfg.ecg_lead)
     return x

@@ -10,19 +10,22 @@ correlations and prior samples are drawn."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from pipelines.config import load_params
 from pipelines.dataset import TrainingSet
 from pipelines.errors import DataValidationError
+from pipelines.evaluation.scores import HEADLINES, SUMMARY_SCORES, is_number
+from pipelines.evaluation.selection import aggregate
 from pipelines.stages.common import StageResult
-from pipelines.stages.training import run_info, seed_run
+from pipelines.stages.trained import run_info, seed_run
 from pipelines.storage import write_text
 from pipelines.tracking import Tracker
 from pipelines.workspace import Workspace
 
-HEADLINES = ("mig", "dci_disentanglement", "udr")  # tagged on each registered model version, as test_<name>
 UDR_POINTS = 1000  # test samples the seeds' codes are compared on (disentanglement_lib's UDR: 1000)
 
 
@@ -55,10 +58,10 @@ def representative_seed(ws: Workspace, dataset: str, config: str) -> int:
 
 
 def traversals(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> StageResult:
-    from pipelines.evaluation.summary import EvalConfig, encode, mean_kl_per_latent
+    from pipelines.evaluation.summary import encode, mean_kl_per_latent
     from pipelines.evaluation.traversals import plot_traversals, traverse
 
-    cfg = load_params(ws.params_path, "evaluation", EvalConfig)
+    cfg = ws.params.evaluation
     seed = representative_seed(ws, dataset, config)
     model, data = trained(ws, dataset, config, seed)
     test = data.part("test")
@@ -73,24 +76,50 @@ def traversals(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> St
     return StageResult(out, {"latents": len(kl), "steps": len(values), "seed": seed})
 
 
-def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> StageResult:
+class Figures(NamedTuple):
+    """The metrics stage's figures of the representative seed (PNG paths)."""
+
+    correlations: Path  # latents against the factors (Spearman)
+    prior: Path  # samples from the prior beside real ones
+
+
+@dataclass
+class MetricsResult(StageResult):
+    """metrics.json (`output`), the headline scores (`counts`), the whole summary as written and the figures."""
+
+    summary: dict = field(default_factory=dict)
+    figures: Figures | None = None
+
+
+def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> MetricsResult:
     """Disentanglement and downstream metrics of every seed of one partition, their median and IQR and UDR
     (metrics.json, MLflow metrics of each seed's run), and the representative seed's figures: latent-vs-factor
     correlations and samples from the prior beside real ones (PNGs, MLflow artifacts)."""
-    from pipelines.evaluation.summary import (
-        EvalConfig,
-        encode,
-        mean_kl_per_latent,
-        probe_scores,
-        sample_prior,
-        summarize_model,
-    )
-    from pipelines.evaluation.udr import udr
-    from pipelines.report.figures import correlation_matrix, factor_correlations, prior_samples
+    from pipelines.evaluation.summary import encode
+    from pipelines.report.figures import correlation_matrix
 
-    cfg = load_params(ws.params_path, "evaluation", EvalConfig)
+    cfg = ws.params.evaluation
     info = run_info(ws, dataset, config)
     data = _evaluation_set(ws, dataset, config)  # once: every seed is scored on the same samples
+    per_seed, models = _score_seeds(ws, dataset, config, info, data, cfg)
+    # real data's factors are only proxies: UDR ranks its configs, when there are seeds to compare
+    summary = aggregate(per_seed, "udr" if data.factor_kind != "generative" and len(per_seed) > 1 else "mig")
+    seed = summary["representative_seed"]
+    usable = np.isfinite(data.factors).all(axis=1) & (data.split == "test")
+    corr = correlation_matrix(encode(models[seed], data.x[usable])[0], data.factors[usable])
+    summary["factor_correlation"] = [[None if np.isnan(v) else float(v) for v in row] for row in corr]
+    figures = _draw(ws.eval_dir(dataset, config), dataset, config, models[seed], data, summary, corr, cfg)
+    out = write_text(ws.eval_dir(dataset, config) / "metrics.json", json.dumps(summary, indent=2) + "\n")
+    _log_seeds(tracker, dataset, info, per_seed, seed, figures)
+    counts = {k: summary[k] for k in SUMMARY_SCORES if k in summary} | {"seeds": len(per_seed)}
+    return MetricsResult(out, counts, summary=summary, figures=figures)
+
+
+def _score_seeds(ws: Workspace, dataset: str, config: str, info: dict, data: TrainingSet, cfg) -> tuple[list, dict]:
+    """Every seed's scores on the test split (with their UDR when there are two or more seeds) and its model."""
+    from pipelines.evaluation.summary import encode, mean_kl_per_latent, probe_scores, summarize_model
+    from pipelines.evaluation.udr import udr
+
     per_seed, models, codes, kls = [], {}, [], []
     for run in info["runs"]:
         model = models[run["seed"]] = _model(ws, dataset, config, run["seed"])
@@ -101,66 +130,37 @@ def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> Stage
     if len(per_seed) > 1:
         for summary, score in zip(per_seed, udr(codes, kls)["udr"], strict=True):
             summary["udr"] = float(score)
-    # real data's factors are only proxies: UDR ranks its configs, when there are seeds to compare
-    summary = aggregate(per_seed, "udr" if data.factor_kind != "generative" and len(per_seed) > 1 else "mig")
-    seed = summary["representative_seed"]
-    model = models[seed]
-    usable = np.isfinite(data.factors).all(axis=1) & (data.split == "test")
-    corr = correlation_matrix(encode(model, data.x[usable])[0], data.factors[usable])
-    summary["factor_correlation"] = [[None if np.isnan(v) else float(v) for v in row] for row in corr]
-    out_dir = ws.eval_dir(dataset, config)
-    kl = np.array(summary["kl_per_latent"])
-    figures = [
+    return per_seed, models
+
+
+def _draw(out_dir: Path, dataset: str, config: str, model, data: TrainingSet, summary: dict, corr, cfg) -> Figures:
+    from pipelines.evaluation.summary import sample_prior
+    from pipelines.report.figures import factor_correlations, prior_samples
+
+    seed, kl = summary["representative_seed"], np.array(summary["kl_per_latent"])
+    return Figures(
         factor_correlations(corr, data.factor_names, kl, out_dir / "factor_correlations.png",
                             f"{dataset} · {config} (seed {seed}): latents vs {data.factor_kind} factors"),
         prior_samples(sample_prior(model, 8, cfg.seed), data.part("test").x[:8], data.axis, data.axis_label,
                       data.channel_names, out_dir / "prior_samples.png", f"{dataset} · {config}: generation"),
-    ]  # fmt: skip
-    out = write_text(out_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
+    )  # fmt: skip
+
+
+def _log_seeds(tracker: Tracker, dataset: str, info: dict, per_seed: list[dict], shown: int, figures: Figures):
+    """Each seed's scores as metrics of its MLflow run, its headline scores as tags of its model version; the
+    figures on the shown (representative) seed's run."""
     for own in per_seed:
         run_id = seed_run(info, own["seed"])["run_id"]
         scalars = {f"test_{k}": v for k, v in own.items() if _scalar(v) and k != "seed"}
         tracker.log_metrics(run_id, scalars | {f"test_kl_{i}": v for i, v in enumerate(own["kl_per_latent"])})
         tracker.log_json(run_id, own, "metrics.json")
         version = seed_run(info, own["seed"])["model_version"]
-        headline = {f"test_{k}": f"{own[k]:.4f}" for k in HEADLINES if _number(own.get(k))}
+        headline = {f"test_{k}": f"{own[k]:.4f}" for k in HEADLINES if is_number(own.get(k))}
         tracker.describe_version(dataset, version, headline)
-        if own["seed"] == seed:
+        if own["seed"] == shown:
             for figure in figures:
                 tracker.log_artifact(run_id, figure)
-    keys = ("recon_rmse", "kl_total", "active_units", "mig", "udr", "probe_mi_auroc", "probe_next_vol_r2")
-    counts = {k: summary[k] for k in keys if k in summary} | {"seeds": len(per_seed)}
-    return StageResult(out, counts, extra={**summary, "figures": figures})
-
-
-def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _scalar(value) -> bool:
-    return _number(value) and np.isfinite(value)
-
-
-def aggregate(per_seed: list[dict], headline: str) -> dict:
-    """Median (top level) and interquartile range (`iqr`: [Q1, Q3]) over seeds of every score all seeds have
-    (NaN seeds left out; NaN when all are), the seeds' own scores, and the representative seed: the one at the
-    median of `headline` (the lower of the two middle ones; the first seed when not every seed has it). Per-latent
-    KL and factor names are the representative's."""
-    keys = [k for k in per_seed[0] if k != "seed" and all(_number(s.get(k)) for s in per_seed)]
-    values = {k: np.array([s[k] for s in per_seed], dtype=np.float64) for k in keys}
-    if headline in values and np.isfinite(values[headline]).all():
-        order = np.argsort(values[headline], kind="stable")
-        rep = per_seed[order[(len(order) - 1) // 2]]
-    else:
-        rep = per_seed[0]
-    known = {k: v[np.isfinite(v)] for k, v in values.items()}
-    return {
-        **{k: float(np.median(v)) if len(v) else float("nan") for k, v in known.items()},
-        "iqr": {k: [float(q) for q in np.percentile(v, [25, 75])] for k, v in known.items() if len(v)},
-        "headline": headline,
-        "representative_seed": rep["seed"],
-        "kl_per_latent": rep["kl_per_latent"],
-        "factor_names": rep["factor_names"],
-        "factor_kind": rep["factor_kind"],
-        "seeds": per_seed,
-    }
+    return is_number(value) and np.isfinite(value)

@@ -1,6 +1,8 @@
 """Where each dataset's raw data comes from (params.yaml `sources`): the embedded synthetic data, a download
 (PhysioNet, the Coinbase candles API) or a directory the user fills, and the fingerprint the inbox sensor
-compares to notice new files in such a directory."""
+compares to notice new files in such a directory.
+
+`source(ws, dataset)` is the one place that reads a `sources` setting; everything else asks it."""
 
 from __future__ import annotations
 
@@ -9,72 +11,66 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config import load_params
-from pipelines.ecg.physionet import PhysioNetConfig, download_database
+from pipelines.ecg.physionet import download_database
+from pipelines.errors import ConfigError
+from pipelines.exchange.candles import update_store
 from pipelines.quarantine import Reject
-from pipelines.synthetic.btc import BARS_FILE, FACTORS_FILE, SyntheticBtcConfig, generate_btc
-from pipelines.synthetic.ecg import SyntheticEcgConfig, generate_ecg
+from pipelines.synthetic.btc import BARS_FILE, FACTORS_FILE, generate_btc
+from pipelines.synthetic.ecg import generate_ecg
 from pipelines.workspace import Workspace
+
+__all__ = ["Source", "fetch", "source", "source_fingerprint"]
 
 
 @dataclass(frozen=True)
-class SourcesConfig:
-    ecg: str = "synthetic"  # "synthetic", "physionet" (download, section `physionet`) or a WFDB directory in PTB
-    # layout (e.g. ../shared/data/ptbdb)
-    btc: str = "synthetic"  # "synthetic", "coinbase" (candles API, section `coinbase`) or a folder of OHLCV
-    # .zip/.csv files (e.g. ../shared/data/exchange)
+class Source:
+    kind: str  # "synthetic", "physionet", "coinbase" or "directory" (a folder the user fills: an inbox)
+    directory: Path  # the WFDB records or bar files the dataset's ingest reads
+    factors_file: Path | None = None  # synthetic BTC: the generative factors of each window
+
+    @property
+    def watched(self) -> bool:
+        """Whether the inbox sensor watches it: only a directory the user fills, not one the pipeline fills."""
+        return self.kind == "directory"
 
 
-def synthetic_ecg(ws: Workspace) -> Path:
-    """Generate the embedded synthetic ECG records (params.yaml `synthetic_ecg`; a no-op when current)."""
-    return generate_ecg(ws.synthetic_ecg_dir, load_params(ws.params_path, "synthetic_ecg", SyntheticEcgConfig))
+def source(ws: Workspace, dataset: str) -> Source:
+    """Where `dataset`'s raw data live, by its params.yaml `sources` setting."""
+    if dataset not in ("ecg", "btc"):
+        raise ConfigError(f"no source for dataset {dataset!r}; params.yaml sources has ecg and btc")
+    setting = getattr(ws.params.sources, dataset)
+    if setting == "synthetic" and dataset == "ecg":
+        return Source("synthetic", ws.synthetic_ecg_dir)
+    if setting == "synthetic":
+        return Source("synthetic", (ws.synthetic_btc_dir / BARS_FILE).parent, ws.synthetic_btc_dir / FACTORS_FILE)
+    if setting == "physionet" and dataset == "ecg":
+        return Source("physionet", ws.physionet_dir(ws.params.physionet.database))
+    if setting == "coinbase" and dataset == "btc":
+        return Source("coinbase", ws.data / "raw" / "coinbase")
+    return Source("directory", ws.resolve(setting))
 
 
-def synthetic_btc(ws: Workspace) -> Path:
-    """Generate the embedded synthetic bars and factors (params.yaml `synthetic_btc`; a no-op when current)."""
-    return generate_btc(ws.synthetic_btc_dir, load_params(ws.params_path, "synthetic_btc", SyntheticBtcConfig))
+def fetch(ws: Workspace, dataset: str) -> tuple[Source, list[str] | None, list[Reject]]:
+    """Make the dataset's source present: generate the synthetic data (a no-op when current), download from
+    PhysioNet (resumable, verified) or bring the Coinbase store up to date; a directory is read as it is.
+    Returns the source, the records to ingest (None: all) and the downloads' rejects."""
+    src = source(ws, dataset)
+    if src.kind == "synthetic":
+        generate(ws, dataset)
+    elif src.kind == "physionet":
+        done, rejects = download_database(src.directory, ws.params.physionet)
+        return src, done, rejects
+    elif src.kind == "coinbase":
+        update_store(src.directory, ws.params.coinbase)
+    return src, None, []
 
 
-def ecg_source(ws: Workspace) -> Path:
-    """The WFDB directory the ECG stages read (filled by ingest_ecg for the synthetic and PhysioNet sources)."""
-    src = load_params(ws.params_path, "sources", SourcesConfig).ecg
-    if src == "synthetic":
-        return ws.synthetic_ecg_dir
-    if src == "physionet":
-        return ws.physionet_dir(load_params(ws.params_path, "physionet", PhysioNetConfig).database)
-    return ws.resolve(src)
-
-
-def fetch_ecg_source(ws: Workspace) -> tuple[Path, list[str] | None, list[Reject]]:
-    """Make the ECG source present: generate the synthetic records (a no-op when current) or download from
-    PhysioNet (resumable, verified). Returns the directory, the records to ingest (None: all) and rejects."""
-    src = load_params(ws.params_path, "sources", SourcesConfig).ecg
-    if src == "synthetic":
-        synthetic_ecg(ws)
-    elif src == "physionet":
-        cfg = load_params(ws.params_path, "physionet", PhysioNetConfig)
-        done, rejects = download_database(ecg_source(ws), cfg)
-        return ecg_source(ws), done, rejects
-    return ecg_source(ws), None, []
-
-
-def btc_source(ws: Workspace) -> tuple[Path, Path | None]:
-    """The folder of bar files and, for synthetic data, the file of per-window generative factors."""
-    src = load_params(ws.params_path, "sources", SourcesConfig).btc
-    if src == "synthetic":
-        return (ws.synthetic_btc_dir / BARS_FILE).parent, ws.synthetic_btc_dir / FACTORS_FILE
-    if src == "coinbase":
-        return ws.data / "raw" / "coinbase", None
-    return ws.resolve(src), None
-
-
-def watched_source(ws: Workspace, dataset: str) -> Path | None:
-    """The dataset's source when it is a directory the user fills (an inbox for new WFDB records or bar files);
-    None for the synthetic, PhysioNet and Coinbase sources, which the pipeline fills itself."""
-    src = getattr(load_params(ws.params_path, "sources", SourcesConfig), dataset)
-    if src in ("synthetic", "physionet", "coinbase"):
-        return None
-    return ws.resolve(src)
+def generate(ws: Workspace, dataset: str) -> Path:
+    """Generate the embedded synthetic data of `dataset` (params.yaml `synthetic_<dataset>`; a no-op when
+    current); returns its folder."""
+    if dataset == "ecg":
+        return generate_ecg(ws.synthetic_ecg_dir, ws.params.synthetic_ecg)
+    return generate_btc(ws.synthetic_btc_dir, ws.params.synthetic_btc)
 
 
 def source_fingerprint(directory: Path, patterns: tuple[str, ...]) -> str:

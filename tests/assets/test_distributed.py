@@ -12,10 +12,9 @@ from assets.definitions import defs
 from assets.models import MODELS
 from assets.resources import TrackingResource, WorkspaceResource
 from pipelines import stages
-from pipelines.config import load_params, sweep_config
 from pipelines.dataset import TrainingSet
 from pipelines.vae.checkpoints import load_checkpoint
-from pipelines.vae.trainer import TrainConfig, train_vae
+from pipelines.vae.trainer import train_vae
 
 CONFIG = "b16_c0"  # a beta-VAE: its loss is linear in the batch mean, so averaging the shards' gradients is exact
 
@@ -36,7 +35,7 @@ def test_torchrun_through_pipes_trains_like_one_process(tiny_ws):
         run_config=run_config, resources=resources, instance=instance
     )
     assert result.success
-    assert instance.get_materialized_partitions(MODELS["ecg"][0].key) == {CONFIG}
+    assert instance.get_materialized_partitions(MODELS["ecg"].model.key) == {CONFIG}
     [mat] = [e.materialization for e in result.get_asset_materialization_events()]
     assert mat.metadata["reused_previous_run"].value is False
     logs = [e.message for e in instance.all_logs(result.run_id)]
@@ -44,8 +43,7 @@ def test_torchrun_through_pipes_trains_like_one_process(tiny_ws):
 
     distributed, ckpt = load_checkpoint(tiny_ws.checkpoint("ecg", CONFIG, 0))
     x = TrainingSet.load(tiny_ws.heartbeats).part("train").x
-    cfg = load_params(tiny_ws.params_path, "train", TrainConfig)
-    alone, history = train_vae(x, cfg, sweep_config(tiny_ws.params_path, CONFIG))
+    alone, history = train_vae(x, tiny_ws.params.train, tiny_ws.params.loss_config(CONFIG))
     np.testing.assert_allclose([h["loss"] for h in ckpt["history"]], [h["loss"] for h in history], rtol=1e-3)
     for (name, a), b in zip(distributed.state_dict().items(), alone.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-4), f"{name} differs by {(a - b).abs().max():.2e}"

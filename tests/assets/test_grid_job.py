@@ -25,7 +25,7 @@ def test_grid_job_materializes_every_partition_of_the_dataset_it_trains(tiny_ws)
     run_config = {"ops": {"train_sweep_grid": {"config": {"datasets": ["ecg"]}}}}
     result = job.execute_in_process(run_config=run_config, resources=resources, instance=instance)
     assert result.success
-    ecg_model, btc_model = MODELS["ecg"][0], MODELS["btc"][0]
+    ecg_model, btc_model = MODELS["ecg"].model, MODELS["btc"].model
     assert instance.get_materialized_partitions(ecg_model.key) == set(CONFIGS)
     assert instance.get_materialized_partitions(btc_model.key) == set()
     tracker = tracker_for(tiny_ws.root)

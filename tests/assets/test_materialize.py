@@ -153,15 +153,13 @@ def test_report_has_a_row_a_traversal_and_the_sweep_figures(materialized):
 def test_rematerializing_a_data_asset_is_idempotent(materialized):
     ws, _ = materialized
     before = ws.heartbeats.read_bytes()
+    from assets.data import DATA
     from assets.definitions import ALL_ASSETS
-    from assets.ecg import ecg_raw_records, ecg_records_validated, heartbeats
 
     resources = {
         "workspace": WorkspaceResource(root=str(ws.root), params=str(ws.params_path)),
         "tracking": TrackingResource(),
     }
-    result = dg.materialize(
-        ALL_ASSETS, selection=[ecg_raw_records, ecg_records_validated, heartbeats], resources=resources
-    )
+    result = dg.materialize(ALL_ASSETS, selection=list(DATA["ecg"]), resources=resources)
     assert result.success
     assert ws.heartbeats.read_bytes() == before

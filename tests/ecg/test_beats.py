@@ -1,24 +1,25 @@
-"""Heartbeat segmentation on real PTB records and synthetic records with known factors."""
+"""Heartbeat segmentation (pipelines.ecg.beats) on real PTB records and synthetic records with known factors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+import pytest
 
 from pipelines.ecg.beats import (
     EDGE_REASONS,
+    RECIPES,
     BeatConfig,
     beat_axis_ms,
-    beat_quality,
     beat_rows,
     cut_beats,
-    morphology,
     normalize_beats,
-    patient_split,
+    pre_r_samples,
+    record_beats,
     segment_beats,
 )
 from pipelines.ecg.records import ingest_records
+from pipelines.errors import IngestError
 from pipelines.synthetic.ecg import SyntheticEcgConfig, generate_ecg
 from tests.conftest import shared
 
@@ -107,21 +108,6 @@ def test_the_rr_channel_holds_each_beats_rr_to_the_next_and_escapes_per_beat_nor
     assert np.allclose(rows[:, :150].mean(axis=1), 0, atol=1e-6)  # z-scored beat, untouched channel
 
 
-def test_patient_split_never_puts_a_patient_in_two_splits_and_stratifies_by_diagnosis():
-    patients = np.repeat([f"p{i}" for i in range(20)], 7)
-    diagnoses = np.where(np.arange(20) < 10, "MI", "healthy").repeat(7)
-    split = patient_split(patients, diagnoses, val_fraction=0.2, test_fraction=0.2, seed=0)
-    assert (pd.Series(split).groupby(patients).nunique() == 1).all()
-    per_patient = pd.DataFrame({"p": patients, "d": diagnoses, "s": split}).drop_duplicates("p")
-    assert (per_patient.groupby(["d", "s"]).size().unstack()[["test", "val"]] == 2).all().all()
-
-
-def test_patient_split_tests_someone_even_when_no_diagnosis_can_be_stratified():
-    patients = np.array(["a", "a", "b", "c"])
-    split = patient_split(patients, np.array(["x", "x", "y", "z"]), 0.0, 0.25, seed=0)
-    assert (split == "test").any() and (split == "train").any() and split[0] == split[1]
-
-
 def test_kachuee_recipe_gives_187_samples_from_r_zero_padded_after_1_2_rr():
     cfg = BeatConfig(recipe="kachuee")
     fs, rr_s = 1000.0, 0.8
@@ -136,20 +122,6 @@ def test_kachuee_recipe_gives_187_samples_from_r_zero_padded_after_1_2_rr():
     inner = r_peaks < 20 * fs  # the last 10 s window holds the band-pass filter's edge transient
     assert np.all(beats[inner, 0] > 0.99)  # starts at the R peak, its 10 s window scaled to [0, 1]
     assert np.all(np.abs(beats[inner, 20:80]) < 0.01)  # flat between this R and the next
-
-
-def test_quality_filter_names_each_failure():
-    rng = np.random.default_rng(0)
-    good = np.sin(np.linspace(0, np.pi, 100))[None].repeat(5, axis=0)
-    beats = good.copy()
-    beats[1] *= 0.01  # flat
-    beats[2] += rng.normal(0, 0.3, 100)  # noisy
-    beats[3] *= 20  # clipped
-    rr = np.array([0.8, 0.8, 0.8, 0.8, 2.0])  # the last one is an RR outlier
-    reasons = beat_quality(beats, rr, BeatConfig())
-    assert reasons[0] == ""
-    assert reasons[1].startswith("flat") and reasons[2].startswith("noisy") and reasons[3].startswith("clipped")
-    assert reasons[4].startswith("rr outlier")
 
 
 def test_zscore_normalisation_is_per_beat():
@@ -169,12 +141,27 @@ def test_all_15_ptb_leads_share_the_reference_leads_r_peaks():
     assert len(per_lead) == 15 and per_lead.nunique() == 1  # the same beats in every lead
 
 
-def test_morphology_proxies_track_the_generators_qrs_st_and_t(tmp_path):
-    generate_ecg(tmp_path / "ecg", SyntheticEcgConfig(n_patients=6, duration_s=30.0))
-    records, _ = ingest_records(tmp_path / "ecg")
-    beats, _ = segment_beats(records, tmp_path / "ecg", BeatConfig())
-    proxies = morphology(beats.x.astype(float), beats.axis)  # the centred recipe's beats are in mV
-    truth = {name: beats.factors[:, i] for i, name in enumerate(beats.factor_names)}
-    assert spearmanr(proxies[:, 0], truth["qrs_s"]).statistic > 0.6
-    assert spearmanr(proxies[:, 1], truth["st_mv"]).statistic > 0.9
-    assert spearmanr(proxies[:, 2], truth["t_mv"]).statistic > 0.7
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_the_r_peak_lies_at_time_zero_on_sample_pre_of_every_recipe(recipe):
+    cfg = BeatConfig(recipe=recipe)
+    axis = beat_axis_ms(cfg)
+    assert axis[pre_r_samples(cfg)] == 0.0 and np.allclose(np.diff(axis), 1000.0 / cfg.fs_hz)
+    assert pre_r_samples(cfg) == (0 if recipe == "kachuee" else 31)  # 0.25 s at 125 Hz
+
+
+def test_segment_beats_keeps_exactly_the_beats_record_beats_passes():
+    """One beat cutter: the training set's rows of a record are the cutter's quality-passing rows."""
+    records, _ = ingest_records(shared("ptbdb"))
+    records = records[records.record == "patient001/s0014lre"]
+    cfg = BeatConfig(leads=("ii", "v2"), recipe="bounded", rr_channel=True)
+    beats, _ = segment_beats(records, shared("ptbdb"), cfg)
+    leads = record_beats(shared("ptbdb"), "patient001/s0014lre", 1000.0, cfg)
+    assert [lead.lead for lead in leads] == ["ii", "v2"]
+    rows = np.concatenate([beat_rows(lead.cut, cfg)[lead.reasons == ""] for lead in leads]).astype(np.float32)
+    assert np.array_equal(beats.x, rows)
+    assert all(r.routine and r.item.startswith("patient001/s0014lre:") for lead in leads for r in lead.edge_rejects)
+
+
+def test_record_beats_refuses_a_record_name_that_leaves_the_source():
+    with pytest.raises(IngestError, match="path would leave"):
+        record_beats(shared("ptbdb"), "/etc/passwd", 1000.0, BeatConfig())

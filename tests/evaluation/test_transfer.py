@@ -3,6 +3,8 @@ latent shift that is zero on the source itself and shows on other data."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +24,17 @@ def test_mitdb_beats_are_cut_by_the_project_recipe():
     assert beats.shape[1] == len(beat_axis_ms(BeatConfig())) == 187 and len(beats) > 10_000
     r = np.flatnonzero(beat_axis_ms(BeatConfig()) == 0)[0]
     assert (np.abs(beats[:, r]) >= 0.5 * np.abs(beats).max(axis=1)).mean() > 0.8  # R at t = 0
+
+
+def test_records_that_cannot_be_cut_are_left_out_with_their_reason_logged(tmp_path, caplog):
+    for suffix in (".hea", ".dat"):
+        shutil.copy(shared("mitdb", f"100{suffix}"), tmp_path)
+    (tmp_path / "RECORDS").write_text("../mitdb/100\n100\n")  # a name leaving the folder, a record without V1
+    with caplog.at_level("WARNING", logger="pipelines.evaluation.transfer"):
+        beats, used = wfdb_beats(tmp_path, BeatConfig(), lead="v1")
+    assert beats.shape == (0, 0) and used == []
+    assert "transfer: ../mitdb/100 left out: '../mitdb/100': path would leave the source directory" in caplog.text
+    assert "transfer: 100 left out: 100: lead(s) ['v1'] not in record" in caplog.text
 
 
 def test_exchange_windows_of_another_period():

@@ -116,7 +116,7 @@ def test_disk_full_while_saving_the_model_keeps_the_previous_one_and_registers_n
     runs = tracker.client.search_runs([tracker.experiment_id("ecg")], f"tags.config = '{CONFIG}'")
     assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED"]
     assert_intact(ws.data)
-    assert stages.train(ws, "ecg", CONFIG, tracker).extra["run_id"] == first.extra["run_id"]  # still up to date
+    assert stages.train(ws, "ecg", CONFIG, tracker).run_id == first.run_id  # still up to date
 
 
 def test_a_damaged_model_file_is_named_by_evaluation_and_trained_again(ws):
@@ -127,7 +127,7 @@ def test_a_damaged_model_file_is_named_by_evaluation_and_trained_again(ws):
     with pytest.raises(TrainingError, match=r"seed0\.pt: unreadable model checkpoint"):
         stages.traversals(ws, "ecg", CONFIG, tracker)
     again = stages.train(ws, "ecg", CONFIG, tracker)  # not "up to date": the checkpoint does not load
-    assert not again.extra["reused"] and len(versions(ws)) == 2
+    assert not again.reused and len(versions(ws)) == 2
     assert stages.traversals(ws, "ecg", CONFIG, tracker).output.is_file()
     assert_intact(ws.data)
 

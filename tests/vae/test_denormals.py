@@ -1,6 +1,7 @@
-"""Denormals: importing the trainer starts PyTorch's CPU pool with flushing on, so its threads flush for good, while
-the calling thread flushes only while training (`flushed_denormals`) and keeps IEEE arithmetic otherwise; a pool
-started before the import is seen by the trainer's check."""
+"""Denormals: `flush_denormals_in_cpu_pool`, which the entry points call, starts PyTorch's CPU pool with flushing on,
+so its threads flush for good, while the calling thread flushes only while training (`flushed_denormals`) and keeps
+IEEE arithmetic otherwise; importing the trainer alone flushes nothing; a pool started before the call is seen by
+the trainer's check."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def run(script: str) -> list[str]:
 def test_every_thread_flushes_while_training_and_only_the_pool_after():
     script = """
 from pipelines.vae import devices
+devices.flush_denormals_in_cpu_pool()
+devices.flush_denormals_in_cpu_pool()  # a second call (another entry point) changes nothing
 with devices.flushed_denormals(torch.device("cpu")):
     print(surviving(), devices.pool_flushes_denormals())
 print(surviving(), 5e-324 * 1.0 > 0)  # after: the caller's part survives; Python's floats are IEEE again
@@ -47,14 +50,23 @@ print(surviving(), 5e-324 * 1.0 > 0)  # after: the caller's part survives; Pytho
     assert 0 < int(after) < N and ieee == "True"
 
 
-def test_without_the_trainer_nothing_flushes():
+def test_without_the_call_nothing_flushes():
     assert run("print(surviving())") == [str(N)]
 
 
-def test_a_pool_started_before_the_import_is_seen_unflushed():
+def test_importing_the_trainer_flushes_nothing():  # issue 25: no setup at import time
+    script = """
+from pipelines.vae import devices, trainer
+print(surviving(), devices.pool_flushes_denormals())
+"""
+    assert run(script) == [str(N), "False"]
+
+
+def test_a_pool_started_before_the_call_is_seen_unflushed():
     script = f"""
 surviving()  # starts the pool's threads, unflushed
 from pipelines.vae import devices
+devices.flush_denormals_in_cpu_pool()
 with devices.flushed_denormals(torch.device("cpu")):
     print(0 < surviving() < {N}, devices.pool_flushes_denormals())
 """

@@ -86,8 +86,8 @@ def assert_close_weights(a: BetaVAE, b: BetaVAE, atol: float) -> None:
 def test_grid_matches_each_config_trained_alone(sines):
     cfg = replace(SMALL, epochs=4, batch_size=32)
     grid = train_grid(sines, cfg, EVERY_KIND)
-    assert len(grid) == len(EVERY_KIND)
-    for (model, history), loss_cfg in zip(grid, EVERY_KIND, strict=True):
+    assert list(grid) == [(c.name, cfg.seed) for c in EVERY_KIND]  # keyed by (config, seed), in config order
+    for (model, history), loss_cfg in zip(grid.values(), EVERY_KIND, strict=True):
         alone, alone_history = train_vae(sines, cfg, loss_cfg)
         np.testing.assert_allclose([h["loss"] for h in history], [h["loss"] for h in alone_history], rtol=1e-5)
         assert [h["capacity"] for h in history] == [h["capacity"] for h in alone_history]
@@ -99,7 +99,7 @@ def test_grid_matches_a_plain_module_loop(sines, likelihood):
     """The stacked models with their grid loss train as plain modules with the papers' losses, for both likelihoods
     and both kinds of model."""
     cfg = replace(SMALL, likelihood=likelihood)
-    for (model, history), loss_cfg in zip(train_grid(sines, cfg, GRID), GRID, strict=True):
+    for (model, history), loss_cfg in zip(train_grid(sines, cfg, GRID).values(), GRID, strict=True):
         reference, reference_losses = plain_loop(sines, cfg, loss_cfg)
         np.testing.assert_allclose([h["loss"] for h in history], reference_losses, rtol=1e-5)
         assert_close_weights(model, reference, atol=1e-5)
@@ -108,15 +108,15 @@ def test_grid_matches_a_plain_module_loop(sines, likelihood):
 def test_bf16_autocast_stays_close_to_float32(sines):
     """train.amp bf16 computes the matrix multiplies in bf16 (the losses differ from float32's) and trains within
     5% of the float32 losses."""
-    fp32 = [[h["loss"] for h in history] for _, history in train_grid(sines, SMALL, GRID)]
-    bf16 = [[h["loss"] for h in history] for _, history in train_grid(sines, replace(SMALL, amp="bf16"), GRID)]
+    fp32 = [[h["loss"] for h in history] for _, history in train_grid(sines, SMALL, GRID).values()]
+    bf16 = [[h["loss"] for h in history] for _, history in train_grid(sines, replace(SMALL, amp="bf16"), GRID).values()]
     np.testing.assert_allclose(bf16, fp32, rtol=0.05)
     assert not np.array_equal(bf16, fp32)
 
 
 def test_configs_of_a_grid_learn_differently(sines):
     cfg = TrainConfig(epochs=6, hidden=(32,), anneal_fraction=0.5, checkpoint_every=0)
-    (_, b1), (_, b4), (_, c5), _, (_, tc6), (_, dip) = train_grid(sines, cfg, EVERY_KIND)
+    (_, b1), (_, b4), (_, c5), _, (_, tc6), (_, dip) = train_grid(sines, cfg, EVERY_KIND).values()
     assert b4[-1]["kl"] < b1[-1]["kl"]  # a larger beta squeezes the KL
     assert c5[-1]["capacity"] == 5.0
     assert all(h[-1]["recon"] < h[0]["recon"] for h in (tc6, dip))  # the new kinds learn too
@@ -127,12 +127,13 @@ def test_seeds_train_in_one_grid_and_each_is_independent_of_the_others(sines):
     batch order, its own initial weights and noise), and different seeds give different models."""
     cfg = replace(SMALL, epochs=2)
     grid = train_grid(sines, cfg, GRID[:2], seeds=[0, 7])
-    assert len(grid) == 4
-    alone, alone_history = train_grid(sines, cfg, [GRID[1]], seeds=[7])[0]
-    model, history = grid[3]  # config 1, seed 7
+    one, two = GRID[0].name, GRID[1].name
+    assert list(grid) == [(one, 0), (one, 7), (two, 0), (two, 7)]
+    alone, alone_history = train_grid(sines, cfg, [GRID[1]], seeds=[7])[(two, 7)]
+    model, history = grid[(two, 7)]
     np.testing.assert_allclose([h["loss"] for h in history], [h["loss"] for h in alone_history], rtol=1e-5)
     assert_close_weights(model, alone, atol=1e-5)
-    assert not torch.equal(grid[2][0].encoder[0].weight, grid[3][0].encoder[0].weight)
+    assert not torch.equal(grid[(two, 0)][0].encoder[0].weight, grid[(two, 7)][0].encoder[0].weight)
     with pytest.raises(ConfigError, match="seeds must be distinct"):
         train_grid(sines, cfg, GRID[:1], seeds=[1, 1])
 
@@ -146,7 +147,7 @@ def test_a_killed_grid_resumes_and_ends_with_the_same_weights(tmp_path, sines):
     cfg = TrainConfig(epochs=5, hidden=(16,), checkpoint_every=2, device="cpu")
     uninterrupted = train_grid(sines, cfg, GRID)
 
-    def kill_at_epoch_4(g, metrics):
+    def kill_at_epoch_4(member, metrics):
         if metrics["epoch"] == 4:
             raise KeyboardInterrupt
 
@@ -154,7 +155,7 @@ def test_a_killed_grid_resumes_and_ends_with_the_same_weights(tmp_path, sines):
     with pytest.raises(KeyboardInterrupt):
         train_grid(sines, cfg, GRID, on_epoch=kill_at_epoch_4, resume_path=resume)
     resumed = train_grid(sines, cfg, GRID, resume_path=resume)
-    for (a, ha), (b, hb) in zip(uninterrupted, resumed, strict=True):
+    for (a, ha), (b, hb) in zip(uninterrupted.values(), resumed.values(), strict=True):
         assert [m["epoch"] for m in hb] == [1, 2, 3, 4, 5] and [m["loss"] for m in ha] == [m["loss"] for m in hb]
         for pa, pb in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
             assert torch.equal(pa, pb)
@@ -184,7 +185,7 @@ def test_cuda_graph_replay_matches_the_eager_cuda_loop(sines):
     graphed = train_grid(sines, cfg, GRID)
     eager = train_grid(sines, replace(cfg, cuda_graphs=False), GRID)
     bf16 = train_grid(sines, replace(cfg, amp="bf16"), GRID)
-    for (g, hg), (e, he), (_, hb) in zip(graphed, eager, bf16, strict=True):
+    for (g, hg), (e, he), (_, hb) in zip(graphed.values(), eager.values(), bf16.values(), strict=True):
         np.testing.assert_allclose([h["loss"] for h in hg], [h["loss"] for h in he], rtol=1e-5)
         np.testing.assert_allclose([h["loss"] for h in hb], [h["loss"] for h in he], rtol=0.05)
         assert_close_weights(g, e, atol=1e-4)
