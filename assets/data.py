@@ -29,13 +29,18 @@ class Shown(NamedTuple):
     sample: str  # what the training set holds one of
 
 
+# The checks: gx_record_suite and gx_beat_suite (ecg), gx_bar_suite and gx_window_suite (btc).
 SHOWN = {
-    "ecg": Shown("ecg_raw_records", "ecg_records_validated", "heartbeats", ("wfdb", "parquet"), "One row per WFDB "
-                 "record of the configured source (synthetic default or a PTB-layout directory).", "Beats cut around "
-                 "R peaks of validated records; the recipe is pipelines.ecg.beats.segment_beats.", "record", "beat"),
-    "btc": Shown("btc_raw_bars", "btc_bars_validated", "price_windows", ("csv", "parquet"), "All minute bars of the "
-                 "configured source (synthetic default or a folder of OHLCV files), one table.", "Gap-free windows of "
-                 "validated bars; the recipe is pipelines.exchange.windows.make_windows.", "bar", "window"),
+    "ecg": Shown(raw="ecg_raw_records", validated="ecg_records_validated", training_set="heartbeats",
+                 raw_kinds=("wfdb", "parquet"), item="record", sample="beat", raw_description="One row per WFDB "
+                 "record of the configured source (synthetic default or a PTB-layout directory).",
+                 training_set_description="Beats cut around R peaks of validated records; the recipe is "
+                 "pipelines.ecg.beats.segment_beats."),
+    "btc": Shown(raw="btc_raw_bars", validated="btc_bars_validated", training_set="price_windows",
+                 raw_kinds=("csv", "parquet"), item="bar", sample="window", raw_description="All minute bars of the "
+                 "configured source (synthetic default or a folder of OHLCV files), one table.",
+                 training_set_description="Gap-free windows of validated bars; the recipe is "
+                 "pipelines.exchange.windows.make_windows."),
 }  # fmt: skip
 
 
@@ -48,7 +53,7 @@ class DataAssets(NamedTuple):
 def data_assets(spec: DatasetSpec) -> DataAssets:
     """The raw, validated and training-set assets of one dataset. The raw asset commits the generate and ingest
     stages' outputs to DVC; the others their own stage's."""
-    generate, ingest, validate, segment = spec.stage_names()
+    generate, ingest, validate, segment = spec.stages()  # their dvc.yaml names, in the order they run
     shown = SHOWN[spec.name]
 
     @dg.asset(name=shown.raw, group_name=spec.name, kinds=set(shown.raw_kinds), description=shown.raw_description)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.errors import ConfigError
 from pipelines.workspace import Workspace
 
-CONFIGS = [c.name for c in Workspace.from_env().params.sweep]
+_WS = Workspace.from_env()
+CONFIGS = [c.name for c in _WS.params.sweep]
+if not CONFIGS:
+    raise ConfigError(f"{_WS.params_path}: the sweep is empty or missing; the model assets would have no partitions")
 
 config_partitions = dg.StaticPartitionsDefinition(CONFIGS)
 

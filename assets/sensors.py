@@ -18,9 +18,10 @@ from assets.resources import WorkspaceResource
 from assets.schedules import OPERATIONS
 from pipelines import stages
 
+CUT = {"ecg": "heartbeats", "btc": "windows"}  # what each dataset's data job ends by cutting
 DATA_JOBS = {
-    dataset: dg.define_asset_job(f"{dataset}_data_job", selection=list(chain), description=f"{dataset}: ingest, "
-                                 f"validate, cut the training set ({chain.training_set.key.to_user_string()})")
+    dataset: dg.define_asset_job(f"{dataset}_data_job", selection=list(chain), description=f"ingest, validate, "
+                                 f"cut {CUT[dataset]}")
     for dataset, chain in DATA.items()
 }  # fmt: skip
 

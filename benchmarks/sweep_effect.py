@@ -22,7 +22,8 @@ from scipy.stats import spearmanr
 
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.baselines import fit_baselines, linear_baselines
-from pipelines.evaluation.summary import EvalConfig, encode, probe_scores, summarize_model
+from pipelines.evaluation.config import EvalConfig
+from pipelines.evaluation.summary import encode, probe_scores, summarize_model
 from pipelines.params import Params
 from pipelines.vae.devices import flush_denormals_in_cpu_pool, pick_device
 from pipelines.vae.regularizers import LossConfig
@@ -67,10 +68,10 @@ def main() -> None:
     t0 = time.perf_counter()
     seeds = list(range(args.seeds))
     test = data.part("test")
-    for g, (model, _) in enumerate(train_grid(data.part("train").x, cfg, grid, seeds=seeds).values()):
+    for (config, _), (model, _) in train_grid(data.part("train").x, cfg, grid, seeds=seeds).items():
         summary = summarize_model(model, data, EvalConfig()) | probe_scores(model, data)
         summary |= rho_per_factor(encode(model, test.x)[0], test.factors, test.factor_names)
-        scores[grid[g // len(seeds)].name].append(summary)
+        scores[config].append(summary)
     elapsed = time.perf_counter() - t0
     baselines = linear_baselines(data, EvalConfig())  # as the report scores them
     for name, model in fit_baselines(data.part("train").x).items():

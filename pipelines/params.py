@@ -1,12 +1,14 @@
 """params.yaml read once per process into typed config: `Params` has one attribute per section, each the frozen
-dataclass of the module that uses it (`params.beats` is a `pipelines.ecg.beats.BeatConfig`), filled by
+dataclass of the module that uses it (`params.beats` is a `pipelines.ecg.beats.BeatConfig`; `sources` and
+`operations`, read by the stage layer and the Dagster layer, are defined here), filled by
 `pipelines.config.from_dict` when the file is read: an unknown key or a mistyped value anywhere in the file is a
 ConfigError naming the file, section and key before any stage runs.
 
 Every caller reads params through `Workspace.params` (pipelines.workspace): the CLI, the Dagster assets, their
 partitions and schedules and the tests all see the same file, `$BVAE_PARAMS` or `<root>/params.yaml`. Its contents
-are parsed and checked once, and again only when they change, so an edited params.yaml is seen by a long-lived
-process such as `dagster dev` without restarting it.
+are parsed and checked once, and again only when they change, so the stages of a long-lived process such as
+`dagster dev` see an edited params.yaml without a restart (the partitions, the schedule and the sensors' switches
+are read when the code location loads: reload it in the UI).
 
 Every config class lives in a module that does not import torch (`pipelines.vae.config`,
 `pipelines.evaluation.config` for the trainer's and the evaluation's), so the data stages and the Dagster code

@@ -28,15 +28,19 @@ from pipelines.errors import StorageError
 log = logging.getLogger(__name__)
 
 
-@functools.cache
 def _umask() -> int:
-    """The process's umask (what open() and mkdir() apply), read at the first write rather than at import. Linux
-    (4.7+) shows it in /proc/self/status; elsewhere it can only be read by setting it and putting it back, which for
-    that moment leaves unmasked the files other threads create, so it is read once."""
+    """The process's umask (what open() and mkdir() apply), read when writing rather than at import. Linux (4.7+)
+    shows it in /proc/self/status; elsewhere it can only be read by setting it and putting it back, which for that
+    moment leaves unmasked the files other threads create, so that is done once (`_umask_by_setting`)."""
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
+    return _umask_by_setting()
+
+
+@functools.cache
+def _umask_by_setting() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipelines.params import Params
+if TYPE_CHECKING:
+    from pipelines.params import Params
 
 
 def _under_data(*parts: str) -> property:
@@ -33,6 +35,8 @@ class Workspace:
     @property
     def params(self) -> Params:
         """The params file's typed sections (read once per process, and again when the file changes)."""
+        from pipelines.params import Params  # here: it imports every stage's config module (pandas among them)
+
         return Params.load(self.params_path)
 
     @property

@@ -9,7 +9,7 @@ import pytest
 from pipelines.ecg.beats import BeatConfig
 from pipelines.errors import ConfigError
 from pipelines.params import Params
-from pipelines.vae.trainer import TrainConfig
+from pipelines.vae.config import TrainConfig
 from pipelines.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]

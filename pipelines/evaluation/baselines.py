@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 
 from pipelines.dataset import TrainingSet
-from pipelines.evaluation.summary import EvalConfig, score_codes, scored_points
+from pipelines.evaluation.config import EvalConfig
+from pipelines.evaluation.summary import score_codes, scored_points
 
 FIT_POINTS = 20_000  # training samples the baselines are fitted on (all of the embedded sets)
 

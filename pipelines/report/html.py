@@ -71,8 +71,8 @@ def build_report(
     and optionally `correlations_png` and `prior_png` (paths); `figures` maps "scatter" and "kl_heatmap" to
     sweep-wide PNGs. A score `k` with a `k_iqr` ([Q1, Q3] over seeds) is shown as "median [Q1, Q3]".
     `baselines` (rows of scores with `dataset` and `config`, e.g. "PCA-10") are listed under each dataset's
-    table and enter its verdict. The champion row of each dataset (`champions`, from
-    pipelines.evaluation.selection.pick_champions) is highlighted.
+    table and enter its verdict. The champion row of each dataset (`champions`, chosen by the policy in
+    pipelines.evaluation.selection) is highlighted.
     """
     out_dir = Path(out_dir)
     frame = pd.DataFrame(rows).sort_values(["dataset", "config"]).reset_index(drop=True)

@@ -37,10 +37,6 @@ class DatasetSpec:
     transfer_target: Callable[[TransferConfig], str]  # the `transfer` path of the data the champion is reused on
     transfer_samples: Callable[[Workspace, Path, TransferConfig], np.ndarray]  # (N, L) samples cut from that data
 
-    def stage_names(self) -> list[str]:
-        """The dataset's data stages' dvc.yaml names, in the order they run."""
-        return list(self.stages())
-
     def stages(self) -> dict[str, Stage]:
         """The dataset's data stages by their dvc.yaml (and CLI) name, in the order they run."""
         return {

@@ -19,7 +19,8 @@ from pipelines.synthetic.btc import BARS_FILE, FACTORS_FILE, generate_btc
 from pipelines.synthetic.ecg import generate_ecg
 from pipelines.workspace import Workspace
 
-__all__ = ["Source", "fetch", "source", "source_fingerprint"]
+__all__ = ["Source", "fetch", "generate", "source", "source_fingerprint"]
+DOWNLOADS = {"ecg": "physionet", "btc": "coinbase"}  # the `sources` value that downloads each dataset
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,22 @@ class Source:
 
 
 def source(ws: Workspace, dataset: str) -> Source:
-    """Where `dataset`'s raw data live, by its params.yaml `sources` setting."""
-    if dataset not in ("ecg", "btc"):
+    """Where `dataset`'s raw data live, by its params.yaml `sources` setting; raises ConfigError for an unknown
+    dataset or the other dataset's download."""
+    if dataset not in DOWNLOADS:
         raise ConfigError(f"no source for dataset {dataset!r}; params.yaml sources has ecg and btc")
     setting = getattr(ws.params.sources, dataset)
+    for other, download in DOWNLOADS.items():
+        if setting == download and other != dataset:
+            raise ConfigError(f"{ws.params_path}: sources.{dataset} is {setting!r}, which downloads {other} data; "
+                              f"{dataset} reads synthetic, {DOWNLOADS[dataset]} or a directory")  # fmt: skip
     if setting == "synthetic" and dataset == "ecg":
         return Source("synthetic", ws.synthetic_ecg_dir)
     if setting == "synthetic":
         return Source("synthetic", (ws.synthetic_btc_dir / BARS_FILE).parent, ws.synthetic_btc_dir / FACTORS_FILE)
-    if setting == "physionet" and dataset == "ecg":
+    if setting == "physionet":
         return Source("physionet", ws.physionet_dir(ws.params.physionet.database))
-    if setting == "coinbase" and dataset == "btc":
+    if setting == "coinbase":
         return Source("coinbase", ws.data / "raw" / "coinbase")
     return Source("directory", ws.resolve(setting))
 
@@ -70,7 +76,9 @@ def generate(ws: Workspace, dataset: str) -> Path:
     current); returns its folder."""
     if dataset == "ecg":
         return generate_ecg(ws.synthetic_ecg_dir, ws.params.synthetic_ecg)
-    return generate_btc(ws.synthetic_btc_dir, ws.params.synthetic_btc)
+    if dataset == "btc":
+        return generate_btc(ws.synthetic_btc_dir, ws.params.synthetic_btc)
+    raise ConfigError(f"no synthetic data for dataset {dataset!r}")
 
 
 def source_fingerprint(directory: Path, patterns: tuple[str, ...]) -> str:

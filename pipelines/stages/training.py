@@ -7,8 +7,8 @@ MLflow run (tagged `seed`, nested under the sweep's run) and registered model ve
 
 `train_grid` reads in four phases: plan (which partitions are up to date) -> open runs (the sweep's MLflow run and
 one child per config and seed) -> fit (pipelines.vae.trainer) -> record (checkpoints, histories, models registered,
-run.json). A run left RUNNING by a failure in the last three is marked FAILED. `trained_result` reads a finished
-partition back from its run.json without training."""
+run.json). A run these phases started and a failure (or an interrupt) left RUNNING is marked FAILED.
+pipelines.stages.trained reads a finished partition back from its run.json without training."""
 
 from __future__ import annotations
 
@@ -71,6 +71,8 @@ def train_grid(
         raise ConfigError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
     world = world or SINGLE
     loss_cfgs = [ws.params.loss_config(name) for name in configs] if configs else list(ws.params.sweep)
+    if not loss_cfgs:
+        raise ConfigError(f"{ws.params_path}: the sweep is empty or missing; nothing to train")
     if world.size > 1:  # torchrun: every process must reach the same decision; the Dagster pool serialises
         return _train_grid(ws, dataset, tracker, loss_cfgs, force, world)
     locks = [f"train-{dataset}-{c.name}" for c in loss_cfgs]
@@ -86,17 +88,20 @@ def _train_grid(ws: Workspace, dataset: str, tracker: Tracker, loss_cfgs: list[L
     if world.rank != 0:  # under torchrun: the other processes train alongside rank 0 and record nothing
         fit(ws, dataset, plan, world)
         return {}
-    runs = open_runs(ws, dataset, tracker, plan, world)
+    runs = Runs()
     with _failed_on_error(tracker, runs):
+        open_runs(ws, dataset, tracker, plan, world, runs)
         _prepare_runs(ws, dataset, tracker, plan, runs)
 
         def log_epoch(member: tuple[str, int], metrics: dict) -> None:
             tracker.log_metrics(runs.members[member], metrics, step=metrics["epoch"])
 
         trained = fit(ws, dataset, plan, world, on_epoch=log_epoch)
-        results = {part.loss_cfg.name: record(ws, dataset, tracker, plan, part, runs, trained) for part in plan.todo}
+        results = dict(plan.up_to_date)
+        for part in plan.todo:
+            results[part.loss_cfg.name] = record(ws, dataset, tracker, plan, part, runs, trained)
         tracker.end_run(runs.parent)  # the sweep's run ends with its latest grid
-    return plan.up_to_date | results
+    return results
 
 
 # -- plan ------------------------------------------------------------------------------------------------------------
@@ -153,30 +158,35 @@ def plan_training(ws: Workspace, dataset: str, tracker: Tracker, loss_cfgs: list
 # -- open runs -------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class Runs:
-    parent: str  # the sweep's MLflow run
-    members: dict[tuple[str, int], str]  # (config, seed) -> its MLflow run, nested under the parent
+    """The MLflow runs of one call, filled as they are started (so that a failure midway ends those it started)."""
+
+    parent: str = ""  # the sweep's MLflow run
+    members: dict[tuple[str, int], str] = field(default_factory=dict)  # (config, seed) -> its run, under the parent
 
 
-def open_runs(ws: Workspace, dataset: str, tracker: Tracker, plan: Plan, world: World) -> Runs:
+def open_runs(ws: Workspace, dataset: str, tracker: Tracker, plan: Plan, world: World, runs: Runs) -> None:
     """The sweep's parent run (found again for the same train config, sweep and data) and a child run started
-    for every config and seed of the plan."""
+    for every config and seed of the plan, recorded in `runs`."""
     from pipelines.vae.devices import pick_device
 
     sweep_params = {"train": asdict(plan.train_cfg), "sweep": [asdict(c) for c in ws.params.sweep],
                     "data_md5": plan.data_md5}  # fmt: skip
     sweep_key = hashlib.md5(json.dumps(sweep_params, sort_keys=True).encode()).hexdigest()
     tags = {"data_md5": plan.data_md5, **system_tags(ws, pick_device(plan.train_cfg.device, world))}
-    parent = tracker.sweep_run(dataset, sweep_key, sweep_params, tags)
+    runs.parent = tracker.sweep_run(dataset, sweep_key, sweep_params, tags)
     if len(plan.todo) > 1:
         tags["trained_in_grid_of"] = str(len(plan.todo))
-    members = {
-        (part.loss_cfg.name, seed): tracker.start_run(dataset, part.loss_cfg.name, {**part.params, "seed": seed},
-                                                      tags={**tags, "seed": str(seed)}, parent_run_id=parent)
-        for part in plan.todo for seed in plan.train_cfg.seed_list
-    }  # fmt: skip
-    return Runs(parent, members)
+    for part in plan.todo:
+        for seed in plan.train_cfg.seed_list:
+            runs.members[(part.loss_cfg.name, seed)] = tracker.start_run(
+                dataset,
+                part.loss_cfg.name,
+                {**part.params, "seed": seed},
+                tags={**tags, "seed": str(seed)},
+                parent_run_id=runs.parent,
+            )
 
 
 def _prepare_runs(ws: Workspace, dataset: str, tracker: Tracker, plan: Plan, runs: Runs) -> None:
@@ -198,7 +208,7 @@ def _failed_on_error(tracker: Tracker, runs: Runs):
     try:
         yield
     except BaseException:
-        for run_id in [*runs.members.values(), runs.parent]:
+        for run_id in [*runs.members.values(), *([runs.parent] if runs.parent else [])]:
             with contextlib.suppress(PipelineError):
                 if tracker.run_status(run_id) == "RUNNING":
                     tracker.end_run(run_id, "FAILED")
@@ -236,15 +246,16 @@ def fit(ws: Workspace, dataset: str, plan: Plan, world: World, on_epoch=None) ->
 # -- record ----------------------------------------------------------------------------------------------------------
 
 
-def record(ws: Workspace, dataset: str, tracker: Tracker, plan: Plan, part: Partition, runs: Runs, trained: dict):
+def record(ws: Workspace, dataset: str, tracker: Tracker, plan: Plan, part: Partition, runs: Runs,
+           trained: dict) -> TrainResult:  # fmt: skip
     """Save, log and register every seed of one trained partition, drop files of seeds no longer trained, and
     write its run.json; returns its TrainResult."""
     config, seeds = part.loss_cfg.name, plan.train_cfg.seed_list
-    entries = [
-        _record_seed(ws, dataset, tracker, plan, part.loss_cfg, seed, runs.members[(config, seed)],
-                     *trained[(config, seed)])
-        for seed in seeds
-    ]  # fmt: skip
+    entries = []
+    for seed in seeds:
+        model, history = trained[(config, seed)]
+        run_id = runs.members[(config, seed)]
+        entries.append(_record_seed(ws, dataset, tracker, plan, part.loss_cfg, seed, run_id, model, history))
     for folder in (ws.checkpoint(dataset, config, seeds[0]).parent, ws.history(dataset, config, seeds[0]).parent):
         _remove_other_seeds(folder, seeds)
     final = {k: float(np.median([e["final"][k] for e in entries])) for k in FINAL}  # over seeds

@@ -3,13 +3,15 @@
 Denormals: late in a run tiny gradients and Adam moments fall below ~1.2e-38, where x86 arithmetic is many times
 slower (a grid of 16 fell to half its speed by epoch 8), so training flushes them to zero. `torch.set_flush_denormal`
 sets only the calling thread; the threads of PyTorch's CPU pool copy the floating-point environment of the thread
-that starts them (pthread_create). So each entry point that trains (the CLI, the Dagster runs, torchrun's processes,
-the benchmarks, the tests) calls `flush_denormals_in_cpu_pool` first, before torch runs any parallel work: it starts
-the pool with flushing on, then turns it off again in the calling thread, where `flushed_denormals` turns it on only
-while training. The pool's threads keep flushing (they only run PyTorch's kernels), while the rest of the process
-(numpy, hypothesis's floats) keeps IEEE arithmetic. It is a call, not something importing this module does, so that
-importing changes nothing. A pool started before the call stays unflushed; the trainer warns then
-(`pool_flushes_denormals`). tests/vae/test_denormals.py checks all of it. Values that small do not change a result.
+that starts them (pthread_create). So the entry points that train (the CLI, torchrun's processes, the benchmarks)
+call `flush_denormals_in_cpu_pool` first, before torch runs any parallel work, and the trainer calls it again as it
+starts (a no-op after the first call; in a Dagster step, whose first torch work is the training, the call that
+counts): it starts the pool with flushing on, then turns it off again in the calling thread, where
+`flushed_denormals` turns it on only while training. The pool's threads keep flushing (they only run PyTorch's
+kernels), while the rest of the process (numpy, hypothesis's floats) keeps IEEE arithmetic. It is a call, not
+something importing this module does, so that importing changes nothing. A pool started before the call stays
+unflushed; the trainer warns then (`pool_flushes_denormals`). tests/vae/test_denormals.py checks all of it. Values
+that small do not change a result.
 """
 
 from __future__ import annotations
@@ -36,8 +38,7 @@ def flush_denormals_in_cpu_pool() -> None:
 
 class World(NamedTuple):
     """This process's place in a data-parallel (torchrun) training: its rank and the number of processes. Computed
-    once by the entry point (`init_distributed`, or `distributed` for a group someone else started) and passed down
-    to the stage, the trainer and `pick_device`."""
+    once by the entry point (`init_distributed`) and passed down to the stage, the trainer and `pick_device`."""
 
     rank: int = 0
     size: int = 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import torch
 
 from pipelines.vae.losses import GridLoss
@@ -22,11 +23,12 @@ class Stepper:
     batch; an epoch's last, shorter batch runs eagerly). Sums of the epoch's loss, recon and KL per latent
     accumulate on the device, so the loop never waits for it inside an epoch."""
 
-    def __init__(self, net: StackedVAE, opt, data, loss: GridLoss, cfg, anneal_steps: int, step: int, world: int):
+    def __init__(self, net: StackedVAE, opt, data, loss: GridLoss, cfg, anneal_steps: int, step: int,
+                 world_size: int):  # fmt: skip
         self.net, self.opt, self.data, self.cfg, self.anneal_steps = net, opt, data, cfg, anneal_steps
         device = data.device
         self.t = torch.tensor(float(step), device=device)  # the step count the annealing reads, on the device
-        self.world = world  # processes sharing each batch (torchrun); 1 otherwise
+        self.world_size = world_size  # processes sharing each batch (torchrun); 1 otherwise
         g, d = net.size, cfg.latent_dim
         self.sums = {k: torch.zeros(shape, device=device) for k, shape in (("loss", g), ("recon", g), ("kl", (g, d)))}
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -46,8 +48,17 @@ class Stepper:
         return loss, recon, post.kl.mean(dim=1)
 
     def reset_sums(self) -> None:
+        """Start an epoch's sums at zero."""
         for v in self.sums.values():
             v.zero_()
+
+    def epoch_sums(self) -> dict[str, np.ndarray]:
+        """The epoch's sums over its samples (those of every process under torchrun): loss (G,), recon (G,) and KL
+        per latent (G, D), copied to the host (which waits for the device)."""
+        if self.world_size > 1:
+            for v in self.sums.values():
+                torch.distributed.all_reduce(v)
+        return {k: v.cpu().numpy() for k, v in self.sums.items()}
 
     def step(self, idx: torch.Tensor, eps: torch.Tensor, share: float = 1.0) -> None:
         """One step on the samples `idx` (B,) of the data with noise `eps` (G, B, D); `share`: this process's part
@@ -65,7 +76,7 @@ class Stepper:
             loss, recon, kl = self.forward(batch, eps, anneal_progress(self.t, self.anneal_steps))
         self.opt.zero_grad(set_to_none=self.graph is None)  # a captured graph keeps writing into its gradients
         loss.sum().backward()  # the models share no weights: each gets the gradient of its own loss
-        if self.world > 1:  # data parallel: the batch mean is the parts' means weighted by their shares
+        if self.world_size > 1:  # data parallel: the batch mean is the parts' means weighted by their shares
             for p in self.net.parameters():
                 torch.distributed.all_reduce(p.grad.mul_(share))
         self.opt.step()

@@ -226,19 +226,16 @@ def _train_epoch(grid: _Grid, stepper: Stepper) -> tuple[dict[str, np.ndarray], 
     """One pass over the data in batches of the shuffle stream's order, each member with its own noise; returns
     the members' sums of loss (G,), recon (G,) and KL per latent (G, D) over the epoch's samples, and its seconds."""
     t0 = time.perf_counter()
-    n, device, cfg, (rank, world) = len(grid.data), grid.device, grid.cfg, grid.world
+    n, device, cfg, (rank, size) = len(grid.data), grid.device, grid.cfg, grid.world
     perm = torch.randperm(n, device=device, generator=grid.order)
     eps = torch.stack([torch.randn(n, cfg.latent_dim, device=device, generator=g) for g in grid.noises])  # (G, N, D)
     stepper.reset_sums()
     for start in range(0, n, cfg.batch_size):
-        end = min(start + cfg.batch_size, n)  # this process's part of the batch: every world-th sample
-        share = len(range(start + rank, end, world)) / (end - start)
-        stepper.step(perm[start:end][rank::world], eps[:, start:end][:, rank::world], share)
+        end = min(start + cfg.batch_size, n)  # this process's part of the batch: every size-th sample
+        share = len(range(start + rank, end, size)) / (end - start)
+        stepper.step(perm[start:end][rank::size], eps[:, start:end][:, rank::size], share)
         grid.step += 1
-    if world > 1:
-        for v in stepper.sums.values():
-            torch.distributed.all_reduce(v)
-    sums = {k: v.cpu().numpy() for k, v in stepper.sums.items()}  # waits for the device
+    sums = stepper.epoch_sums()
     return sums, time.perf_counter() - t0
 
 

@@ -10,7 +10,7 @@ from tests.conftest import TINY, write_params
 from tests.ecg.test_physionet import server  # noqa: F401  (the PhysioNet-like server for test_download.py)
 
 # training cases: 4 epochs with a resume checkpoint after each, so a run can be cut off between two of them
-# one seed: these tests are about one model's files and runs (tests/test_stages.py covers a partition's seeds)
+# one seed: these tests are about one model's files and runs (tests/stages/test_training.py covers a partition's seeds)
 PARAMS = {**TINY, "train": {**TINY["train"], "epochs": 4, "checkpoint_every": 1, "seeds": 1}}
 
 

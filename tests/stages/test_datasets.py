@@ -17,9 +17,10 @@ def test_each_dataset_spec_lists_the_datasets_and_data_stages_of_dvc_yaml():
             assert dvc["stages"][name]["cmd"] == f"python -m pipelines {name}"
 
 
-def test_model_stage_names_are_the_foreach_keys_of_dvc_yaml():
+def test_model_stage_names_are_the_keys_of_the_dvc_yaml_matrix():
+    """dvc.yaml names a matrix stage's instances <stage>@<dataset>-<config>, in the order of its matrix keys."""
     dvc = yaml.safe_load((REPO / "dvc.yaml").read_text())
     for stage in ("train", "traversals", "metrics"):
-        assert dvc["stages"][stage]["matrix"]["dataset"] == "${datasets}"  # keys <dataset>-<config>
+        assert list(dvc["stages"][stage]["matrix"]) == ["dataset", "config"]
         assert stages.model_stage(stage, "ecg", "b16_c0") == f"{stage}@ecg-b16_c0"
-    assert [*stages.DATASET_SPECS["btc"].stage_names()] == ["btc-generate", "btc-ingest", "btc-validate", "windows"]
+    assert list(stages.DATASET_SPECS["btc"].stages()) == ["btc-generate", "btc-ingest", "btc-validate", "windows"]

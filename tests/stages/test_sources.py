@@ -27,9 +27,12 @@ def test_each_source_setting_names_its_folder_and_only_a_directory_is_watched(ti
     assert (src.factors_file is not None) == (dataset == "btc" and kind == "synthetic")
 
 
-def test_a_download_name_of_the_other_dataset_is_a_directory(tiny_ws):
+def test_the_other_datasets_download_is_an_error_naming_both(tiny_ws):
     write_params(tiny_ws.root, {**TINY, "sources": {"ecg": "coinbase", "btc": "physionet"}})
-    assert source(tiny_ws, "ecg").kind == source(tiny_ws, "btc").kind == "directory"
+    with pytest.raises(ConfigError, match="sources.ecg is 'coinbase', which downloads btc data; ecg reads synthetic"):
+        source(tiny_ws, "ecg")
+    with pytest.raises(ConfigError, match="sources.btc is 'physionet', which downloads ecg data"):
+        source(tiny_ws, "btc")
 
 
 def test_a_directory_source_is_read_as_it_is(tiny_ws):
