@@ -40,3 +40,16 @@ def test_leave_one_out_never_chooses_a_threshold_on_the_record_it_scores():
     assert chosen["b"][0] == chosen["c"][0] == 0.1
     counts["b"][0.3] = counts["c"][0.3] = (100, 0, 0)  # b and c now tie: "a" decides for them, not for itself
     assert leave_one_out(counts)["a"][0] == 0.1 and leave_one_out(counts)["b"][0] == 0.3
+
+
+def test_the_ludb_ceiling_prints_every_factor_and_the_factor_correlations():
+    from tests.conftest import shared
+
+    args = ["--source", str(shared("ludb")), "--records", "24", "--test-subjects", "6", "--leads", "ii"]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.ludb_ceiling", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"LUDB, leads ii: \d+ beats of 24 subjects", done.stdout)
+    for factor in ("rr_s", "qrs_s", "pr_s", "qt_s", "t_amp", "p_amp"):  # (trees fitted on few beats may be constant)
+        assert re.search(rf"\| {factor} +\| +\d+ \| +\d+ \|( +(-?\d\.\d{{3}}|nan) +\|){{5}}", done.stdout), factor
+    assert "Spearman correlation of the expert factors" in done.stdout
