@@ -3,7 +3,11 @@
 the test split with every disentanglement metric and, per factor, the largest |Spearman rho| of one latent;
 beside the PCA-10 and FastICA-10 baselines. Prints the median [IQR] over seeds per config as Markdown.
 
-    python -m benchmarks.sweep_effect data/ecg/training_set.npz [--seeds 5] [--epochs 50] [--wide]
+    python -m benchmarks.sweep_effect data/ecg/training_set.npz [--seeds 5] [--wide] [--params params.yaml]
+                                      [--epochs N] [--lr LR] [--sigma S]   # override params.yaml's `train`
+
+Training follows params.yaml's `train` section (epochs, lr, recon_sigma, network) unless overridden; progress
+(each epoch of the grid, each model scored) goes to stderr, the table to stdout.
 
 `make study` runs it on both embedded training sets with 5 seeds (benchmarks/results-study.md).
 
@@ -14,7 +18,9 @@ Larger synthetic sets than the demo's come from the same stages with bigger `syn
 from __future__ import annotations
 
 import argparse
+import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -27,7 +33,7 @@ from pipelines.evaluation.summary import encode, probe_scores, summarize_model
 from pipelines.params import Params
 from pipelines.vae.devices import flush_denormals_in_cpu_pool, pick_device
 from pipelines.vae.regularizers import LossConfig
-from pipelines.vae.trainer import TrainConfig, train_grid
+from pipelines.vae.trainer import train_grid
 
 WIDE = [
     LossConfig("b1_c0", "beta", beta=1.0),
@@ -56,22 +62,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--sigma", type=float, default=0.1)
+    parser.add_argument("--params", default="params.yaml", help="its `train` section and `sweep` are used")
+    parser.add_argument("--epochs", type=int, help="default: params.yaml's train.epochs")
+    parser.add_argument("--lr", type=float, help="default: params.yaml's train.lr")
+    parser.add_argument("--sigma", type=float, help="default: params.yaml's train.recon_sigma")
     parser.add_argument("--wide", action="store_true", help="more configs of each kind than params.yaml's sweep")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")  # progress, on stderr
     flush_denormals_in_cpu_pool()  # as the pipeline's entry points do, before torch runs
-    grid = WIDE if args.wide else list(Params.load("params.yaml").sweep)
+    params = Params.load(args.params)
+    grid = WIDE if args.wide else list(params.sweep)
     data = TrainingSet.load(args.data)
-    cfg = TrainConfig(epochs=args.epochs, recon_sigma=args.sigma, checkpoint_every=0)
+    overrides = {"epochs": args.epochs, "lr": args.lr, "recon_sigma": args.sigma}
+    cfg = replace(params.train, seed=0, seeds=args.seeds, checkpoint_every=0,
+                  **{k: v for k, v in overrides.items() if v is not None})  # fmt: skip
     scores: dict[str, list[dict]] = {c.name: [] for c in grid}
     t0 = time.perf_counter()
     seeds = list(range(args.seeds))
     test = data.part("test")
-    for (config, _), (model, _) in train_grid(data.part("train").x, cfg, grid, seeds=seeds).items():
+    trained = train_grid(data.part("train").x, cfg, grid, seeds=seeds)
+    for i, ((config, seed), (model, _)) in enumerate(trained.items(), 1):
         summary = summarize_model(model, data, EvalConfig()) | probe_scores(model, data)
         summary |= rho_per_factor(encode(model, test.x)[0], test.factors, test.factor_names)
         scores[config].append(summary)
+        logging.getLogger("benchmarks.sweep_effect").info("scored %s seed %d (%d/%d)", config, seed, i, len(trained))
     elapsed = time.perf_counter() - t0
     baselines = linear_baselines(data, EvalConfig())  # as the report scores them
     for name, model in fit_baselines(data.part("train").x).items():
@@ -81,16 +95,16 @@ def main() -> None:
     where = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     print(f"## Sweep effect: {args.data} ({len(data):,} samples, {data.factor_kind} factors: "
           f"{', '.join(data.factor_names)})\n")  # fmt: skip
-    print(f"{args.seeds} seeds x {len(grid)} configs, {args.epochs} epochs, recon σ {args.sigma}, {where}, "
-          f"{elapsed:.0f} s. Median [IQR] over seeds, every score on the test split; rho_<factor>: the largest "
-          "|Spearman rho| of one latent mean with the factor. PCA-10 and FastICA-10: fitted on the training split, "
-          "one value.\n")  # fmt: skip
+    print(f"{args.seeds} seeds x {len(grid)} configs, {cfg.epochs} epochs, lr {cfg.lr:g}, recon σ {cfg.recon_sigma}, "
+          f"{where}, {elapsed:.0f} s. Median [IQR] over seeds, every score on the test split; rho_<factor>: the "
+          "largest |Spearman rho| of one latent mean with the factor. PCA-10 and FastICA-10: fitted on the training "
+          "split, one value.\n")  # fmt: skip
     shown = [k for k in SHOWN if k in scores[grid[0].name][0]] + [f"rho_{name}" for name in data.factor_names]
     print("| config | " + " | ".join(shown) + " |")
     print("|---" * (len(shown) + 1) + "|")
     for name, runs in scores.items():
         quartiles = [np.percentile([r.get(k, np.nan) for r in runs], [25, 50, 75]) for k in shown]
-        cells = [f"{q[1]:.3f} [{q[0]:.2f}, {q[2]:.2f}]" if len(runs) > 1 else f"{q[1]:.3f}" for q in quartiles]
+        cells = [f"{q[1]:.3f} [{q[0]:.3f}, {q[2]:.3f}]" if len(runs) > 1 else f"{q[1]:.3f}" for q in quartiles]
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 

@@ -53,3 +53,21 @@ def test_the_ludb_ceiling_prints_every_factor_and_the_factor_correlations():
     for factor in ("rr_s", "qrs_s", "pr_s", "qt_s", "t_amp", "p_amp"):  # (trees fitted on few beats may be constant)
         assert re.search(rf"\| {factor} +\| +\d+ \| +\d+ \|( +(-?\d\.\d{{3}}|nan) +\|){{5}}", done.stdout), factor
     assert "Spearman correlation of the expert factors" in done.stdout
+
+
+def test_the_study_follows_params_train_shows_progress_and_prints_quartiles_to_three_digits(tiny_ws):
+    from pipelines import stages
+    from tests.conftest import TINY, write_params
+
+    for stage in (stages.ingest_ecg, stages.validate_ecg, stages.heartbeats):
+        stage(tiny_ws)
+    sweep = {"b1_c0": {"kind": "beta", "beta": 1.0}, "b4_c0": {"kind": "beta", "beta": 4.0}}
+    params = write_params(tiny_ws.root, {**TINY, "train": {**TINY["train"], "lr": 0.001}, "sweep": sweep},
+                          replace=("sweep",))  # fmt: skip
+    args = [str(tiny_ws.heartbeats), "--seeds", "2", "--params", str(params), "--epochs", "1"]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.sweep_effect", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 seeds x 2 configs, 1 epochs, lr 0.001, recon σ 0.1" in done.stdout  # lr from params, epochs overridden
+    assert re.search(r"\| b4_c0 \| -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] \|", done.stdout)
+    assert "b1_c0/seed1 epoch 1/1" in done.stderr and "scored b4_c0 seed 1 (4/4)" in done.stderr
