@@ -75,10 +75,11 @@ def _rows(ws: Workspace) -> tuple[list[dict], list[dict]]:
     figures), and the PCA and FastICA baselines of each dataset that has one, scored on the same points."""
     from pipelines.evaluation.baselines import linear_baselines
 
+    params = ws.params  # one read of the file for the whole report
     rows, baselines = [], []
     for dataset in DATASETS:
         value_label = None  # the training set's units, read once per dataset that has metrics
-        for cfg in ws.params.sweep:
+        for cfg in params.sweep:
             metrics_file = ws.eval_dir(dataset, cfg.name) / "metrics.json"
             if not metrics_file.is_file():
                 log.warning("report: %s/%s has no metrics yet; left out", dataset, cfg.name)
@@ -87,14 +88,14 @@ def _rows(ws: Workspace) -> tuple[list[dict], list[dict]]:
             if value_label is None:
                 data = TrainingSet.load(ws.training_set(dataset))
                 value_label = data.value_label
-                for name, scores in linear_baselines(data, ws.params.evaluation, len(m["kl_per_latent"])).items():
+                for name, scores in linear_baselines(data, params.evaluation, len(m["kl_per_latent"])).items():
                     own = {k: scores.get(k, float("nan")) for k in SCORES}
                     baselines.append({"dataset": dataset, "config": name, "kind": "baseline", **own, "seeds": 1})
-            rows.append(_row(ws, dataset, cfg, m, value_label))
+            rows.append(_row(ws, dataset, cfg, m, value_label, params.train.epochs))
     return rows, baselines
 
 
-def _row(ws: Workspace, dataset: str, cfg: LossConfig, m: dict, value_label: str) -> dict:
+def _row(ws: Workspace, dataset: str, cfg: LossConfig, m: dict, value_label: str, epochs: int) -> dict:
     """A partition's row of the report: its config's settings and its metrics.json."""
     representative = seed_run(run_info(ws, dataset, cfg.name), m["representative_seed"])
     eval_dir = ws.eval_dir(dataset, cfg.name)
@@ -103,7 +104,7 @@ def _row(ws: Workspace, dataset: str, cfg: LossConfig, m: dict, value_label: str
         "config": cfg.name,
         "kind": cfg.kind,
         **{k: getattr(cfg, k) if k in cfg.settings else float("nan") for k in SETTINGS},
-        "epochs": ws.params.train.epochs,
+        "epochs": epochs,
         **{k: m.get(k, float("nan")) for k in SCORES},
         **{f"{k}_iqr": m["iqr"][k] for k in SCORES if k in m["iqr"]},
         "seeds": len(m["seeds"]),

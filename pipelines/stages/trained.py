@@ -46,7 +46,11 @@ def seed_run(info: dict, seed: int) -> dict:
 
 def trained_result(ws: Workspace, dataset: str, config: str, reused: bool = True) -> TrainResult:
     """The result of a partition trained earlier, read from its run.json (nothing is trained)."""
-    info = run_info(ws, dataset, config)
+    return result_of(ws, dataset, config, run_info(ws, dataset, config), reused)
+
+
+def result_of(ws: Workspace, dataset: str, config: str, info: dict, reused: bool) -> TrainResult:
+    """The TrainResult of a partition whose run.json holds `info`."""
     return TrainResult(
         ws.checkpoint(dataset, config, info["runs"][0]["seed"]), info["final"], run_id=info["run_id"],
         model_version=info["model_version"], data_md5=info["data_md5"], runs=info["runs"], reused=reused,

@@ -27,7 +27,7 @@ from pipelines.dataset import TrainingSet
 from pipelines.errors import ConfigError, PipelineError, TrackingError, TrainingError
 from pipelines.stages.common import locked
 from pipelines.stages.datasets import DATASETS
-from pipelines.stages.trained import TrainResult, checkpoint_loads, previous_run, run_info_path, trained_result
+from pipelines.stages.trained import TrainResult, checkpoint_loads, previous_run, result_of, run_info_path
 from pipelines.storage import write_csv, write_text
 from pipelines.tracking import Tracker
 from pipelines.vae.config import TrainConfig
@@ -70,7 +70,8 @@ def train_grid(
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
     world = world or SINGLE
-    loss_cfgs = [ws.params.loss_config(name) for name in configs] if configs else list(ws.params.sweep)
+    params = ws.params
+    loss_cfgs = [params.loss_config(name) for name in configs] if configs else list(params.sweep)
     if not loss_cfgs:
         raise ConfigError(f"{ws.params_path}: the sweep is empty or missing; nothing to train")
     if world.size > 1:  # torchrun: every process must reach the same decision; the Dagster pool serialises
@@ -149,7 +150,7 @@ def plan_training(ws: Workspace, dataset: str, tracker: Tracker, loss_cfgs: list
         checkpoints = [ws.checkpoint(dataset, loss_cfg.name, s) for s in plan.train_cfg.seed_list]
         if not force and previous.get("fingerprint") == fingerprint and all(map(checkpoint_loads, checkpoints)):
             log.info("%s/%s is up to date (MLflow run %s); not retraining", dataset, loss_cfg.name, previous["run_id"])
-            plan.up_to_date[loss_cfg.name] = trained_result(ws, dataset, loss_cfg.name)
+            plan.up_to_date[loss_cfg.name] = result_of(ws, dataset, loss_cfg.name, previous, reused=True)
         else:
             plan.todo.append(Partition(loss_cfg, params, fingerprint))
     return plan
@@ -263,7 +264,7 @@ def record(ws: Workspace, dataset: str, tracker: Tracker, plan: Plan, part: Part
             "tracking_uri": tracker.where, "fingerprint": part.fingerprint, "final": final,
             "runs": entries}  # fmt: skip
     write_text(run_info_path(ws, dataset, config), json.dumps(info, indent=2) + "\n")
-    return trained_result(ws, dataset, config, reused=False)
+    return result_of(ws, dataset, config, info, reused=False)
 
 
 def _record_seed(ws: Workspace, dataset: str, tracker: Tracker, plan: Plan, loss_cfg: LossConfig, seed: int,
