@@ -1,6 +1,6 @@
 """Data assets, one chain per dataset, built from its DatasetSpec (pipelines.stages.datasets): raw data -> validated
 (a blocking Great Expectations check) -> training set (a blocking sample check). Each asset is one call to the
-dataset's stage; what differs between ECG and BTC beyond the stages is what the UI shows, in `SHOWN`."""
+dataset's stage; what differs between the datasets beyond the stages is what the UI shows, in `SHOWN`."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ SHOWN = {
                  "configured source (synthetic default or a folder of OHLCV files), one table.",
                  training_set_description="Gap-free windows of validated bars; the recipe is "
                  "pipelines.exchange.windows.make_windows."),
+    "ludb": Shown(raw="ludb_raw_records", validated="ludb_records_validated", training_set="ludb_heartbeats",
+                  raw_kinds=("wfdb", "parquet"), item="record", sample="beat", raw_description="One row per LUDB "
+                  "record (sources.ludb: a directory in LUDB layout, or downloaded from PhysioNet), with its "
+                  "diagnoses.", training_set_description="Beats of every lead cut at the cardiologists' QRS marks, "
+                  "with expert factors (RR, QRS, PR, QT, T and P amplitude, lead); pipelines.ecg.ludb.segment_ludb."),
 }  # fmt: skip
 
 
@@ -51,15 +56,15 @@ class DataAssets(NamedTuple):
 
 
 def data_assets(spec: DatasetSpec) -> DataAssets:
-    """The raw, validated and training-set assets of one dataset. The raw asset commits the generate and ingest
-    stages' outputs to DVC; the others their own stage's."""
-    generate, ingest, validate, segment = spec.stages()  # their dvc.yaml names, in the order they run
+    """The raw, validated and training-set assets of one dataset. The raw asset commits the generate (where the
+    dataset has one) and ingest stages' outputs to DVC; the others their own stage's."""
+    *fetching, validate, segment = spec.stages()  # their dvc.yaml names, in the order they run
     shown = SHOWN[spec.name]
 
     @dg.asset(name=shown.raw, group_name=spec.name, kinds=set(shown.raw_kinds), description=shown.raw_description)
     def raw(workspace: WorkspaceResource) -> dg.MaterializeResult:
         result = spec.ingest(workspace.workspace())
-        return materialize_result(result, **workspace.commit_to_dvc(generate, ingest))
+        return materialize_result(result, **workspace.commit_to_dvc(*fetching))
 
     item, sample = shown.item, shown.sample
     validated = _checked_asset(

@@ -1,6 +1,6 @@
-"""`make demo`: materialize every asset for both datasets on the embedded default data, then print where the
-report is. Runs are recorded in the Dagster instance of $DAGSTER_HOME (the Makefile sets .dagster/), so
-`make ui` shows them afterwards.
+"""`make demo`: materialize every asset of every dataset whose source is there (the embedded synthetic ECG and BTC
+data; LUDB when params.yaml's sources.ludb directory exists), then print where the report is. Runs are recorded
+in the Dagster instance of $DAGSTER_HOME (the Makefile sets .dagster/), so `make ui` shows them afterwards.
 
     python -m assets.demo
 """
@@ -11,37 +11,43 @@ import time
 
 import dagster as dg
 
-from assets.definitions import ALL_ASSETS, DATA_ASSETS
-from assets.models import EVALUATION_ASSETS, sweep_report, train_grid_job
+from assets.data import DATA
+from assets.definitions import ALL_ASSETS
+from assets.models import MODELS, sweep_report, train_grid_job
 from assets.partitions import CONFIGS
 from assets.recovery import release_dead_runs
 from assets.resources import HELD, WorkspaceResource, default_resources
+from pipelines import stages
 
 
 def materialize_all(resources: dict, instance: dg.DagsterInstance | None = None, partition_keys=None) -> list:
-    """Materialize the data assets, train every (or the given) config x seed of both datasets in one vectorised
-    pass per dataset (`train_grid_job`, which records a materialization of every model partition it trained), then
-    each config partition's evaluation assets (traversals and metrics), then the report. Returns the results of
-    every run; raises if one fails.
+    """Materialize the data assets, train every (or the given) config x seed of each dataset whose source is there
+    (pipelines.stages.available) in one vectorised pass per dataset (`train_grid_job`, which records a
+    materialization of every model partition it trained), then each config partition's evaluation assets
+    (traversals and metrics), then the report. Returns the results of every run; raises if one fails.
 
     The data and model assets' DVC commits are held back and made in one `dvc commit` after the last partition:
-    one DVC process instead of one per asset (~1.3 s each; 38 stages in the demo's 5 configs x 2 datasets)."""
+    one DVC process instead of one per asset (~1.3 s each; 38 stages for 5 configs x 2 datasets, 56 with LUDB)."""
     workspace = resources["workspace"]
     held = {**resources, "workspace": WorkspaceResource(root=workspace.root, params=workspace.params, dvc_commit=False)}
-    runs = [dg.materialize(ALL_ASSETS, selection=DATA_ASSETS, resources=held, instance=instance)]
+    datasets = stages.available(workspace.workspace())
+    skipped = sorted(set(stages.DATASETS) - set(datasets))
+    if skipped:
+        logging.getLogger("assets.demo").info("no source for %s (params.yaml sources): left out", ", ".join(skipped))
+    data = [asset for d in datasets for asset in DATA[d]]
+    evaluation = [asset for d in datasets for asset in (MODELS[d].traversals, MODELS[d].metrics)]
+    runs = [dg.materialize(ALL_ASSETS, selection=data, resources=held, instance=instance)]
     keys = partition_keys or CONFIGS
-    grid = {"ops": {"train_sweep_grid": {"config": {"configs": list(keys)}}}}
+    grid = {"ops": {"train_sweep_grid": {"config": {"configs": list(keys), "datasets": list(datasets)}}}}
     runs.append(train_grid_job.execute_in_process(run_config=grid, resources=held, instance=instance))
     for i, key in enumerate(keys, 1):
         logging.getLogger("assets.demo").info("config %d/%d: %s", i, len(keys), key)
         runs.append(
-            dg.materialize(
-                ALL_ASSETS, selection=EVALUATION_ASSETS, partition_key=key, resources=held, instance=instance
-            )
+            dg.materialize(ALL_ASSETS, selection=evaluation, partition_key=key, resources=held, instance=instance)
         )
-    stages = held_stages(runs)  # what the assets wrote, as each names it in its metadata
-    if stages:  # (none outside a DVC project; and `dvc commit` without stages would commit every stage)
-        workspace.commit_to_dvc(*stages)  # a failure is logged as a warning there: the data are written either way
+    held_back = held_stages(runs)  # what the assets wrote, as each names it in its metadata
+    if held_back:  # (none outside a DVC project; and `dvc commit` without stages would commit every stage)
+        workspace.commit_to_dvc(*held_back)  # a failure is logged as a warning there: the data are written either way
     runs.append(dg.materialize(ALL_ASSETS, selection=[sweep_report], resources=resources, instance=instance))
     return runs
 

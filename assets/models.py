@@ -137,7 +137,7 @@ def model_materialization(asset, partition: str, result, dataset: str, tracking,
 
 
 class GridRequest(dg.Config):
-    datasets: list[str] = list(stages.DATASETS)
+    datasets: list[str] = []  # empty: every dataset whose source is there (pipelines.stages.available)
     configs: list[str] = []  # empty: every config of params.yaml `sweep`
     force: bool = False
 
@@ -150,7 +150,7 @@ def train_sweep_grid(
     `<dataset>_beta_vae_model` partition it covers (the same metadata and data version as the asset's own)."""
     ws = workspace.workspace()
     tracker = tracking.tracker(ws.root)
-    for dataset in config.datasets:
+    for dataset in config.datasets or stages.available(ws):
         results = stages.train_grid(ws, dataset, tracker, config.configs or None, force=config.force)
         dvc = workspace.commit_to_dvc(*(model_stage("train", dataset, name) for name in results))
         for name, result in results.items():

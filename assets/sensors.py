@@ -1,5 +1,5 @@
 """The inbox sensor: new WFDB records or bar files in a dataset's source directory start that dataset's ingest
-run, and nothing for the other dataset. The models of the dataset then follow by declarative automation (their
+run, and nothing for the other datasets. The models of the dataset then follow by declarative automation (their
 eager condition sees the new training set), so new ECG data retrain the ECG partitions only.
 
 A dataset is watched when params.yaml `sources` points it at a directory (the inbox, e.g. `sources.ecg:
@@ -13,15 +13,14 @@ import json
 
 import dagster as dg
 
-from assets.data import DATA
+from assets.data import DATA, SHOWN
 from assets.resources import WorkspaceResource
 from assets.schedules import OPERATIONS
 from pipelines import stages
 
-CUT = {"ecg": "heartbeats", "btc": "windows"}  # what each dataset's data job ends by cutting
 DATA_JOBS = {
     dataset: dg.define_asset_job(f"{dataset}_data_job", selection=list(chain), description=f"ingest, validate, "
-                                 f"cut {CUT[dataset]}")
+                                 f"cut {SHOWN[dataset].sample}s")
     for dataset, chain in DATA.items()
 }  # fmt: skip
 
@@ -38,7 +37,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, workspace: WorkspaceResour
     now, requests = {}, []
     for dataset, job in DATA_JOBS.items():
         src = stages.source(ws, dataset)
-        if not src.watched:
+        if not src.watched or not src.available:  # a directory that is not there yet is looked for again
             continue
         directory = src.directory
         now[dataset] = stages.source_fingerprint(directory, stages.DATASET_SPECS[dataset].source_files)

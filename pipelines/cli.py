@@ -2,6 +2,7 @@
 
     python -m pipelines ecg-generate | ecg-ingest | ecg-validate | heartbeats
     python -m pipelines btc-generate | btc-ingest | btc-validate | windows
+    python -m pipelines ludb-ingest | ludb-validate | ludb-beats       # the annotated real beats (sources.ludb)
     python -m pipelines train --dataset ecg --config b16_c0
     python -m pipelines train-grid --dataset ecg [--config b1_c0 --config b16_c0]   # one vectorised pass
     python -m pipelines traversals | metrics --dataset ecg --config b16_c0

@@ -23,7 +23,7 @@ class TrainingSet:
     value_label: str
     factors: np.ndarray  # (N, F) float64 generative (synthetic) or proxy (real data) factors; NaN = unknown
     factor_names: list[str]
-    factor_kind: str  # "generative" (known, synthetic data) or "proxy" (derived from real data)
+    factor_kind: str  # "generative" (known, synthetic data), "expert" (from annotations: LUDB) or "proxy" (derived)
     split: np.ndarray  # (N,) one of SPLITS
     labels: pd.DataFrame  # (N rows) record/patient/lead or window start, ...
     # names of the channels laid end to end along a sample, each len(axis) long; empty: one, `value_label`

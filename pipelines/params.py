@@ -24,6 +24,7 @@ from typing import Any
 
 from pipelines.config import from_dict, read_params
 from pipelines.ecg.beats import BeatConfig
+from pipelines.ecg.ludb import LudbConfig
 from pipelines.ecg.physionet import PhysioNetConfig
 from pipelines.errors import ConfigError
 from pipelines.evaluation.config import EvalConfig, TransferConfig
@@ -44,6 +45,8 @@ class SourcesConfig:
     # layout (e.g. ../shared/data/ptbdb)
     btc: str = "synthetic"  # "synthetic", "coinbase" (candles API, section `coinbase`) or a folder of OHLCV
     # .zip/.csv files (e.g. ../shared/data/exchange)
+    ludb: str = ""  # "physionet" (download, section `ludb`) or a directory in LUDB layout (e.g. ../shared/data/ludb);
+    # "" or a missing directory: the ludb dataset is not built (the demo and the report go on without it)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class Params:
     ecg_validation: RecordChecksConfig
     beats: BeatConfig
     heartbeat_checks: SampleChecksConfig
+    ludb: LudbConfig
+    ludb_validation: RecordChecksConfig
     btc_validation: BarChecksConfig
     windows: WindowConfig
     window_checks: SampleChecksConfig
@@ -103,7 +108,8 @@ class Params:
 SECTION_TYPES = {
     "sources": SourcesConfig, "physionet": PhysioNetConfig, "coinbase": CandlesApiConfig,
     "synthetic_ecg": SyntheticEcgConfig, "synthetic_btc": SyntheticBtcConfig, "ecg_validation": RecordChecksConfig,
-    "beats": BeatConfig, "heartbeat_checks": SampleChecksConfig, "btc_validation": BarChecksConfig,
+    "beats": BeatConfig, "heartbeat_checks": SampleChecksConfig, "ludb": LudbConfig,
+    "ludb_validation": RecordChecksConfig, "btc_validation": BarChecksConfig,
     "windows": WindowConfig, "window_checks": SampleChecksConfig, "train": TrainConfig, "evaluation": EvalConfig,
     "transfer": TransferConfig, "operations": OperationsConfig,
 }  # fmt: skip

@@ -60,6 +60,10 @@ class Workspace:
     ecg_records_validated = _under_data("ecg", "records_validated.parquet")
     heartbeats = _under_data("ecg", "training_set.npz")  # = training_set("ecg")
 
+    # LUDB stages (the annotated real heartbeats)
+    ludb_records = _under_data("ludb", "records.parquet")
+    ludb_records_validated = _under_data("ludb", "records_validated.parquet")
+
     # exchange stages
     btc_bars = _under_data("btc", "bars.parquet")
     btc_bars_validated = _under_data("btc", "bars_validated.parquet")
@@ -73,7 +77,7 @@ class Workspace:
         return self.data / "quarantine" / f"{stage}.csv"
 
     def training_set(self, dataset: str) -> Path:
-        """Heartbeats (ecg) or price windows (btc) as a pipelines.dataset.TrainingSet file."""
+        """Heartbeats (ecg, ludb) or price windows (btc) as a pipelines.dataset.TrainingSet file."""
         return self.data / dataset / "training_set.npz"
 
     # models and evaluation, one folder per partition

@@ -31,6 +31,18 @@ def shared(*parts: str) -> Path:
     return path
 
 
+def ludb_copy(dest: Path, records: tuple[str, ...] = ("data/1", "data/2")) -> Path:
+    """`dest` laid out as LUDB (RECORDS, ANNOTATORS, data/<n>.hea/.dat and one annotation file per lead) holding
+    `records` copied from the real database; returns `dest`."""
+    (dest / "data").mkdir(parents=True, exist_ok=True)
+    for record in records:
+        for path in shared("ludb", "data").glob(f"{Path(record).name}.*"):
+            shutil.copy(path, dest / "data" / path.name)
+    (dest / "RECORDS").write_text("".join(f"{r}\n" for r in records))
+    shutil.copy(shared("ludb", "ANNOTATORS"), dest / "ANNOTATORS")
+    return dest
+
+
 def write_params(root: Path, overrides: dict, replace: tuple[str, ...] = ()) -> Path:
     """root/params.yaml: the repository's params with `overrides` merged per section (or replacing the sections
     named in `replace`)."""

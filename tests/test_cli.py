@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from pipelines.versioning import dvc, dvc_executable, file_md5
-from tests.conftest import REPO, TINY, project_copy, write_params
+from tests.conftest import REPO, TINY, ludb_copy, project_copy, write_params
 
 BIN = Path(sys.executable).parent
 
@@ -53,18 +53,19 @@ def test_dvc_repro_runs_every_stage_in_a_fresh_copy_and_a_rerun_is_a_no_op(tmp_p
     root = project_copy(tmp_path / "repo")
     assert (root / ".dvc" / "config").is_file(), "dvc init must be committed, not generated at run time"
     sweep = {"g1000_c25": {"kind": "capacity", "gamma": 1000.0, "capacity_nats": 25.0}}
-    write_params(root, {**TINY, "sweep": sweep}, replace=("sweep",))
+    ludb = ludb_copy(tmp_path / "ludb", ("data/1", "data/2"))  # dvc.yaml builds every dataset: LUDB must be there
+    write_params(root, {**TINY, "sweep": sweep, "sources": {"ludb": str(ludb)}}, replace=("sweep",))
     for name, value in _env(root).items():
         monkeypatch.setenv(name, value)
     for name in ("BVAE_PARAMS", "MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID"):
         monkeypatch.delenv(name, raising=False)
     dvc(root, "repro", timeout_s=900)  # pipelines.versioning raises VersioningError with DVC's stderr on failure
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
-    assert {"ecg-generate", "btc-generate", "heartbeats", "windows", "train@ecg-g1000_c25", "traversals@btc-g1000_c25",
-            "metrics@btc-g1000_c25", "report"} <= set(lock)  # fmt: skip
+    assert {"ecg-generate", "btc-generate", "heartbeats", "windows", "ludb-beats", "train@ecg-g1000_c25",
+            "traversals@btc-g1000_c25", "metrics@ludb-g1000_c25", "report"} <= set(lock)  # fmt: skip
     beats_out = next(o for o in lock["heartbeats"]["outs"] if o["path"] == "data/ecg/training_set.npz")
     assert beats_out["md5"] == file_md5(root / "data" / "ecg" / "training_set.npz")
     table = pd.read_csv(root / "data" / "report" / "sweep.csv")  # one model row and two baselines per dataset
-    assert sorted(table.config) == sorted(["g1000_c25", "PCA-10", "FastICA-10"] * 2)
+    assert sorted(table.config) == sorted(["g1000_c25", "PCA-10", "FastICA-10"] * 3)
     assert "Running stage" not in dvc(root, "repro")
     assert "up to date" in dvc(root, "status")

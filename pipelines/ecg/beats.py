@@ -247,17 +247,19 @@ def _lead_part(lead: LeadCut, rec, truth: pd.DataFrame | None, names: list[str],
     return (beat_rows(cut, cfg)[ok], factors[ok], labels), rejects
 
 
-def _training_set(parts: list, names: list[str], generative: bool, cfg: BeatConfig) -> TrainingSet:
-    """The beats of every lead and record (`parts` of _lead_part) as one training set, split by patient."""
+def training_set_of(parts: list, names: list[str], factor_kind: str, cfg: BeatConfig,
+                    value_label: str = "") -> TrainingSet:  # fmt: skip
+    """The beats of every lead and record (`parts`: (rows, factors, labels) per lead of a record) as one training
+    set, split by patient; `value_label` replaces the recipe's unit (mV) for sources whose gain is not mV."""
     labels = pd.concat([p[2] for p in parts], ignore_index=True)
+    value_label = value_label if value_label and cfg.normalize == "none" else _value_label(cfg)
     return TrainingSet(
         x=np.concatenate([p[0] for p in parts]).astype(np.float32), axis=beat_axis_ms(cfg),
-        axis_label="time from R peak (ms)", value_label=_value_label(cfg),
-        factors=np.concatenate([p[1] for p in parts]), factor_names=list(names),
-        factor_kind="generative" if generative else "proxy",
+        axis_label="time from R peak (ms)", value_label=value_label,
+        factors=np.concatenate([p[1] for p in parts]), factor_names=list(names), factor_kind=factor_kind,
         split=patient_split(labels.patient.to_numpy(), labels.diagnosis.to_numpy(), cfg.val_fraction,
                             cfg.test_fraction, cfg.seed),
-        labels=labels, channels=[_value_label(cfg), f"RR to the next beat - {RR_REF_S:g} s"] if cfg.rr_channel else [],
+        labels=labels, channels=[value_label, f"RR to the next beat - {RR_REF_S:g} s"] if cfg.rr_channel else [],
     )  # fmt: skip
 
 
@@ -292,6 +294,6 @@ def segment_beats(records: pd.DataFrame, source: str | Path, cfg: BeatConfig) ->
                      rate, (len(records) - i - 1) / rate, sum(len(p[0]) for p in parts))  # fmt: skip
     if not parts:
         raise DataValidationError(f"{source}: no heartbeats could be cut from {len(records)} record(s)")
-    beats = _training_set(parts, names, true_factors is not None, cfg)
+    beats = training_set_of(parts, names, "generative" if true_factors is not None else "proxy", cfg)
     log.info("cut %d beats from %d records (%d quarantine entries)", len(beats), len(records), len(rejects))
     return beats, rejects

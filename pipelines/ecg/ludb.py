@@ -19,13 +19,23 @@ keeps its other factors):
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipelines.errors import IngestError
+from pipelines.dataset import TrainingSet
+from pipelines.ecg.beats import EDGE_REASONS, BeatConfig, beat_rows, cut_beats, training_set_of
+from pipelines.ecg.leads import check_length_and_rate
+from pipelines.ecg.quality import beat_quality
+from pipelines.ecg.records import ingest_records, read_signal, safe_record_name
+from pipelines.errors import DataValidationError, IngestError
+from pipelines.quarantine import Reject
+
+log = logging.getLogger(__name__)
 
 FS_HZ = 500.0  # LUDB's sampling rate
 PEAKS = {"p": "p", "N": "qrs", "t": "t"}  # annotation symbol of a wave's peak -> wave kind
@@ -102,3 +112,118 @@ def _first(waves: list[Wave]) -> Wave | None:
 
 def _last(waves: list[Wave]) -> Wave | None:
     return waves[-1] if waves else None
+
+
+# ---- LUDB as a dataset of the pipeline: its records table, then beats at the marked QRS peaks -------------------
+
+LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
+VALUE_LABEL = "amplitude (LUDB units: each lead spans 1.0 over its 10 s)"
+FACTOR_NAMES = [*FACTORS, "lead"]  # the training set's factors: the expert ones, then the lead (index into LEADS)
+ISCHEMIA = ("ischemia", "stemi", "scar formation", "undefined ischemia")  # diagnosis lines of ischemia or scar
+NORMAL_AXES = ("normal", "vertical", "horizontal")
+DIAGNOSIS_COLUMNS = ["rhythm", "diagnoses", "sinus_rhythm", "ischemia", "lvh"]
+
+
+@dataclass(frozen=True)
+class LudbConfig:
+    leads: tuple[str, ...] = LEADS  # beats are cut from each, at its own marked QRS peaks
+    database: str = "ludb"  # what `sources.ludb: physionet` downloads (with the `physionet` section's index_url,
+    version: str = "1.0.1"  # retries and timeouts)
+
+
+def header_diagnoses(comments: list[str]) -> dict:
+    """The diagnosis labels of a LUDB header's comment lines (`<age>: 51`, `<diagnoses>:`, then one line per
+    diagnosis, e.g. `Rhythm: Sinus rhythm.`, `Left ventricular hypertrophy.`): the rhythm, every diagnosis joined
+    by '; ', age and sex, and flags for sinus rhythm, ischemia or scar (ISCHEMIA), left ventricular hypertrophy
+    and `healthy` (sinus rhythm with a normal, vertical or horizontal axis and no other diagnosis)."""
+    lines = [c.strip().rstrip(".") for c in comments]
+    meta = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines[:2])}
+    found = [line for line in lines[lines.index("<diagnoses>:") + 1 :]] if "<diagnoses>:" in lines else []
+    rhythm = next((d.partition(":")[2].strip() for d in found if d.lower().startswith("rhythm:")), "n/a")
+    axis = next((d.partition(":")[2].strip().lower() for d in found if d.lower().startswith("electric axis")), "")
+    others = [d for d in found if not d.lower().startswith(("rhythm:", "electric axis"))]
+    return {
+        "rhythm": rhythm,
+        "diagnoses": "; ".join(found),
+        "sinus_rhythm": rhythm.lower() == "sinus rhythm",
+        "ischemia": any(d.lower().startswith(ISCHEMIA) for d in found),
+        "lvh": any(d.lower().startswith("left ventricular hypertrophy") for d in found),
+        "healthy": rhythm.lower() == "sinus rhythm" and axis in NORMAL_AXES and not others,
+        "age": meta.get("<age>", "n/a"),
+        "sex": meta.get("<sex>", "n/a"),
+    }
+
+
+def ingest_ludb(source: str | Path, only: list[str] | None = None) -> tuple[pd.DataFrame, list[Reject]]:
+    """The records table of a LUDB directory (`RECORDS` lists `data/<n>`): the WFDB records table
+    (pipelines.ecg.records.ingest_records), one patient per record, the rhythm as `diagnosis` and the
+    header_diagnoses columns; a record without its `ludb` annotation files for every lead is kept (a lead
+    without marks is set aside when beats are cut)."""
+    records, rejects = ingest_records(source, only)
+    labels = [header_diagnoses(_comments(Path(source) / f"{record}.hea")) for record in records.record]
+    table = pd.DataFrame(labels, columns=[*DIAGNOSIS_COLUMNS, "healthy"], index=records.index)
+    records = records.drop(columns=["healthy"]).join(table)
+    records["patient"] = [Path(r).name for r in records.record]  # one subject per record ("data/1" -> "1")
+    records["age"] = pd.to_numeric([lab["age"] for lab in labels], errors="coerce")
+    records["sex"] = [lab["sex"] for lab in labels]
+    records["diagnosis"] = records.rhythm
+    return records, rejects
+
+
+def _comments(header: Path) -> list[str]:
+    return [line[1:].strip() for line in header.read_text(errors="replace").splitlines() if line.startswith("#")]
+
+
+def lead_beats(source: Path, rec, lead: str, signal: np.ndarray, cfg: BeatConfig) -> tuple[tuple | None, list[Reject]]:
+    """(rows, factors, labels) of the quality-passing beats of one lead of records-table row `rec`, cut by the
+    `beats` recipe at the cardiologists' QRS peak marks, with their expert factors (FACTOR_NAMES), or None when
+    none passes; and a reject per beat or lead set aside."""
+    item = f"{rec.record}:{lead}"
+    try:
+        marked = expert_factors(read_waves(source, rec.record, lead), signal, rec.fs_hz)
+    except IngestError as e:
+        return None, [Reject(item, str(e))]
+    if marked.empty:
+        return None, [Reject(item, "no QRS marked on this lead")]
+    cut = cut_beats(signal, rec.fs_hz, cfg, marked.r_sample.to_numpy())
+    reasons = beat_quality(cut.beats_mv, cut.rr_s, cfg)
+    rejects = [Reject(f"{item}@{r}", EDGE_REASONS[int(late)], routine=True)
+               for r, late in zip(cut.dropped, cut.dropped_late, strict=True)]  # fmt: skip
+    ok = reasons == ""
+    rejects += [Reject(f"{item}@{r}", why) for r, why in zip(cut.r_peaks[~ok], reasons[~ok], strict=True)]
+    if not ok.any():
+        return None, [*rejects, Reject(item, "no usable beats")]
+    kept = marked.set_index("r_sample").loc[cut.r_peaks[ok]]
+    factors = np.column_stack([kept[list(FACTORS)].to_numpy(np.float64), np.full(ok.sum(), LEADS.index(lead))])
+    labels = pd.DataFrame({
+        "record": rec.record, "patient": rec.patient, "lead": lead, "diagnosis": rec.diagnosis,
+        **{c: getattr(rec, c) for c in [*DIAGNOSIS_COLUMNS, "healthy"]},
+        "r_sample": cut.r_peaks[ok], "rr_s": cut.rr_s[ok], "hr_bpm": 60.0 / cut.rr_s[ok],
+    })  # fmt: skip
+    return (beat_rows(cut, cfg)[ok], factors, labels), rejects
+
+
+def segment_ludb(records: pd.DataFrame, source: str | Path, cfg: BeatConfig,
+                 leads: tuple[str, ...] = LEADS) -> tuple[TrainingSet, list[Reject]]:  # fmt: skip
+    """The LUDB training set: the beats of `leads` of every record in `records` (the validated records table),
+    cut by the `beats` recipe `cfg` at the marked QRS peaks, with their expert factors (`factor_kind` "expert"),
+    split by subject. Raises DataValidationError when no beat at all could be cut."""
+    source, parts, rejects = Path(source), [], []
+    t0 = time.perf_counter()
+    for i, rec in enumerate(records.itertuples(index=False), 1):
+        try:
+            signal, names = read_signal(source, safe_record_name(rec.record), list(leads))
+            check_length_and_rate(rec.record, len(signal), rec.fs_hz, cfg)
+        except IngestError as e:
+            rejects.append(Reject(rec.record, str(e)))
+            continue
+        for j, lead in enumerate(names):
+            part, set_aside = lead_beats(source, rec, lead, signal[:, j], cfg)
+            rejects += set_aside
+            parts += [part] if part is not None else []
+        if i % 50 == 0 or i == len(records):
+            log.info("segmented %d/%d LUDB records (%.0f s), %d beats so far", i, len(records),
+                     time.perf_counter() - t0, sum(len(p[0]) for p in parts))  # fmt: skip
+    if not parts:
+        raise DataValidationError(f"{source}: no heartbeats could be cut from {len(records)} LUDB record(s)")
+    return training_set_of(parts, FACTOR_NAMES, "expert", cfg, VALUE_LABEL), rejects

@@ -1,9 +1,12 @@
 """Download a WFDB database (PTB by default) from PhysioNet, resumable and verified.
 
-PhysioNet's layout: `<index_url>/<database>/<version>/RECORDS`, optional `CONTROLS` and `SHA256SUMS.txt`, and
-`<record>.hea` plus the signal files its header names (PTB: `.dat` and `.xyz`); wfdb's `rdheader` reads the
-downloaded header to find them. Files are fetched with requests, not wfdb's own downloader: wfdb's requests have
-no timeout (a server that stops answering would hang the run) and it writes straight into the final file.
+PhysioNet's layout: `<index_url>/<database>/<version>/RECORDS`, optional `CONTROLS`, `ANNOTATORS` and
+`SHA256SUMS.txt`, and `<record>.hea` plus the signal files its header names (PTB: `.dat` and `.xyz`); wfdb's
+`rdheader` reads the downloaded header to find them. Where `ANNOTATORS` lists annotation files (LUDB: one per lead,
+`i` ... `v6`; MIT-BIH: `atr`), each record's `<record>.<annotator>` is fetched too; one the server does not have
+is logged and left out (the record keeps the others). Files are fetched with requests, not wfdb's own downloader:
+wfdb's requests have no timeout (a server that stops answering would hang the run) and it writes straight into
+the final file.
 
 Each file streams into `<dest>/.partial/<path>.part` with a connect/read timeout; an interrupted transfer (a
 killed process, a dropped connection, a body shorter than its Content-Length) resumes from the partial file with
@@ -30,7 +33,7 @@ from pipelines.quarantine import Reject
 
 log = logging.getLogger(__name__)
 
-INDEX_FILES = ("RECORDS", "CONTROLS", "SHA256SUMS.txt")
+INDEX_FILES = ("RECORDS", "CONTROLS", "ANNOTATORS", "SHA256SUMS.txt")
 CHUNK_BYTES = 1 << 16
 
 
@@ -78,6 +81,7 @@ class Downloader:
         self.base = posixpath.join(cfg.index_url.rstrip("/"), cfg.database, cfg.version)
         self.session = session or requests.Session()
         self.checksums: dict[str, str] = {}
+        self.annotators: list[str] = []  # ANNOTATORS' first column: the extensions of each record's annotations
 
     def _partial(self, relpath: str) -> Path:
         return self.dest / ".partial" / f"{relpath}.part"
@@ -181,10 +185,14 @@ class Downloader:
                 digest, _, name = line.strip().partition(" ")
                 if name:
                     self.checksums[name.strip().lstrip("*")] = digest
+        annotators = self.dest / "ANNOTATORS"
+        if annotators.is_file():
+            names = [line.split()[0] for line in annotators.read_text(errors="replace").splitlines() if line.strip()]
+            self.annotators = [safe_record_name(name, "download folder") for name in names]
         return [line.strip() for line in (self.dest / "RECORDS").read_text().splitlines() if line.strip()]
 
     def record(self, record: str) -> None:
-        """Header first, then every signal file it names."""
+        """Header first, then every signal file it names, then its annotation files (ANNOTATORS)."""
         import wfdb
 
         safe_record_name(record, "download folder")
@@ -198,6 +206,12 @@ class Downloader:
         subdir = posixpath.dirname(record)
         for name in sorted(set(header.file_name or [])):
             self.fetch(posixpath.join(subdir, safe_record_name(name, "download folder")))
+        for annotator in self.annotators:
+            try:
+                self.fetch(f"{record}.{annotator}")
+            except NotOnServer as e:
+                log.warning("%s: no %r annotations on the server; the record is kept without them (%s)", record,
+                            annotator, e)  # fmt: skip
 
 
 def download_database(dest: str | Path, cfg: PhysioNetConfig) -> tuple[list[str], list[Reject]]:

@@ -1,6 +1,7 @@
-"""The two datasets, each described once: what differs between the ECG and the exchange pipeline (its stages,
-the files of its source, the data its champion is reused on), so the code that runs over both looks them up
-here instead of listing them again. Adding a dataset means writing its stages and one DatasetSpec.
+"""The datasets, each described once: what differs between the ECG (synthetic or PTB), the LUDB (real annotated
+heartbeats) and the exchange pipeline (its stages, the files of its source, the data its champion is reused on),
+so the code that runs over all of them looks them up here instead of listing them again. Adding a dataset means
+writing its stages and one DatasetSpec.
 
 The DVC stage names (dvc.yaml) of the data and model stages are made here too (`stages()`, `model_stage`), so the
 Dagster assets that commit a stage's outputs and the CLI name them the same way.
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.stages import btc, ecg, sources
+from pipelines.ecg.ludb import LEADS
+from pipelines.stages import btc, ecg, ludb, sources
 from pipelines.stages.common import StageResult, locked
 from pipelines.workspace import Workspace
 
@@ -34,13 +36,16 @@ class DatasetSpec:
     segment: Stage  # validated table -> the training set, data/<name>/training_set.npz
     segment_stage: str  # the segment stage's name in dvc.yaml and the CLI
     source_files: tuple[str, ...]  # globs of the data files in a source directory (the inbox sensor's fingerprint)
-    transfer_target: Callable[[TransferConfig], str]  # the `transfer` path of the data the champion is reused on
-    transfer_samples: Callable[[Workspace, Path, TransferConfig], np.ndarray]  # (N, L) samples cut from that data
+    # the `transfer` path of the data the champion is reused on, and the (N, L) samples cut from it (None: none)
+    transfer_target: Callable[[TransferConfig], str] | None = None
+    transfer_samples: Callable[[Workspace, Path, TransferConfig], np.ndarray] | None = None
 
     def stages(self) -> dict[str, Stage]:
-        """The dataset's data stages by their dvc.yaml (and CLI) name, in the order they run."""
+        """The dataset's data stages by their dvc.yaml (and CLI) name, in the order they run (a dataset with
+        embedded synthetic data generates it first)."""
+        generates = {f"{self.name}-generate": functools.partial(generate, datasets=(self.name,))}
         return {
-            f"{self.name}-generate": functools.partial(generate, datasets=(self.name,)),
+            **(generates if self.name in sources.SYNTHETIC else {}),
             f"{self.name}-ingest": self.ingest,
             f"{self.name}-validate": self.validate,
             self.segment_stage: self.segment,
@@ -58,11 +63,21 @@ DATASET_SPECS = {
         ingest=btc.ingest_btc, validate=btc.validate_btc, segment=btc.price_windows, segment_stage="windows",
         transfer_target=lambda cfg: cfg.btc_bars, transfer_samples=btc.transfer_windows,
     ),
+    "ludb": DatasetSpec(
+        name="ludb", source_files=("*.hea", "*.dat", "RECORDS", *(f"*.{lead}" for lead in LEADS)),
+        ingest=ludb.ludb_ingest, validate=ludb.ludb_validate, segment=ludb.ludb_beats, segment_stage="ludb-beats",
+    ),
 }  # fmt: skip
 DATASETS = tuple(DATASET_SPECS)
 
 
-def generate(ws: Workspace, datasets: tuple[str, ...] = DATASETS) -> StageResult:
+def available(ws: Workspace) -> tuple[str, ...]:
+    """The datasets whose source is there (pipelines.stages.sources.Source.available): ludb only when its
+    directory is present or it is downloaded."""
+    return tuple(d for d in DATASETS if sources.source(ws, d).available)
+
+
+def generate(ws: Workspace, datasets: tuple[str, ...] = sources.SYNTHETIC) -> StageResult:
     """Generate the embedded default data of the datasets (a no-op where it is current)."""
     with locked(ws, [f"{d}-data" for d in datasets], "generate"):
         made = [sources.generate(ws, d) for d in datasets]

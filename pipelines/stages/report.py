@@ -130,6 +130,8 @@ def _transfer(ws: Workspace, champions: dict[str, dict]) -> dict[str, dict]:
     out = {}
     for dataset, row in champions.items():
         spec = DATASET_SPECS[dataset]
+        if spec.transfer_target is None:  # a dataset with nothing to reuse its champion on
+            continue
         target = spec.transfer_target(cfg)
         where = ws.resolve(target) if target else None
         if where is None or not where.is_dir():

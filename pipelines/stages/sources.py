@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipelines.ecg.physionet import download_database
@@ -20,12 +20,13 @@ from pipelines.synthetic.ecg import generate_ecg
 from pipelines.workspace import Workspace
 
 __all__ = ["Source", "fetch", "generate", "source", "source_fingerprint"]
-DOWNLOADS = {"ecg": "physionet", "btc": "coinbase"}  # the `sources` value that downloads each dataset
+DOWNLOADS = {"ecg": "physionet", "btc": "coinbase", "ludb": "physionet"}  # the `sources` value that downloads each
+SYNTHETIC = ("ecg", "btc")  # the datasets with embedded synthetic data
 
 
 @dataclass(frozen=True)
 class Source:
-    kind: str  # "synthetic", "physionet", "coinbase" or "directory" (a folder the user fills: an inbox)
+    kind: str  # "synthetic", "physionet", "coinbase", "directory" (a folder the user fills: an inbox) or "none"
     directory: Path  # the WFDB records or bar files the dataset's ingest reads
     factors_file: Path | None = None  # synthetic BTC: the generative factors of each window
 
@@ -34,23 +35,30 @@ class Source:
         """Whether the inbox sensor watches it: only a directory the user fills, not one the pipeline fills."""
         return self.kind == "directory"
 
+    @property
+    def available(self) -> bool:
+        """Whether the dataset can be built: generated or downloaded on demand, or a directory that exists."""
+        return self.kind != "none" and (self.kind != "directory" or self.directory.is_dir())
+
 
 def source(ws: Workspace, dataset: str) -> Source:
     """Where `dataset`'s raw data live, by its params.yaml `sources` setting; raises ConfigError for an unknown
-    dataset or the other dataset's download."""
+    dataset or a setting it cannot read (another dataset's download)."""
     if dataset not in DOWNLOADS:
-        raise ConfigError(f"no source for dataset {dataset!r}; params.yaml sources has ecg and btc")
+        raise ConfigError(f"no source for dataset {dataset!r}; params.yaml sources has {', '.join(DOWNLOADS)}")
     setting = getattr(ws.params.sources, dataset)
-    for other, download in DOWNLOADS.items():
-        if setting == download and other != dataset:
-            raise ConfigError(f"{ws.params_path}: sources.{dataset} is {setting!r}, which downloads {other} data; "
-                              f"{dataset} reads synthetic, {DOWNLOADS[dataset]} or a directory")  # fmt: skip
+    reads = ["synthetic"] * (dataset in SYNTHETIC) + [DOWNLOADS[dataset], "a directory"]
+    if setting in {*DOWNLOADS.values(), "synthetic"} - set(reads):
+        raise ConfigError(f"{ws.params_path}: sources.{dataset} is {setting!r}, which {dataset} cannot read; it reads "
+                          f"{' or '.join(reads)}")  # fmt: skip
+    if not setting:
+        return Source("none", Path())
     if setting == "synthetic" and dataset == "ecg":
         return Source("synthetic", ws.synthetic_ecg_dir)
     if setting == "synthetic":
         return Source("synthetic", (ws.synthetic_btc_dir / BARS_FILE).parent, ws.synthetic_btc_dir / FACTORS_FILE)
     if setting == "physionet":
-        return Source("physionet", ws.physionet_dir(ws.params.physionet.database))
+        return Source("physionet", ws.physionet_dir(_physionet(ws, dataset).database))
     if setting == "coinbase":
         return Source("coinbase", ws.data / "raw" / "coinbase")
     return Source("directory", ws.resolve(setting))
@@ -61,14 +69,24 @@ def fetch(ws: Workspace, dataset: str) -> tuple[Source, list[str] | None, list[R
     PhysioNet (resumable, verified) or bring the Coinbase store up to date; a directory is read as it is.
     Returns the source, the records to ingest (None: all) and the downloads' rejects."""
     src = source(ws, dataset)
+    if src.kind == "none":
+        raise ConfigError(f"{ws.params_path}: sources.{dataset} is empty: the {dataset} dataset has no source")
     if src.kind == "synthetic":
         generate(ws, dataset)
     elif src.kind == "physionet":
-        done, rejects = download_database(src.directory, ws.params.physionet)
+        done, rejects = download_database(src.directory, _physionet(ws, dataset))
         return src, done, rejects
     elif src.kind == "coinbase":
         update_store(src.directory, ws.params.coinbase)
     return src, None, []
+
+
+def _physionet(ws: Workspace, dataset: str):
+    """The PhysioNet download of `dataset`: the `physionet` section, for ludb with the `ludb` section's database
+    and version and every record."""
+    cfg = ws.params.physionet
+    return replace(cfg, database=ws.params.ludb.database, version=ws.params.ludb.version, records=()) \
+        if dataset == "ludb" else cfg  # fmt: skip
 
 
 def generate(ws: Workspace, dataset: str) -> Path:

@@ -17,7 +17,7 @@ import pytest
 from pipelines.ecg.physionet import PhysioNetConfig, download_database
 from pipelines.ecg.records import ingest_records
 from pipelines.errors import IngestError
-from tests.conftest import shared
+from tests.conftest import ludb_copy, shared
 
 RECORDS = ["patient001/s0010_re", "patient104/s0306lre", "patient105/s0303lre"]
 
@@ -203,3 +203,36 @@ def test_physionet_source_feeds_the_ingest_stage(server, tmp_path):
     assert [r.item for r in result.rejects] == ["patient002/s0015lre"]
     assert (ws.physionet_dir("ptbdb") / "patient001" / "s0010_re.xyz").is_file()
     assert stages.validate_ecg(ws).counts["records_valid"] == 3
+
+
+def test_ludb_downloads_with_its_annotation_files_and_feeds_the_ludb_stages(tmp_path, caplog):
+    """LUDB's layout (records under data/, one annotation file per lead listed in ANNOTATORS) served as PhysioNet
+    serves it: each record comes with its marks; a mark file the server lacks is logged and the record kept."""
+    from pipelines import stages
+    from pipelines.dataset import TrainingSet
+    from pipelines.workspace import Workspace
+    from tests.conftest import TINY, write_params
+
+    db = ludb_copy(tmp_path / "www" / "ludb" / "1.0.1", ("data/1", "data/2"))
+    (db / "data" / "2.v6").unlink()
+    sums = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(db)}" for p in sorted(db.rglob("*"))
+            if p.is_file()]  # fmt: skip
+    (db / "SHA256SUMS.txt").write_text("\n".join(sums) + "\n")
+    Handler.fail_next, Handler.hang_next, Handler.short_next, Handler.requests = {}, {}, {}, []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(tmp_path / "www")))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        params = {**TINY, "sources": {"ludb": "physionet"}, "physionet": {"index_url": url}}
+        ws = Workspace(tmp_path, write_params(tmp_path, params))
+        assert stages.ludb_ingest(ws).counts["records"] == 2
+        local = ws.physionet_dir("ludb") / "data"
+        assert (local / "1.ii").is_file() and (local / "2.v5").is_file() and not (local / "2.v6").exists()
+        assert "data/2: no 'v6' annotations on the server; the record is kept without them" in caplog.text
+        assert "/ludb/1.0.1/data/1.v6" in Handler.requests
+        stages.ludb_validate(ws)
+        stages.ludb_beats(ws)
+        data = TrainingSet.load(ws.training_set("ludb"))
+        assert set(data.labels.record) == {"data/1", "data/2"} and data.factor_kind == "expert"
+    finally:
+        httpd.shutdown()

@@ -27,12 +27,15 @@ def test_each_source_setting_names_its_folder_and_only_a_directory_is_watched(ti
     assert (src.factors_file is not None) == (dataset == "btc" and kind == "synthetic")
 
 
-def test_the_other_datasets_download_is_an_error_naming_both(tiny_ws):
-    write_params(tiny_ws.root, {**TINY, "sources": {"ecg": "coinbase", "btc": "physionet"}})
-    with pytest.raises(ConfigError, match="sources.ecg is 'coinbase', which downloads btc data; ecg reads synthetic"):
+def test_another_datasets_download_is_an_error_naming_what_the_dataset_reads(tiny_ws):
+    write_params(tiny_ws.root, {**TINY, "sources": {"ecg": "coinbase", "btc": "physionet", "ludb": "synthetic"}})
+    with pytest.raises(ConfigError, match="sources.ecg is 'coinbase', which ecg cannot read; it reads synthetic or "
+                                          "physionet or a directory"):  # fmt: skip
         source(tiny_ws, "ecg")
-    with pytest.raises(ConfigError, match="sources.btc is 'physionet', which downloads ecg data"):
+    with pytest.raises(ConfigError, match="sources.btc is 'physionet', which btc cannot read"):
         source(tiny_ws, "btc")
+    with pytest.raises(ConfigError, match="sources.ludb is 'synthetic', which ludb cannot read; it reads physionet"):
+        source(tiny_ws, "ludb")
 
 
 def test_a_directory_source_is_read_as_it_is(tiny_ws):
