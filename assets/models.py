@@ -11,6 +11,7 @@ from assets.partitions import UPDATE_WHEN_UPSTREAM_CHANGES, config_partitions
 from assets.resources import TrackingResource, WorkspaceResource
 from assets.results import image_md, materialize_result, metadata
 from pipelines import stages
+from pipelines.errors import PartialTrainingError
 from pipelines.stages import model_stage
 
 # On Kubernetes (infra/helm, the k8s executor), a training step's pod asks for a GPU node; inert elsewhere.
@@ -150,12 +151,19 @@ def train_sweep_grid(
     `<dataset>_beta_vae_model` partition it covers (the same metadata and data version as the asset's own)."""
     ws = workspace.workspace()
     tracker = tracking.tracker(ws.root)
+    failures = []
     for dataset in config.datasets or stages.available(ws):
-        results = stages.train_grid(ws, dataset, tracker, config.configs or None, force=config.force)
+        try:
+            results = stages.train_grid(ws, dataset, tracker, config.configs or None, force=config.force)
+        except PartialTrainingError as e:  # diverged members: the other partitions are recorded all the same
+            results, failures = e.results, [*failures, str(e)]
+            context.log.error(str(e))
         dvc = workspace.commit_to_dvc(*(model_stage("train", dataset, name) for name in results))
         for name, result in results.items():
             yield model_materialization(MODELS[dataset].model, name, result, dataset, tracking, tracker, dvc)
         context.log.info("%s: %d partitions trained or up to date", dataset, len(results))
+    if failures:
+        raise dg.Failure(description="; ".join(failures))
     yield dg.Output(None)
 
 

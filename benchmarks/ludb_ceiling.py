@@ -1,14 +1,14 @@
 """The information ceiling on LUDB (issue 26): how well each cardiologist-marked factor can be read from the beats
-this project cuts (params.yaml's `beats` recipe, at the marked QRS peaks), by supervised regressors fitted on a
-subject split, beside the best single component of PCA-10 on the same split (what an unsupervised 10-d code can
-reach without supervision). A latent cannot show what its input does not carry: this bounds every VAE figure.
+the pipeline cut (`python -m pipelines ludb-beats`: params.yaml's `beats` recipe at the marked QRS peaks), by
+supervised regressors fitted on the training set's subject split, beside the best single component of PCA-10 on
+the same split (what an unsupervised 10-d code can reach without supervision). A latent cannot show what its input
+does not carry: this bounds every VAE figure.
 
 Prints, as Markdown: beats per split, and per factor the test |Spearman rho| and R^2 of a ridge regression and of
 gradient-boosted trees on the whole beat row, and the best |rho| of one PCA-10 component; then the Spearman
 correlation matrix of the expert factors (it bounds MIG).
 
-    python -m benchmarks.ludb_ceiling [--source ../shared/data/ludb] [--leads all|ii] [--test-subjects 50]
-                                      [--records N]   # the first N records only (a quick look, the tests)
+    python -m benchmarks.ludb_ceiling [data/ludb/training_set.npz]
 """
 
 from __future__ import annotations
@@ -20,34 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.ecg.beats import beat_rows, cut_beats
-from pipelines.ecg.ludb import FACTORS, FS_HZ, expert_factors, read_waves
-from pipelines.ecg.quality import beat_quality
-from pipelines.ecg.records import read_signal
-from pipelines.errors import IngestError
-from pipelines.params import Params
-
-LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
-
-
-def ludb_beats(source: Path, leads: tuple[str, ...], cfg, records: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
-    """Quality-passing beat rows (N, L) of every record (or the first `records`) and lead, cut at the marked QRS
-    peaks, and their expert factors with `record` and `lead` (N rows)."""
-    rows, factors = [], []
-    for record in (source / "RECORDS").read_text().split()[: records or None]:
-        try:
-            signal, names = read_signal(source, record, list(leads))
-        except IngestError as e:
-            print(f"<!-- {record} left out: {e} -->")
-            continue
-        for j, lead in enumerate(names):
-            marked = expert_factors(read_waves(source, record, lead), signal[:, j], FS_HZ)
-            cut = cut_beats(signal[:, j], FS_HZ, cfg, marked.r_sample.to_numpy())
-            ok = beat_quality(cut.beats_mv, cut.rr_s, cfg) == ""
-            kept = marked.set_index("r_sample").loc[cut.r_peaks[ok]].reset_index()
-            rows.append(beat_rows(cut, cfg)[ok])
-            factors.append(kept.assign(record=record, lead=lead))
-    return np.concatenate(rows), pd.concat(factors, ignore_index=True)
+from pipelines.dataset import TrainingSet
+from pipelines.ecg.ludb import FACTORS
 
 
 def scores(x: np.ndarray, y: pd.DataFrame, train: np.ndarray) -> pd.DataFrame:
@@ -80,23 +54,17 @@ def scores(x: np.ndarray, y: pd.DataFrame, train: np.ndarray) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--source", type=Path, default=Path("../shared/data/ludb"))
-    parser.add_argument("--leads", choices=["all", "ii"], default="all")
-    parser.add_argument("--test-subjects", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--records", type=int, default=0, help="the first N records only (0: all)")
+    parser.add_argument("data", type=Path, nargs="?", default=Path("data/ludb/training_set.npz"))
     args = parser.parse_args()
-    cfg = Params.load("params.yaml").beats
     t0 = time.perf_counter()
-    x, y = ludb_beats(args.source, LEADS if args.leads == "all" else ("ii",), cfg, args.records)
-    subjects = np.array(sorted(y.record.unique()))
-    test_subjects = np.random.default_rng(args.seed).choice(subjects, args.test_subjects, replace=False)
-    train = ~y.record.isin(test_subjects).to_numpy()
-    table = scores(x, y, train)
-    print(f"LUDB, leads {args.leads}: {len(x)} beats of {len(subjects)} subjects ({train.sum()} train, "
-          f"{(~train).sum()} test; {args.test_subjects} test subjects, seed {args.seed}); rows of {x.shape[1]} values "
-          f"(params.yaml beats: {cfg.recipe}, {cfg.fs_hz:g} Hz, RR channel {cfg.rr_channel}); "
-          f"{time.perf_counter() - t0:.0f} s\n")  # fmt: skip
+    data = TrainingSet.load(args.data)
+    y = pd.DataFrame(data.factors, columns=data.factor_names)
+    train, test = data.split == "train", data.split == "test"
+    table = scores(data.x[train | test], y[train | test].reset_index(drop=True), train[train | test])
+    subjects = data.labels.patient[test].nunique()
+    print(f"LUDB ({args.data}): {len(data)} beats of {data.labels.patient.nunique()} subjects ({train.sum()} train, "
+          f"{test.sum()} test of {subjects} test subjects); rows of {data.x.shape[1]} values ({data.axis_label}, "
+          f"channels: {', '.join(data.channel_names)}); {time.perf_counter() - t0:.0f} s\n")  # fmt: skip
     print(table.to_markdown(index=False, floatfmt=".3f"))
     print("\nSpearman correlation of the expert factors (all beats):\n")
     print(y[list(FACTORS)].corr(method="spearman").to_markdown(floatfmt=".2f"))

@@ -1,14 +1,17 @@
-"""R-peak detection benchmark: our detector against wfdb's XQRS on the annotated MIT-BIH records, and the time
-to segment a whole 15-lead PTB record.
+"""R-peak detection benchmark: our detector against wfdb's XQRS on the annotated MIT-BIH records and against the
+cardiologists' QRS marks of LUDB (every lead of 200 10 s records), and the time to segment a whole 15-lead PTB
+record.
 
-    python -m benchmarks.rpeaks [--mitdb DIR] [--ptbdb DIR] [--repeats N]
+    python -m benchmarks.rpeaks [--mitdb DIR] [--ludb DIR] [--ptbdb DIR] [--repeats N]
 
 neurokit2's default detector is scored too when `--neurokit-python` names an environment that has it (it is not a
 project dependency; `make bench` builds .venv-neurokit from constraints-neurokit.txt).
 
 Accuracy: beats only (MIT-BIH beat symbols; rhythm, quality and non-beat marks excluded), 150 ms tolerance,
-channel 0 of each record. Speed: samples per second of the whole detection call, best of `repeats` runs, both
-detectors on the same machine in the same run; our speed is also printed as a ratio to XQRS's.
+channel 0 of each record. LUDB: the QRS peak marks (`N`) of each lead, the same tolerance, detections scored
+between the first and the last marked QRS (LUDB leaves a beat cut by the record's edge unmarked). Speed: samples
+per second of the whole detection call, best of `repeats` runs, both detectors on the same machine in the same
+run; our speed is also printed as a ratio to XQRS's.
 """
 
 from __future__ import annotations
@@ -144,6 +147,36 @@ def mitdb_leave_one_out(mitdb: Path) -> list[str]:
     return rows
 
 
+TFN = ("tp", "fp", "fn")
+
+
+def ludb_table(ludb: Path) -> list[str]:
+    """Se, +P and F1 of each detector against LUDB's QRS peak marks: on lead II (the pipeline's R-peak lead) and
+    pooled over all 12 leads."""
+    from pipelines.ecg.ludb import LEADS, read_waves
+
+    totals = {(name, scope): [0, 0, 0] for name in DETECTORS for scope in ("lead ii", "all 12 leads")}
+    records = (ludb / "RECORDS").read_text().split()
+    for record in records:
+        signal, names = read_signal(ludb, record, list(LEADS))
+        for j, lead in enumerate(names):
+            reference = np.array([w.peak for w in read_waves(ludb, record, lead) if w.kind == "qrs"])
+            if not len(reference):
+                continue
+            tol = int(0.15 * 500)
+            for name, detect in DETECTORS.items():
+                found = np.asarray(detect(signal[:, j], 500.0))
+                found = found[(found >= reference[0] - tol) & (found <= reference[-1] + tol)]
+                s = score_detections(found, reference, tol)
+                for scope in ("all 12 leads", *(["lead ii"] if lead == "ii" else [])):
+                    totals[(name, scope)] = [a + s[k] for a, k in zip(totals[(name, scope)], TFN, strict=True)]
+    rows = ["| LUDB records | leads | detector | Se | +P | F1 |", "|---|---|---|---|---|---|"]
+    for (name, scope), (tp, fp, fn) in totals.items():
+        rows.append(f"| {len(records)} | {scope} | {name} | {tp / (tp + fn):.4f} | {tp / (tp + fp):.4f} | "
+                    f"{_f1(tp, fp, fn):.4f} |")  # fmt: skip
+    return rows
+
+
 def ptb_segmentation(ptbdb: Path, repeats: int) -> list[str]:
     """Seconds to condition, detect and cut beats from every lead of one 15-lead PTB record."""
     record = "patient001/s0014lre"
@@ -163,6 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mitdb", type=Path, default=SHARED / "mitdb")
     parser.add_argument("--ptbdb", type=Path, default=SHARED / "ptbdb")
+    parser.add_argument("--ludb", type=Path, default=SHARED / "ludb")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--neurokit-python", type=Path, default=None,
                         help="python of an environment with neurokit2 (make bench uses .venv-neurokit)")  # fmt: skip
@@ -172,6 +206,8 @@ def main() -> None:
     print("\n".join(mitdb_table(args.mitdb, args.repeats, args.neurokit_python)))
     print("\n## R-peak threshold chosen leave-one-record-out (no record scores a threshold chosen on itself)\n")
     print("\n".join(mitdb_leave_one_out(args.mitdb)))
+    print("\n## R-peak detection against the cardiologists' QRS marks (LUDB, 150 ms tolerance)\n")
+    print("\n".join(ludb_table(args.ludb)))
     print("\n## Heartbeat segmentation of a whole PTB record\n")
     print("\n".join(ptb_segmentation(args.ptbdb, args.repeats)))
 

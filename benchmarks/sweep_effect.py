@@ -27,7 +27,7 @@ import torch
 from scipy.stats import spearmanr
 
 from pipelines.dataset import TrainingSet
-from pipelines.evaluation.baselines import fit_baselines, linear_baselines
+from pipelines.evaluation.baselines import ORACLE, fit_baselines, linear_baselines
 from pipelines.evaluation.config import EvalConfig
 from pipelines.evaluation.summary import encode, probe_scores, summarize_model
 from pipelines.params import Params
@@ -47,8 +47,9 @@ WIDE = [
     LossConfig("tc12", "tcvae", beta=12.0),
     LossConfig("dip10", "dipvae", lambda_od=10.0, lambda_d=10.0),
 ]
-SHOWN = ["mig", "dci_disentanglement", "beta_vae_eval", "factor_vae_eval", "sap", "modularity", "recon_rmse",
-         "kl_total", "active_units", "probe_mi_auroc", "probe_next_vol_r2"]  # fmt: skip
+SHOWN = ["mig", "mig_non_rr", "dci_disentanglement", "beta_vae_eval", "factor_vae_eval", "sap", "modularity",
+         "recon_rmse", "kl_total", "active_units", "probe_mi_auroc", "probe_next_vol_r2", "probe_ischemia_auroc",
+         "probe_lvh_auroc", "probe_sinus_rhythm_auroc"]  # fmt: skip
 
 
 def rho_per_factor(codes: np.ndarray, factors: np.ndarray, names: list[str]) -> dict:
@@ -81,6 +82,8 @@ def main() -> None:
     seeds = list(range(args.seeds))
     test = data.part("test")
     trained = train_grid(data.part("train").x, cfg, grid, seeds=seeds)
+    for (config, seed), reason in trained.failed.items():  # a diverged member is reported, the study goes on
+        scores[config].append({"seed": seed, "failed": reason})
     for i, ((config, seed), (model, _)) in enumerate(trained.items(), 1):
         summary = summarize_model(model, data, EvalConfig()) | probe_scores(model, data)
         summary |= rho_per_factor(encode(model, test.x)[0], test.factors, test.factor_names)
@@ -91,21 +94,30 @@ def main() -> None:
     for name, model in fit_baselines(data.part("train").x).items():
         codes = model.transform(test.x.astype(np.float64))
         scores[name] = [baselines[name] | rho_per_factor(codes, test.factors, test.factor_names)]
+    if ORACLE in baselines:  # annotated factors: the factors themselves as codes, MIG's ceiling on this data
+        scores[ORACLE] = [baselines[ORACLE]]
     device = pick_device(cfg.device)
     where = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     print(f"## Sweep effect: {args.data} ({len(data):,} samples, {data.factor_kind} factors: "
           f"{', '.join(data.factor_names)})\n")  # fmt: skip
     print(f"{args.seeds} seeds x {len(grid)} configs, {cfg.epochs} epochs, lr {cfg.lr:g}, recon σ {cfg.recon_sigma}, "
           f"{where}, {elapsed:.0f} s. Median [IQR] over seeds, every score on the test split; rho_<factor>: the "
-          "largest |Spearman rho| of one latent mean with the factor. PCA-10 and FastICA-10: fitted on the training "
-          "split, one value.\n")  # fmt: skip
-    shown = [k for k in SHOWN if k in scores[grid[0].name][0]] + [f"rho_{name}" for name in data.factor_names]
+          "largest |Spearman rho| of one latent mean with the factor; mig__<factor>: the factor's own MIG gap; "
+          "mig_non_rr: MIG over the factors other than heart rate (the RR channel hands it over). PCA-10 and "
+          "FastICA-10: fitted on the training split, one value.\n")  # fmt: skip
+    first = next(r for every in scores.values() for r in every if "failed" not in r)  # the baselines at least
+    shown = [k for k in SHOWN if k in first] + [f"rho_{name}" for name in data.factor_names]
+    shown += [f"mig__{name}" for name in data.factor_names]
     print("| config | " + " | ".join(shown) + " |")
     print("|---" * (len(shown) + 1) + "|")
-    for name, runs in scores.items():
-        quartiles = [np.percentile([r.get(k, np.nan) for r in runs], [25, 50, 75]) for k in shown]
+    for name, every in scores.items():
+        runs = [r for r in every if "failed" not in r]
+        quartiles = [np.percentile([r.get(k, np.nan) for r in runs] or [np.nan], [25, 50, 75]) for k in shown]
         cells = [f"{q[1]:.3f} [{q[0]:.3f}, {q[2]:.3f}]" if len(runs) > 1 else f"{q[1]:.3f}" for q in quartiles]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        diverged = f" ({len(every) - len(runs)} of {len(every)} seeds diverged)" if len(runs) < len(every) else ""
+        print(f"| {name}{diverged} | " + " | ".join(cells) + " |")
+    for reason in (r["failed"] for every in scores.values() for r in every if "failed" in r):
+        print(f"\nDiverged: {reason}")
 
 
 if __name__ == "__main__":

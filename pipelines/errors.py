@@ -21,6 +21,14 @@ class TrainingError(PipelineError):
     """Training cannot start or diverged."""
 
 
+class PartialTrainingError(TrainingError):
+    """Some members of a training grid diverged; the others were trained and recorded (`results`, by config)."""
+
+    def __init__(self, message: str, results: dict):
+        super().__init__(message)
+        self.results = results
+
+
 class TrackingError(PipelineError):
     """MLflow failed: a tracking store that does not answer, or a call to it."""
 

@@ -221,7 +221,10 @@ class Tracker:
             return None
 
     @_named
-    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+    def end_run(self, run_id: str, status: str = "FINISHED", reason: str = "") -> None:
+        """End a run with `status`; a `reason` (why it FAILED) is kept as its tag `failure_reason`."""
+        if reason:
+            self.client.set_tag(run_id, "failure_reason", reason[:5000])
         self.client.set_terminated(run_id, status)
 
     @_named

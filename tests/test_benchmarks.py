@@ -42,14 +42,21 @@ def test_leave_one_out_never_chooses_a_threshold_on_the_record_it_scores():
     assert leave_one_out(counts)["a"][0] == 0.1 and leave_one_out(counts)["b"][0] == 0.3
 
 
-def test_the_ludb_ceiling_prints_every_factor_and_the_factor_correlations():
-    from tests.conftest import shared
+def test_the_ludb_ceiling_prints_every_factor_and_the_factor_correlations(tmp_path):
+    from pipelines import stages
+    from pipelines.workspace import Workspace
+    from tests.conftest import TINY, ludb_copy, write_params
 
-    args = ["--source", str(shared("ludb")), "--records", "24", "--test-subjects", "6", "--leads", "ii"]
-    done = subprocess.run([sys.executable, "-m", "benchmarks.ludb_ceiling", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
+    records = tuple(f"data/{n}" for n in range(1, 9))
+    ws = Workspace(
+        tmp_path, write_params(tmp_path, {**TINY, "sources": {"ludb": str(ludb_copy(tmp_path / "ludb", records))}})
+    )
+    for stage in (stages.ludb_ingest, stages.ludb_validate, stages.ludb_beats):
+        stage(ws)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.ludb_ceiling", str(ws.training_set("ludb"))], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    assert re.search(r"LUDB, leads ii: \d+ beats of 24 subjects", done.stdout)
+    assert re.search(r"LUDB \(.*\): \d+ beats of \d subjects", done.stdout)
     for factor in ("rr_s", "qrs_s", "pr_s", "qt_s", "t_amp", "p_amp"):  # (trees fitted on few beats may be constant)
         assert re.search(rf"\| {factor} +\| +\d+ \| +\d+ \|( +(-?\d\.\d{{3}}|nan) +\|){{5}}", done.stdout), factor
     assert "Spearman correlation of the expert factors" in done.stdout
@@ -71,3 +78,15 @@ def test_the_study_follows_params_train_shows_progress_and_prints_quartiles_to_t
     assert "2 seeds x 2 configs, 1 epochs, lr 0.001, recon σ 0.1" in done.stdout  # lr from params, epochs overridden
     assert re.search(r"\| b4_c0 \| -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] \|", done.stdout)
     assert "b1_c0/seed1 epoch 1/1" in done.stderr and "scored b4_c0 seed 1 (4/4)" in done.stderr
+
+
+def test_the_rpeak_benchmark_scores_both_detectors_against_the_ludb_marks(tmp_path):
+    from benchmarks.rpeaks import ludb_table
+    from tests.conftest import ludb_copy
+
+    rows = ludb_table(ludb_copy(tmp_path, ("data/1", "data/2")))
+    scored = [row.split(" | ") for row in rows[2:]]
+    assert sorted((r[1], r[2]) for r in scored) == sorted(
+        (scope, name) for scope in ("lead ii", "all 12 leads") for name in ("ours (pipelines.ecg.rpeaks)",
+                                                                             "wfdb xqrs_detect"))  # fmt: skip
+    assert all(float(r[5].rstrip(" |")) > 0.9 for r in scored if r[2].startswith("ours"))  # two clean sinus records

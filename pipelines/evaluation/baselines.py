@@ -10,7 +10,7 @@ import numpy as np
 
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.config import EvalConfig
-from pipelines.evaluation.summary import score_codes, scored_points
+from pipelines.evaluation.summary import code_probes, score_codes, scored_points
 
 FIT_POINTS = 20_000  # training samples the baselines are fitted on (all of the embedded sets)
 
@@ -30,14 +30,24 @@ def fit_baselines(x_train: np.ndarray, components: int = 10, seed: int = 0) -> d
         return {name: model.fit(fit) for name, model in models.items()}
 
 
+ORACLE = "factors (oracle)"
+
+
 def linear_baselines(data: TrainingSet, cfg: EvalConfig, components: int = 10) -> dict[str, dict]:
     """{"PCA-<k>": scores, "FastICA-<k>": scores} of the `components`-dimensional codes of each, fitted on the
-    training split (score_codes on the test split's scored points); {} when the test split has fewer than 20
-    points with known factors."""
+    training split (score_codes on the test split's scored points, and the probes), and for annotated real data
+    (factor_kind "expert") ORACLE: the factors themselves as codes, the best any encoder could score where the
+    factors correlate with one another (MIG's second-best code is then another factor). {} when the test split
+    has fewer than 20 points with known factors."""
     train, test = data.part("train"), data.part("test")
     points = scored_points(test, cfg)
     if len(points) < 20 or len(train) <= components:
         return {}
-    x, factors = test.x[points].astype(np.float64), test.factors[points].T
-    return {name: score_codes(model.transform(x).T, factors, cfg)
-            for name, model in fit_baselines(train.x, components, cfg.seed).items()}  # fmt: skip
+    x, factors, names = test.x[points].astype(np.float64), test.factors[points].T, data.factor_names
+    out = {}
+    for name, model in fit_baselines(train.x, components, cfg.seed).items():
+        out[name] = score_codes(model.transform(x).T, factors, cfg, names)
+        out[name] |= code_probes(model.transform(train.x.astype(np.float64)), model.transform(test.x), data)
+    if data.factor_kind == "expert":
+        out[ORACLE] = score_codes(factors, factors, cfg, names)
+    return out

@@ -23,7 +23,8 @@ from pipelines.evaluation.discretize import (
 def mig(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> dict:
     """MIG of codes (num_codes, num_points) against factors (num_factors, num_points).
 
-    Returns {"mig": mean gap, "mig_per_factor": list (NaN for constant factors)}.
+    Returns {"mig": mean gap, "mig_per_factor": list (NaN for constant factors), "mig_top_code": the index of the
+    code with the largest mutual information with each factor}.
     Raises ValueError when codes and factors disagree on the number of points or fewer than two codes exist.
     """
     codes, factors = check_shapes(codes, factors)
@@ -35,4 +36,5 @@ def mig(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> dict:
     with np.errstate(divide="ignore", invalid="ignore"):
         gaps = np.where(entropy > 0, (top2[0] - top2[1]) / entropy, np.nan)
     score = float(np.nanmean(gaps)) if np.isfinite(gaps).any() else float("nan")
-    return {"mig": score, "mig_per_factor": [float(g) for g in gaps]}
+    top = [int(i) for i in np.argmax(m, axis=0)]
+    return {"mig": score, "mig_per_factor": [float(g) for g in gaps], "mig_top_code": top}

@@ -2,6 +2,9 @@
 the test split (splits are by patient for ECG, by time for BTC, so a probe never sees the test patients or period).
 
 - ECG: logistic regression from the latents to healthy vs myocardial infarction, scored by ROC AUC.
+- LUDB: the same probe for each of its diagnoses (DIAGNOSES: ischemia or scar, left ventricular hypertrophy, sinus
+  rhythm), scored by ROC AUC with its standard error from a bootstrap over the test subjects (beats of one
+  subject are not independent; 50 test subjects make that error the honest one).
 - BTC: ridge regression from the latents to the log realised volatility of the next, non-overlapping window,
   scored by R² and set beside the same probe on the current window's own log volatility (persistence baseline).
 """
@@ -23,6 +26,37 @@ def healthy_vs_mi_auroc(mu_train: np.ndarray, healthy_train, mu_test: np.ndarray
         return float("nan")
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(mu_train, y_train)
     return float(roc_auc_score(y_test, probe.predict_proba(mu_test)[:, 1]))
+
+
+DIAGNOSES = {"ischemia": "ischemia or scar", "lvh": "left ventricular hypertrophy", "sinus_rhythm": "sinus rhythm"}
+BOOTSTRAPS = 200
+
+
+def diagnosis_aurocs(mu_train: np.ndarray, train: pd.DataFrame, mu_test: np.ndarray, test: pd.DataFrame,
+                     seed: int = 0) -> dict:  # fmt: skip
+    """`probe_<diagnosis>_auroc` and its bootstrap standard error `probe_<diagnosis>_auroc_se` (BOOTSTRAPS
+    resamples of the test subjects, `patient` in the labels) for each DIAGNOSES column of the labels `train` and
+    `test` (one row per sample of the latents mu_train, mu_test), and the single latent that tells it best
+    (`probe_<diagnosis>_top_latent`, its own AUROC `..._top_latent_auroc`); NaN where a split holds one class."""
+    rng = np.random.default_rng(seed)
+    subjects = test["patient"].to_numpy()
+    rows_of = {p: np.flatnonzero(subjects == p) for p in np.unique(subjects)}
+    draws = [np.concatenate([rows_of[p] for p in rng.choice(list(rows_of), len(rows_of))]) for _ in range(BOOTSTRAPS)]
+    out = {}
+    for name in (d for d in DIAGNOSES if d in train and d in test):
+        y_train, y_test = train[name].to_numpy(bool), test[name].to_numpy(bool)
+        auc = se = float("nan")
+        if len(set(y_train)) == 2 and len(set(y_test)) == 2:
+            probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(mu_train, y_train)
+            score = probe.predict_proba(mu_test)[:, 1]
+            auc = float(roc_auc_score(y_test, score))
+            boot = [roc_auc_score(y_test[d], score[d]) for d in draws if len(set(y_test[d])) == 2]
+            se = float(np.std(boot, ddof=1)) if len(boot) > 1 else float("nan")
+            single = [roc_auc_score(y_test, code) for code in mu_test.T]  # each latent alone, either direction
+            out[f"probe_{name}_top_latent"] = int(np.argmax(np.abs(np.subtract(single, 0.5))))
+            out[f"probe_{name}_top_latent_auroc"] = float(max(single, key=lambda a: abs(a - 0.5)))
+        out |= {f"probe_{name}_auroc": auc, f"probe_{name}_auroc_se": se}
+    return out
 
 
 def next_window_targets(labels: pd.DataFrame, window_min: int) -> np.ndarray:

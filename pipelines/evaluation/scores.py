@@ -25,6 +25,10 @@ SCORE_LABELS = {  # name -> label, in the report table's column order
     "probe_next_vol_r2": "next-vol probe R²",
     "probe_next_vol_r2_persistence": "persistence R²",
     "udr": "UDR",
+    "mig_non_rr": "MIG w/o RR",
+    "probe_ischemia_auroc": "ischemia probe AUROC",
+    "probe_lvh_auroc": "LVH probe AUROC",
+    "probe_sinus_rhythm_auroc": "sinus rhythm probe AUROC",
 }
 INTERVENTION_SCORES = ("beta_vae_eval", "factor_vae_eval")  # pipelines.evaluation.intervention
 # the scores the report stage reads from metrics.json, in sweep.csv's column order: the intervention scores were

@@ -19,8 +19,9 @@ import pandas as pd
 from pipelines.evaluation.scores import SCORE_LABELS, is_number
 
 CHAMPION_CRITERION = (
-    "highest median MIG over seeds against known (generative) factors; on real data, whose factors are only "
-    "proxies, highest median UDR (ties: first config by name). Its median seed is the one shown and registered"
+    "highest median MIG over seeds against known factors (generative, or marked by cardiologists); on real data "
+    "whose factors are only proxies, highest median UDR (ties: first config by name). Its median seed is the one "
+    "shown and registered"
 )
 DISENTANGLED_MIG = 0.1  # below this median MIG no run is said to disentangle
 

@@ -14,12 +14,13 @@ from pipelines.evaluation.dci import dci
 from pipelines.evaluation.intervention import SampleGenerator, beta_vae_score, factor_vae_score
 from pipelines.evaluation.mig import mig
 from pipelines.evaluation.modularity import modularity
-from pipelines.evaluation.probes import healthy_vs_mi_auroc, next_volatility_r2, next_window_targets
+from pipelines.evaluation.probes import diagnosis_aurocs, healthy_vs_mi_auroc, next_volatility_r2, next_window_targets
 from pipelines.evaluation.sap import sap
 from pipelines.evaluation.unsupervised import active_units, unsupervised
 from pipelines.vae.model import BetaVAE
 from pipelines.vae.regularizers import kl_per_latent
 
+RATE_FACTORS = ("rr_s", "hr_bpm")  # heart rate, read straight off a beat's RR channel
 INTERVENTION_POOL = 64  # samples an intervention picks from: a batch's size, as disentanglement_lib's
 
 
@@ -68,7 +69,7 @@ def summarize_model(model: BetaVAE, data: TrainingSet, cfg: EvalConfig) -> dict:
     }
     usable = scored_points(test, cfg)
     if len(usable) >= 20:
-        out |= score_codes(mu[usable].T, test.factors[usable].T, cfg)  # the test codes, encoded above
+        out |= score_codes(mu[usable].T, test.factors[usable].T, cfg, data.factor_names)  # the test codes
     if data.factor_kind == "generative" and len(usable) >= 4 * INTERVENTION_POOL:
         out |= intervention_scores(model, test.x[usable], test.factors[usable], data.factor_names, cfg)
     out |= unsupervised(mu.T, cfg.num_bins)
@@ -94,12 +95,19 @@ def scored_points(data: TrainingSet, cfg: EvalConfig) -> np.ndarray:
     return usable
 
 
-def score_codes(codes: np.ndarray, factors: np.ndarray, cfg: EvalConfig) -> dict:
+def score_codes(codes: np.ndarray, factors: np.ndarray, cfg: EvalConfig, names: list[str] | None = None) -> dict:
     """MIG, SAP, DCI and modularity of codes (D, N) against factors (F, N); DCI and modularity fit on the first
-    `dci_points` (the points are a random sample already)."""
+    `dci_points` (the points are a random sample already). With the factors' `names`, also each factor's MIG gap
+    (`mig__<name>`) and the MIG over the factors other than heart rate (`mig_non_rr`: RATE_FACTORS, which a
+    beat's RR channel hands over as an input)."""
     continuous = [len(np.unique(f)) > cfg.num_bins for f in factors]
     few = slice(0, min(cfg.dci_points, codes.shape[1]))
     out = {"mig_points": codes.shape[1], **mig(codes, factors, cfg.num_bins)}
+    if names is not None:
+        gaps = dict(zip(names, out["mig_per_factor"], strict=True))
+        out |= {f"mig__{name}": gap for name, gap in gaps.items()}
+        others = [gap for name, gap in gaps.items() if name not in RATE_FACTORS and np.isfinite(gap)]
+        out["mig_non_rr"] = float(np.mean(others)) if others else float("nan")
     out |= {k: v for k, v in sap(codes, factors, continuous, seed=cfg.seed).items() if k != "sap_matrix"}
     dci_scores = dci(codes[:, few], factors[:, few], seed=cfg.seed, n_estimators=cfg.dci_trees, num_bins=cfg.num_bins)
     out |= {k: v for k, v in dci_scores.items() if k != "importance_matrix"}
@@ -107,12 +115,21 @@ def score_codes(codes: np.ndarray, factors: np.ndarray, cfg: EvalConfig) -> dict
 
 
 def probe_scores(model: BetaVAE, data: TrainingSet) -> dict:
-    """Linear probes from the latents, fitted on the train split and scored on the test split: healthy vs MI
-    (ROC AUC) for heartbeats, next-window log volatility (R², beside the persistence baseline) for windows."""
+    """Linear probes from the model's latents (pipelines.evaluation.probes), fitted on the train split and scored
+    on the test split."""
     train, test = data.part("train"), data.part("test")
     if not len(train) or not len(test):
         return {}
-    mu_train, mu_test = encode(model, train.x)[0], encode(model, test.x)[0]
+    return code_probes(encode(model, train.x)[0], encode(model, test.x)[0], data)
+
+
+def code_probes(mu_train: np.ndarray, mu_test: np.ndarray, data: TrainingSet) -> dict:
+    """Linear probes from codes of the train and test splits of `data` (a model's latents or a baseline's
+    components): LUDB's diagnoses (ROC AUC and its standard error), healthy vs MI (ROC AUC) for heartbeats,
+    next-window log volatility (R², beside the persistence baseline) for windows."""
+    train, test = data.part("train"), data.part("test")
+    if "ischemia" in data.labels:
+        return diagnosis_aurocs(mu_train, train.labels, mu_test, test.labels)
     if "healthy" in data.labels:
         return {"probe_mi_auroc": healthy_vs_mi_auroc(mu_train, train.labels.healthy, mu_test, test.labels.healthy)}
     if "realised_vol" in data.labels:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from pipelines.evaluation.scores import SCORE_LABELS
 from pipelines.evaluation.selection import CHAMPION_CRITERION, headline_of, sweep_effect
+from pipelines.report.real_data import real_data_section
 from pipelines.storage import write_csv, write_text
 
 TABLE_COLUMNS = {  # column -> label: the config and its settings, its scores, the seed shown
@@ -64,6 +65,7 @@ def _cell(row: dict, column: str) -> str:
 def build_report(
     rows: list[dict], out_dir: str | Path, champions: dict[str, dict], figures: dict[str, Path] | None = None,
     transfer: dict[str, dict] | None = None, title: str = "β-VAE sweep report", baselines: list[dict] | None = None,
+    factor_corr: dict[str, pd.DataFrame] | None = None,
 ) -> Path:  # fmt: skip
     """Write `index.html` and `sweep.csv` to `out_dir` from one row per (dataset, config) partition.
 
@@ -72,19 +74,23 @@ def build_report(
     sweep-wide PNGs. A score `k` with a `k_iqr` ([Q1, Q3] over seeds) is shown as "median [Q1, Q3]".
     `baselines` (rows of scores with `dataset` and `config`, e.g. "PCA-10") are listed under each dataset's
     table and enter its verdict. The champion row of each dataset (`champions`, chosen by the policy in
-    pipelines.evaluation.selection) is highlighted.
+    pipelines.evaluation.selection) is highlighted. A dataset with expert factors (annotated real data) gets the
+    section of pipelines.report.real_data, with its factors' correlations from `factor_corr`.
     """
     out_dir = Path(out_dir)
     frame = pd.DataFrame(rows).sort_values(["dataset", "config"]).reset_index(drop=True)
     base = pd.DataFrame(baselines) if baselines else pd.DataFrame(columns=["dataset", "config", "kind", "mig"])
     paths = [c for c in frame.columns if c.endswith("_png")]
-    table = pd.concat([frame.drop(columns=[*paths, "kl_per_latent"], errors="ignore"), base], ignore_index=True)
+    unlisted = [*paths, "kl_per_latent", "representative"]
+    table = pd.concat([frame.drop(columns=unlisted, errors="ignore"), base], ignore_index=True)
     write_csv(out_dir / "sweep.csv", table)
     parts = [_page_head(title), *_sweep_figures(figures or {})]
     for dataset, group in frame.groupby("dataset", sort=True):
         best = champions.get(dataset, {}).get("config")
         own_base = base[base["dataset"] == dataset]
         parts += [_dataset_intro(dataset, group, own_base), _score_table(group, own_base, best)]
+        if group["factor_kind"].iloc[0] == "expert":
+            parts.append(real_data_section(dataset, group, own_base, best, (factor_corr or {}).get(dataset)))
         parts += _gallery(dataset, group, best)
     if transfer:
         parts.append(_transfer_section(transfer))

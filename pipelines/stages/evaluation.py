@@ -102,8 +102,8 @@ def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> Metri
     info = run_info(ws, dataset, config)
     data = _evaluation_set(ws, dataset, config)  # once: every seed is scored on the same samples
     per_seed, models = _score_seeds(ws, dataset, config, info, data, cfg)
-    # real data's factors are only proxies: UDR ranks its configs, when there are seeds to compare
-    summary = aggregate(per_seed, "udr" if data.factor_kind != "generative" and len(per_seed) > 1 else "mig")
+    # proxy factors (real data without annotations) are only guesses: UDR ranks its configs, when there are seeds
+    summary = aggregate(per_seed, "udr" if data.factor_kind == "proxy" and len(per_seed) > 1 else "mig")
     seed = summary["representative_seed"]
     usable = np.isfinite(data.factors).all(axis=1) & (data.split == "test")
     corr = correlation_matrix(encode(models[seed], data.x[usable])[0], data.factors[usable])

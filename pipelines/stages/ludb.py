@@ -42,7 +42,7 @@ def ludb_beats(ws: Workspace) -> StageResult:
     records = pd.read_parquet(ws.ludb_records_validated)
     if records.empty:
         raise DataValidationError(f"{ws.ludb_records_validated}: no validated records to segment")
-    beats, rejects = segment_ludb(records, source(ws, "ludb").directory, ws.params.beats, ws.params.ludb.leads)
+    beats, rejects = segment_ludb(records, source(ws, "ludb").directory, ws.params.beats, ws.params.ludb)
     write_quarantine(ws.quarantine("ludb_beats"), rejects)
     out = beats.save(ws.training_set("ludb"))
     return samples_result(ws.params.heartbeat_checks, "ludb_beats", beats, out, rejects)

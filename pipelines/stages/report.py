@@ -50,7 +50,7 @@ def report(ws: Workspace, tracker: Tracker) -> ReportResult:
     from pipelines.report.figures import kl_heatmap, recon_vs_disentanglement
     from pipelines.report.html import build_report
 
-    rows, baselines = _rows(ws)
+    rows, baselines, factor_corr = _rows(ws)
     if not rows:
         raise DataValidationError("report: no partition has metrics; materialize the models first")
     champions = pick_champions(rows)
@@ -63,20 +63,22 @@ def report(ws: Workspace, tracker: Tracker) -> ReportResult:
         kl_heatmap(frame, ws.report_dir / "kl_heatmap.png"),
     )
     transfer = _transfer(ws, champions)
-    out = build_report(rows, ws.report_dir, champions, figures._asdict(), transfer, baselines=baselines)
+    out = build_report(rows, ws.report_dir, champions, figures._asdict(), transfer, baselines=baselines,
+                       factor_corr=factor_corr)  # fmt: skip
     for parent in {tracker.parent_of(r["run_id"]) for r in rows} - {None}:
         for path in (out, *figures):
             tracker.log_artifact(parent, path)
     return ReportResult(out, {"runs": len(rows)}, champions=champion_configs, figures=figures, transfer=transfer)
 
 
-def _rows(ws: Workspace) -> tuple[list[dict], list[dict]]:
+def _rows(ws: Workspace) -> tuple[list[dict], list[dict], dict[str, pd.DataFrame]]:
     """One row per partition with metrics (scores, their IQR, config settings, the representative seed's run and
-    figures), and the PCA and FastICA baselines of each dataset that has one, scored on the same points."""
+    figures), the PCA and FastICA baselines of each dataset that has one, scored on the same points, and the
+    Spearman correlations of the expert factors of each annotated dataset (its test split)."""
     from pipelines.evaluation.baselines import linear_baselines
 
     params = ws.params  # one read of the file for the whole report
-    rows, baselines = [], []
+    rows, baselines, factor_corr = [], [], {}
     for dataset in DATASETS:
         value_label = None  # the training set's units, read once per dataset that has metrics
         for cfg in params.sweep:
@@ -88,11 +90,15 @@ def _rows(ws: Workspace) -> tuple[list[dict], list[dict]]:
             if value_label is None:
                 data = TrainingSet.load(ws.training_set(dataset))
                 value_label = data.value_label
+                if data.factor_kind == "expert":
+                    test = data.part("test")
+                    factor_corr[dataset] = pd.DataFrame(test.factors, columns=test.factor_names).corr("spearman")
                 for name, scores in linear_baselines(data, params.evaluation, len(m["kl_per_latent"])).items():
-                    own = {k: scores.get(k, float("nan")) for k in SCORES}
+                    own = {k: v for k, v in scores.items() if k.startswith("mig__") or k.endswith("_auroc_se")}
+                    own |= {k: scores.get(k, float("nan")) for k in SCORES}
                     baselines.append({"dataset": dataset, "config": name, "kind": "baseline", **own, "seeds": 1})
             rows.append(_row(ws, dataset, cfg, m, value_label, params.train.epochs))
-    return rows, baselines
+    return rows, baselines, factor_corr
 
 
 def _row(ws: Workspace, dataset: str, cfg: LossConfig, m: dict, value_label: str, epochs: int) -> dict:
@@ -107,6 +113,8 @@ def _row(ws: Workspace, dataset: str, cfg: LossConfig, m: dict, value_label: str
         "epochs": epochs,
         **{k: m.get(k, float("nan")) for k in SCORES},
         **{f"{k}_iqr": m["iqr"][k] for k in SCORES if k in m["iqr"]},
+        **{k: v for k, v in m.items() if k.startswith("mig__") or k.endswith("_auroc_se")},  # per factor, SEs
+        "representative": _representative(m),
         "seeds": len(m["seeds"]),
         "headline": m["headline"],
         "kl_per_latent": m["kl_per_latent"],
@@ -119,6 +127,14 @@ def _row(ws: Workspace, dataset: str, cfg: LossConfig, m: dict, value_label: str
         "correlations_png": eval_dir / "factor_correlations.png",
         "prior_png": eval_dir / "prior_samples.png",
     }
+
+
+def _representative(m: dict) -> dict:
+    """What the report says of the representative seed beyond its scores: the latent with the most information
+    about each factor, its latent-factor correlations, the latent that tells each diagnosis best."""
+    own = next((s for s in m.get("seeds", []) if s.get("seed") == m["representative_seed"]), {})
+    keep = {k: v for k, v in own.items() if k == "mig_top_code" or "_top_latent" in k}
+    return keep | {"factor_correlation": m.get("factor_correlation"), "factor_names": m.get("factor_names", [])}
 
 
 def _transfer(ws: Workspace, champions: dict[str, dict]) -> dict[str, dict]:

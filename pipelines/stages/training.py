@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.dataset import TrainingSet
-from pipelines.errors import ConfigError, PipelineError, TrackingError, TrainingError
+from pipelines.errors import ConfigError, PartialTrainingError, PipelineError, TrackingError, TrainingError
 from pipelines.stages.common import locked
 from pipelines.stages.datasets import DATASETS
 from pipelines.stages.trained import TrainResult, checkpoint_loads, previous_run, result_of, run_info_path
@@ -98,10 +98,17 @@ def _train_grid(ws: Workspace, dataset: str, tracker: Tracker, loss_cfgs: list[L
             tracker.log_metrics(runs.members[member], metrics, step=metrics["epoch"])
 
         trained = fit(ws, dataset, plan, world, on_epoch=log_epoch)
-        results = dict(plan.up_to_date)
+        results, failures = dict(plan.up_to_date), []
         for part in plan.todo:
-            results[part.loss_cfg.name] = record(ws, dataset, tracker, plan, part, runs, trained)
+            failed = {seed: why for (config, seed), why in trained.failed.items() if config == part.loss_cfg.name}
+            if failed:
+                failures += _fail_partition(tracker, part, runs, failed)
+            else:
+                results[part.loss_cfg.name] = record(ws, dataset, tracker, plan, part, runs, trained)
         tracker.end_run(runs.parent)  # the sweep's run ends with its latest grid
+    if failures:
+        raise PartialTrainingError(f"{dataset}: {'; '.join(failures)}; the other partitions were recorded "
+                                   f"({', '.join(results) or 'none'})", results)  # fmt: skip
     return results
 
 
@@ -283,6 +290,15 @@ def _record_seed(ws: Workspace, dataset: str, tracker: Tracker, plan: Plan, loss
     )  # fmt: skip
     tracker.end_run(run_id)
     return {"seed": seed, "run_id": run_id, "model_version": version, "final": {k: history[-1][k] for k in FINAL}}
+
+
+def _fail_partition(tracker: Tracker, part: Partition, runs: Runs, failed: dict[int, str]) -> list[str]:
+    """End every seed's run of a partition with a diverged seed as FAILED, each with its reason (the seeds that
+    finished too: a partition is registered whole or not at all); returns the reasons."""
+    for (config, seed), run_id in runs.members.items():
+        if config == part.loss_cfg.name:
+            tracker.end_run(run_id, "FAILED", failed.get(seed, f"seed {min(failed)} of {config} diverged"))
+    return list(failed.values())
 
 
 def _remove_other_seeds(folder: Path, seeds: list[int]) -> None:

@@ -51,6 +51,15 @@ Member = tuple[str, int]  # (config name, seed): one model of a grid
 EpochCallback = Callable[[Member, dict], None]
 
 
+class GridResult(dict):
+    """What a grid trained: {(config, seed): (model, history)} of the members that finished, and `failed`:
+    {(config, seed): reason} of those whose loss became non-finite (diverged), which are not in the dict."""
+
+    def __init__(self, trained: dict, failed: dict[Member, str]):
+        super().__init__(trained)
+        self.failed = failed
+
+
 def noise_seed(seed: int, name: str) -> int:
     """The seed of a config's reparameterisation-noise stream: fixed by the run seed and the config's name."""
     return (seed * 1_000_003 + zlib.crc32(name.encode())) % 2**63
@@ -65,7 +74,10 @@ def train_vae(
 ) -> tuple[BetaVAE, list[dict]]:
     """Train one BetaVAE on samples `x_train` (N, L) in data units: `train_grid` with one config."""
     callback = None if on_epoch is None else (lambda _, metrics: on_epoch(metrics))
-    [(model, history)] = train_grid(x_train, cfg, [loss_cfg], callback, resume_path, seeds=[cfg.seed]).values()
+    trained = train_grid(x_train, cfg, [loss_cfg], callback, resume_path, seeds=[cfg.seed])
+    if trained.failed:
+        raise TrainingError(next(iter(trained.failed.values())))
+    [(model, history)] = trained.values()
     return model, history
 
 
@@ -77,12 +89,15 @@ def train_grid(
     resume_path: str | Path | None = None,
     seeds: Sequence[int] | None = None,
     world: World = SINGLE,
-) -> dict[Member, tuple[BetaVAE, list[dict]]]:
+) -> GridResult:
     """Train one BetaVAE per entry of `loss_cfgs` and seed of `seeds` (default: `cfg.seed_list`) on `x_train`
     (N, L), all in one vectorised pass; returns each model (CPU, eval mode) with its per-epoch metrics, keyed by
     (config name, seed), configs first. A seed sets a model's initial weights and its noise stream; every member
-    sees the batches in the order of `cfg.seed`. Raises TrainingError on empty or non-finite data or when a loss
-    becomes non-finite (naming the config). Under torchrun, `world` is this process's rank and the number of
+    sees the batches in the order of `cfg.seed` (so a grid member of seed s is not the model a solo run with
+    `cfg.seed` = s trains: that one also shuffles by s). A member whose loss becomes non-finite fails alone: it is
+    listed in the result's `failed` with its reason and the others train on (the members share no weights and
+    their losses are summed, so its NaN reaches no other gradient). Raises TrainingError on empty or non-finite
+    data, or when every member failed. Under torchrun, `world` is this process's rank and the number of
     processes (pipelines.vae.devices.init_distributed): each steps on its share of every batch.
 
     With `resume_path`, a checkpoint (weights, optimizer, RNG streams, step, histories) is written there every
@@ -108,10 +123,12 @@ def train_grid(
                 write_resume(resume_path, grid.resume_state(epoch))
             if on_epoch is not None:
                 for key, history in zip(grid.keys, grid.histories, strict=True):
-                    on_epoch(key, history[-1])
+                    if key not in grid.failed:
+                        on_epoch(key, history[-1])
     if resume_path is not None:
         Path(resume_path).unlink(missing_ok=True)
-    return {key: (grid.net.unstack(g), grid.histories[g]) for g, key in enumerate(grid.keys)}
+    done = {key: (grid.net.unstack(g), grid.histories[g]) for g, key in enumerate(grid.keys) if key not in grid.failed}
+    return GridResult(done, dict(grid.failed))
 
 
 def _checked(x_train: np.ndarray, loss_cfgs: list[LossConfig], seeds: list[int]) -> list[int]:
@@ -146,6 +163,7 @@ class _Grid:
     step: int = 0
     first_epoch: int = 1
     histories: list[list[dict]] = field(default_factory=list)
+    failed: dict[Member, str] = field(default_factory=dict)  # members whose loss became non-finite: the reason
 
     @classmethod
     def build(cls, x_train: np.ndarray, cfg: TrainConfig, loss_cfgs: list[LossConfig], seeds: list[int],
@@ -182,7 +200,7 @@ class _Grid:
     def resume_state(self, epoch: int) -> dict:
         return {"key": self.key, "model": self.net.state_dict(), "optimizer": self.opt.state_dict(),
                 "generators": [g.get_state() for g in [self.order, *self.noises]], "step": self.step,
-                "epoch": epoch, "history": self.histories}  # fmt: skip
+                "epoch": epoch, "history": self.histories, "failed": self.failed}  # fmt: skip
 
 
 def _resume(grid: _Grid, resume_path: str | Path, on_epoch: EpochCallback | None) -> None:
@@ -199,6 +217,7 @@ def _resume(grid: _Grid, resume_path: str | Path, on_epoch: EpochCallback | None
     for gen, gen_state in zip([grid.order, *grid.noises], state["generators"], strict=True):
         gen.set_state(gen_state.to(gen.get_state().device))
     grid.histories, grid.step, grid.first_epoch = state["history"], state["step"], state["epoch"] + 1
+    grid.failed = {tuple(k): v for k, v in state.get("failed", {}).items()}
     log.info("%s: resuming from epoch %d (%s)", ", ".join(grid.names), state["epoch"], resume_path)
     if on_epoch is not None:
         for key, history in zip(grid.keys, grid.histories, strict=True):
@@ -240,19 +259,28 @@ def _train_epoch(grid: _Grid, stepper: Stepper) -> tuple[dict[str, np.ndarray], 
 
 
 def _record_epoch(grid: _Grid, sums: dict[str, np.ndarray], epoch: int, seconds: float) -> None:
-    """Each member's metrics of the epoch appended to its history (raises TrainingError on a non-finite loss),
-    then logged by rank 0."""
+    """Each member's metrics of the epoch appended to its history, then logged by rank 0. A member whose loss is
+    non-finite for the first time is marked failed (its history ends at its last finite epoch); raises
+    TrainingError when no member is left."""
     n = len(grid.data)
-    for g, (loss_cfg, _) in enumerate(grid.members):
+    for g, ((loss_cfg, _), key, name) in enumerate(zip(grid.members, grid.keys, grid.names, strict=True)):
+        if key in grid.failed:
+            continue
         capacity = target_capacity(loss_cfg, anneal_progress(grid.step - 1, grid.anneal_steps))
         metrics = _epoch_metrics(epoch, {k: v[g] for k, v in sums.items()}, n, seconds, capacity)
         if not math.isfinite(metrics["loss"]):
-            raise TrainingError(f"{loss_cfg.name}: loss became {metrics['loss']} at epoch {epoch}; lower train.lr")
+            grid.failed[key] = f"{name}: loss became {metrics['loss']} at epoch {epoch} (diverged); lower train.lr"
+            log.error("%s; the other members of the grid go on", grid.failed[key])
+            continue
         grid.histories[g].append(metrics)
+    if len(grid.failed) == len(grid.members):
+        raise TrainingError("; ".join(grid.failed.values()))
     eta = seconds * (grid.cfg.epochs - epoch)  # the last epoch's pace for the ones left
     if grid.world.rank == 0:
-        rate = len(grid.members) * n / seconds
-        _log_epoch(epoch, grid.cfg.epochs, [h[-1] for h in grid.histories], grid.names, rate, eta)
+        live = [g for g, key in enumerate(grid.keys) if key not in grid.failed]  # the failed ones are not logged
+        rate = len(live) * n / seconds
+        _log_epoch(epoch, grid.cfg.epochs, [grid.histories[g][-1] for g in live], [grid.names[g] for g in live],
+                   rate, eta)  # fmt: skip
 
 
 def _normalisation(x: np.ndarray, likelihood: str) -> tuple[float, float]:

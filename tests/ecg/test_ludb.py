@@ -26,9 +26,9 @@ def test_record_1_lead_ii_gives_the_hand_read_factors():
     source = shared("ludb")
     signal, _ = read_signal(source, "data/1", ["ii"])
     beats = expert_factors(read_waves(source, "data/1", "ii"), signal[:, 0])
-    assert list(beats.columns) == ["r_sample", *FACTORS]
+    assert list(beats.columns) == ["r_sample", "qrs_onset", *FACTORS]
     first, second = beats.iloc[0], beats.iloc[1]
-    assert first.r_sample == 662 and second.r_sample == 1342
+    assert first.r_sample == 662 and second.r_sample == 1342 and second.qrs_onset == 1324
     assert first.rr_s == (1342 - 662) / 500
     assert first.qrs_s == (682 - 644) / 500 and first.qt_s == (878 - 644) / 500
     assert first.t_amp == signal[843, 0] - signal[644, 0]  # T peak above the PR segment's end

@@ -138,3 +138,26 @@ def test_a_finished_training_is_read_back_without_training_again(ecg_ws):
     )  # fmt: skip
     assert read.output == ecg_ws.checkpoint("ecg", "b16_c0", 0) and read.counts["epoch"] == ecg_ws.params.train.epochs
     assert len(tracker.client.search_runs([tracker.client.get_run(read.run_id).info.experiment_id])) == runs_before
+
+
+def test_a_diverged_partition_fails_with_its_reason_and_the_others_are_recorded(ecg_ws):
+    from pipelines.errors import PartialTrainingError
+    from tests.conftest import TINY, write_params
+
+    sweep = {"b1_c0": {"kind": "beta", "beta": 1.0}, "wild": {"kind": "beta", "beta": 1e38}}
+    write_params(ecg_ws.root, {**TINY, "sweep": sweep}, replace=("sweep",))
+    tracker = tracker_for(ecg_ws.root)
+    with pytest.raises(PartialTrainingError, match=r"ecg: wild/seed0: loss became inf at epoch 1 \(diverged\)") as e:
+        stages.train_grid(ecg_ws, "ecg", tracker)
+    assert list(e.value.results) == ["b1_c0"] and (ecg_ws.model_dir("ecg", "b1_c0") / "run.json").is_file()
+    assert not (ecg_ws.model_dir("ecg", "wild") / "run.json").exists()
+    runs = tracker.client.search_runs([tracker.experiment_id("ecg")])
+    status = {(r.data.tags.get("config"), r.data.tags.get("seed")): r for r in runs if "seed" in r.data.tags}
+    assert {k: r.info.status for k, r in status.items()} == {
+        ("b1_c0", "0"): "FINISHED",
+        ("b1_c0", "1"): "FINISHED",
+        ("wild", "0"): "FAILED",
+        ("wild", "1"): "FAILED",
+    }
+    assert status[("wild", "1")].data.tags["failure_reason"].startswith("wild/seed1: loss became inf at epoch 1")
+    assert stages.train(ecg_ws, "ecg", "b1_c0", tracker).reused  # the finished partition is up to date

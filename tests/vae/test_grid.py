@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, TrainingError
 from pipelines.vae.model import BetaVAE, ModelConfig
 from pipelines.vae.regularizers import LossConfig
 from pipelines.vae.trainer import TrainConfig, noise_seed, train_grid, train_vae
@@ -189,3 +189,20 @@ def test_cuda_graph_replay_matches_the_eager_cuda_loop(sines):
         np.testing.assert_allclose([h["loss"] for h in hg], [h["loss"] for h in he], rtol=1e-5)
         np.testing.assert_allclose([h["loss"] for h in hb], [h["loss"] for h in he], rtol=0.05)
         assert_close_weights(g, e, atol=1e-4)
+
+
+def test_a_diverging_member_fails_alone_and_the_others_train_as_they_would_without_it(sines):
+    """A member whose loss overflows (beta 1e38: its KL term is infinite from the first step) is listed as failed
+    with its reason; the grid's other members train on, to the same weights as in a grid without it."""
+    cfg = replace(SMALL, epochs=2)
+    wild = LossConfig("wild", "beta", beta=1e38)
+    grid = train_grid(sines, cfg, [GRID[0], wild], seeds=[0, 1])
+    assert list(grid) == [(GRID[0].name, 0), (GRID[0].name, 1)]
+    assert set(grid.failed) == {("wild", 0), ("wild", 1)}
+    assert grid.failed[("wild", 1)] == "wild/seed1: loss became inf at epoch 1 (diverged); lower train.lr"
+    without = train_grid(sines, cfg, [GRID[0]], seeds=[0, 1])
+    for key, (model, history) in without.items():
+        np.testing.assert_allclose([h["loss"] for h in grid[key][1]], [h["loss"] for h in history], rtol=1e-5)
+        assert_close_weights(grid[key][0], model, atol=1e-5)
+    with pytest.raises(TrainingError, match="wild: loss became inf at epoch 1"):  # alone, it is an error
+        train_vae(sines, cfg, wild)
