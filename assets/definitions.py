@@ -20,7 +20,7 @@ data_job = dg.define_asset_job("data_job", selection=DATA_ASSETS, description="i
 sweep_job = dg.define_asset_job(
     "sweep_job",
     selection=MODEL_ASSETS,
-    description="train, traverse and score one beta/C config on both datasets",
+    description="train, traverse and score one beta/C config on every dataset",
 )
 
 

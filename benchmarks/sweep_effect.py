@@ -53,10 +53,14 @@ SHOWN = ["mig", "mig_non_rr", "dci_disentanglement", "beta_vae_eval", "factor_va
 
 
 def rho_per_factor(codes: np.ndarray, factors: np.ndarray, names: list[str]) -> dict:
-    """{rho_<factor>: the largest |Spearman rho| of one code with it}, codes (N, D) and factors (N, F)."""
-    d = codes.shape[1]
-    rho = np.abs(np.nan_to_num(spearmanr(codes, factors).statistic[:d, d:])).max(axis=0)
-    return {f"rho_{name}": float(r) for name, r in zip(names, rho, strict=True)}
+    """{rho_<factor>: the largest |Spearman rho| of one code with it}, codes (N, D) and factors (N, F), each factor
+    on the rows where it is known (a missing mark leaves it NaN)."""
+    out = {}
+    for j, name in enumerate(names):
+        known = np.isfinite(factors[:, j])
+        rho = spearmanr(codes[known], factors[known, j]).statistic[:-1, -1] if known.sum() > 2 else np.nan
+        out[f"rho_{name}"] = float(np.nanmax(np.abs(rho))) if np.isfinite(rho).any() else float("nan")
+    return out
 
 
 def main() -> None:

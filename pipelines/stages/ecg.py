@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from pipelines.quarantine import write_quarantine
 from pipelines.stages.common import StageResult, data_stage, samples_result
 from pipelines.stages.sources import fetch, source
 from pipelines.storage import write_parquet
-from pipelines.validation.ecg import validate_records
+from pipelines.validation.ecg import RecordChecksConfig, validate_records
 from pipelines.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -24,21 +25,34 @@ if TYPE_CHECKING:
 
 @data_stage("ecg")
 def ingest_ecg(ws: Workspace) -> StageResult:
-    src, only, rejects = fetch(ws, "ecg")
-    records, ingest_rejects = ingest_records(src.directory, only)
-    rejects = rejects + ingest_rejects
-    write_quarantine(ws.quarantine("ecg_ingest"), rejects)
-    out = write_parquet(ws.ecg_records, records)
-    return StageResult(out, {"records": len(records), "patients": records.patient.nunique()}, rejects)
+    return ingest_wfdb(ws, "ecg", ingest_records, ws.ecg_records)
 
 
 @data_stage("ecg")
 def validate_ecg(ws: Workspace) -> StageResult:
-    cfg = ws.params.ecg_validation
-    records = pd.read_parquet(ws.ecg_records)
-    good, rejects, suite = validate_records(records, source(ws, "ecg").directory, list(ws.params.beats.leads), cfg)
-    write_quarantine(ws.quarantine("ecg_validation"), rejects)
-    out = write_parquet(ws.ecg_records_validated, good)
+    leads = list(ws.params.beats.leads)
+    return validate_wfdb(ws, "ecg", ws.params.ecg_validation, leads, ws.ecg_records, ws.ecg_records_validated)
+
+
+def ingest_wfdb(ws: Workspace, dataset: str, read: Callable, out: Path) -> StageResult:
+    """The ingest stage of a WFDB dataset (ecg, ludb): its source fetched, its records table read by `read`
+    (source directory, records or None -> table, rejects) and written to `out`, the rejects quarantined."""
+    src, only, rejects = fetch(ws, dataset)
+    records, ingest_rejects = read(src.directory, only)
+    rejects = rejects + ingest_rejects
+    write_quarantine(ws.quarantine(f"{dataset}_ingest"), rejects)
+    out = write_parquet(out, records)
+    return StageResult(out, {"records": len(records), "patients": records.patient.nunique()}, rejects)
+
+
+def validate_wfdb(ws: Workspace, dataset: str, cfg: RecordChecksConfig, leads: list[str], records_path: Path,
+                  out: Path) -> StageResult:  # fmt: skip
+    """The validate stage of a WFDB dataset: the records table at `records_path` through the Great Expectations
+    record suite (`cfg`, the `leads` it reads), the good ones written to `out`, the others quarantined."""
+    records = pd.read_parquet(records_path)
+    good, rejects, suite = validate_records(records, source(ws, dataset).directory, leads, cfg)
+    write_quarantine(ws.quarantine(f"{dataset}_validation"), rejects)
+    out = write_parquet(out, good)
     counts = {"records_in": len(records), "records_valid": len(good), "quarantined": len(rejects)}
     gate = f"{len(good)} good records of {len(records)}, need {cfg.min_good_records}"
     return StageResult(out, counts, rejects, suite, passed=len(good) >= cfg.min_good_records, gate=gate)

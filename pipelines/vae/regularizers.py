@@ -140,8 +140,11 @@ def tcvae(post: Posterior, beta: Tensor) -> Tensor:
 
 
 def gaussian_log_density(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
-    """log N(x; mean, exp(logvar)) elementwise."""
-    return -0.5 * ((x - mean).square() * (-logvar).exp() + logvar + math.log(2 * math.pi))
+    """log N(x; mean, exp(logvar)) elementwise. The squared distance is taken in units of the std, ((x - mean) *
+    exp(-logvar / 2))^2, not (x - mean)^2 * exp(-logvar): in float32 exp(-logvar) overflows to inf once logvar <
+    -88.7, and a sample's own term, whose x - mean is then 0 (its std is below mean's precision), would be
+    0 * inf = NaN. A latent that precise would turn β-TCVAE's total correlation into NaN and end its run."""
+    return -0.5 * (((x - mean) * (-0.5 * logvar).exp()).square() + logvar + math.log(2 * math.pi))
 
 
 def dipvae(post: Posterior, lambda_od: Tensor, lambda_d: Tensor) -> Tensor:

@@ -87,6 +87,7 @@ def test_the_report_judges_ludb_models_against_the_marks(ludb_ws):
     tracker = tracker_for(ws.root)
     stages.train(ws, "ludb", "b16_c0", tracker)
     summary = stages.metrics(ws, "ludb", "b16_c0", tracker).summary
+    stages.traversals(ws, "ludb", "b16_c0", tracker)
     assert summary["headline"] == "mig" and "beta_vae_eval" not in summary and "factor_vae_eval" not in summary
     assert set(f"mig__{f}" for f in FACTOR_NAMES) <= set(summary) and np.isfinite(summary["mig_non_rr"])
     gaps = [summary[f"mig__{f}"] for f in FACTOR_NAMES if f != "rr_s"]

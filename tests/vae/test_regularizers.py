@@ -5,6 +5,8 @@ Adding a model to REGULARIZERS without a formula here fails `test_every_regulari
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -136,3 +138,24 @@ def test_config_names_that_break_partition_keys_paths_or_filters_are_rejected(na
 def test_ordinary_config_names_are_accepted():
     for name in ("b4_c0", "g1000_c25", "b0.5_c1.5", "run-2"):
         assert LossConfig(name, "beta").name == name
+
+
+def test_total_correlation_stays_finite_when_a_latent_is_extremely_precise():
+    """float32, one latent with log-variance -100 (std e^-50: a sample equals its mean to float precision): the
+    density's old form (x - mean)^2 * exp(-logvar) made each sample's own term 0 * inf = NaN, and β-TCVAE's loss
+    NaN; in units of the std it is finite, and equals the float64 value where both are finite."""
+    from pipelines.vae.regularizers import gaussian_log_density
+
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(1, 64, 3, generator=g), torch.zeros(1, 64, 3)
+    logvar[..., 0] = -100.0
+    z = mu + torch.randn(1, 64, 3, generator=g) * (0.5 * logvar).exp()
+    old = -0.5 * ((z - mu).square() * (-logvar).exp() + logvar + math.log(2 * math.pi))
+    assert old[..., 0].isnan().all()
+    assert torch.isfinite(gaussian_log_density(z, mu, logvar)).all()
+    loss = REGULARIZERS["tcvae"](Posterior(mu, logvar, z, torch.tensor(1.0)), {"beta": torch.tensor([12.0])})
+    assert torch.isfinite(loss).all()
+    lv = torch.randn(1, 64, 3, generator=g).double()
+    z64 = mu.double() + torch.randn(1, 64, 3, generator=g).double() * (0.5 * lv).exp()
+    torch.testing.assert_close(gaussian_log_density(z64.float(), mu, lv.float()).double(),
+                               gaussian_log_density(z64, mu.double(), lv), rtol=1e-5, atol=1e-5)  # fmt: skip
