@@ -247,16 +247,15 @@ def _lead_part(lead: LeadCut, rec, truth: pd.DataFrame | None, names: list[str],
     return (beat_rows(cut, cfg)[ok], factors[ok], labels), rejects
 
 
-def training_set_of(parts: list, names: list[str], factor_kind: str, cfg: BeatConfig, value_label: str = "",
-                    axis_label: str = "time from R peak (ms)") -> TrainingSet:  # fmt: skip
+def training_set_of(parts: list, names: list[str], factor_kind: str, cfg: BeatConfig,
+                    value_label: str = "") -> TrainingSet:  # fmt: skip
     """The beats of every lead and record (`parts`: (rows, factors, labels) per lead of a record) as one training
-    set, split by patient; `value_label` replaces the recipe's unit (mV) for sources whose gain is not mV, and
-    `axis_label` names the mark the beats are placed on."""
+    set, split by patient; `value_label` replaces the recipe's unit (mV) for sources whose gain is not mV."""
     labels = pd.concat([p[2] for p in parts], ignore_index=True)
     value_label = value_label if value_label and cfg.normalize == "none" else _value_label(cfg)
     return TrainingSet(
         x=np.concatenate([p[0] for p in parts]).astype(np.float32), axis=beat_axis_ms(cfg),
-        axis_label=axis_label, value_label=value_label,
+        axis_label="time from R peak (ms)", value_label=value_label,
         factors=np.concatenate([p[1] for p in parts]), factor_names=list(names), factor_kind=factor_kind,
         split=patient_split(labels.patient.to_numpy(), labels.diagnosis.to_numpy(), cfg.val_fraction,
                             cfg.test_fraction, cfg.seed),

@@ -32,7 +32,7 @@ from pipelines.ecg.beats import EDGE_REASONS, BeatConfig, beat_rows, cut_beats, 
 from pipelines.ecg.leads import check_length_and_rate
 from pipelines.ecg.quality import beat_quality
 from pipelines.ecg.records import ingest_records, read_signal, safe_record_name
-from pipelines.errors import ConfigError, DataValidationError, IngestError
+from pipelines.errors import DataValidationError, IngestError
 from pipelines.quarantine import Reject
 
 log = logging.getLogger(__name__)
@@ -126,19 +126,11 @@ NORMAL_AXES = ("normal", "vertical", "horizontal")
 DIAGNOSIS_COLUMNS = ["rhythm", "diagnoses", "sinus_rhythm", "ischemia", "lvh"]
 
 
-ALIGNMENTS = {"peak": "time from R peak (ms)", "onset": "time from QRS onset (ms)"}
-
-
 @dataclass(frozen=True)
 class LudbConfig:
     leads: tuple[str, ...] = LEADS  # beats are cut from each, at its own marked QRS peaks
-    align: str = "peak"  # the mark a beat's window is placed on: the QRS "peak" or its "onset" (ALIGNMENTS)
     database: str = "ludb"  # what `sources.ludb: physionet` downloads (with the `physionet` section's index_url,
     version: str = "1.0.1"  # retries and timeouts)
-
-    def __post_init__(self):
-        if self.align not in ALIGNMENTS:
-            raise ConfigError(f"ludb.align: {self.align!r} is not one of {sorted(ALIGNMENTS)}")
 
 
 def header_diagnoses(comments: list[str]) -> dict:
@@ -184,38 +176,32 @@ def _comments(header: Path) -> list[str]:
     return [line[1:].strip() for line in header.read_text(errors="replace").splitlines() if line.startswith("#")]
 
 
-def lead_beats(source: Path, rec, lead: str, signal: np.ndarray, cfg: BeatConfig,
-               align: str = "peak") -> tuple[tuple | None, list[Reject]]:  # fmt: skip
+def lead_beats(source: Path, rec, lead: str, signal: np.ndarray, cfg: BeatConfig) -> tuple[tuple | None, list[Reject]]:
     """(rows, factors, labels) of the quality-passing beats of one lead of records-table row `rec`, cut by the
-    `beats` recipe at the cardiologists' QRS peak (or, `align` "onset", QRS onset) marks, with their expert factors
-    (FACTOR_NAMES), or None when none passes; and a reject per beat or lead set aside."""
+    `beats` recipe at the cardiologists' QRS peak marks, with their expert factors (FACTOR_NAMES), or None when
+    none passes; and a reject per beat or lead set aside. (Beats placed on the marked QRS onset instead trained
+    worse models: benchmarks/results-study.md.)"""
     item = f"{rec.record}:{lead}"
     try:
         marked = expert_factors(read_waves(source, rec.record, lead), signal, rec.fs_hz)
     except IngestError as e:
         return None, [Reject(item, str(e))]
-    rejects = []
-    if align == "onset":
-        unmarked = marked.qrs_onset < 0
-        rejects += [Reject(f"{item}@{r}", "no QRS onset mark (ludb.align: onset)") for r in marked.r_sample[unmarked]]
-        marked = marked[~unmarked]
     if marked.empty:
-        return None, [*rejects, Reject(item, "no QRS marked on this lead")]
-    anchors = (marked.qrs_onset if align == "onset" else marked.r_sample).to_numpy()
-    cut = cut_beats(signal, rec.fs_hz, cfg, anchors)
+        return None, [Reject(item, "no QRS marked on this lead")]
+    cut = cut_beats(signal, rec.fs_hz, cfg, marked.r_sample.to_numpy())
     reasons = beat_quality(cut.beats_mv, cut.rr_s, cfg)
-    rejects += [Reject(f"{item}@{r}", EDGE_REASONS[int(late)], routine=True)
-                for r, late in zip(cut.dropped, cut.dropped_late, strict=True)]  # fmt: skip
+    rejects = [Reject(f"{item}@{r}", EDGE_REASONS[int(late)], routine=True)
+               for r, late in zip(cut.dropped, cut.dropped_late, strict=True)]  # fmt: skip
     ok = reasons == ""
     rejects += [Reject(f"{item}@{r}", why) for r, why in zip(cut.r_peaks[~ok], reasons[~ok], strict=True)]
     if not ok.any():
         return None, [*rejects, Reject(item, "no usable beats")]
-    kept = marked.set_index(anchors).loc[cut.r_peaks[ok]]
+    kept = marked.set_index("r_sample").loc[cut.r_peaks[ok]]
     factors = np.column_stack([kept[list(FACTORS)].to_numpy(np.float64), np.full(ok.sum(), LEADS.index(lead))])
     labels = pd.DataFrame({
         "record": rec.record, "patient": rec.patient, "lead": lead, "diagnosis": rec.diagnosis,
         **{c: getattr(rec, c) for c in [*DIAGNOSIS_COLUMNS, "healthy"]},
-        "r_sample": kept.r_sample.to_numpy(), "rr_s": cut.rr_s[ok], "hr_bpm": 60.0 / cut.rr_s[ok],
+        "r_sample": cut.r_peaks[ok], "rr_s": cut.rr_s[ok], "hr_bpm": 60.0 / cut.rr_s[ok],
     })  # fmt: skip
     return (beat_rows(cut, cfg)[ok], factors, labels), rejects
 
@@ -223,8 +209,8 @@ def lead_beats(source: Path, rec, lead: str, signal: np.ndarray, cfg: BeatConfig
 def segment_ludb(records: pd.DataFrame, source: str | Path, cfg: BeatConfig,
                  ludb: LudbConfig = LudbConfig()) -> tuple[TrainingSet, list[Reject]]:  # fmt: skip
     """The LUDB training set: the beats of `ludb.leads` of every record in `records` (the validated records table),
-    cut by the `beats` recipe `cfg` at the marked QRS peaks (or onsets: `ludb.align`), with their expert factors
-    (`factor_kind` "expert"), split by subject. Raises DataValidationError when no beat at all could be cut."""
+    cut by the `beats` recipe `cfg` at the marked QRS peaks, with their expert factors (`factor_kind` "expert"),
+    split by subject. Raises DataValidationError when no beat at all could be cut."""
     source, parts, rejects = Path(source), [], []
     t0 = time.perf_counter()
     for i, rec in enumerate(records.itertuples(index=False), 1):
@@ -235,7 +221,7 @@ def segment_ludb(records: pd.DataFrame, source: str | Path, cfg: BeatConfig,
             rejects.append(Reject(rec.record, str(e)))
             continue
         for j, lead in enumerate(names):
-            part, set_aside = lead_beats(source, rec, lead, signal[:, j], cfg, ludb.align)
+            part, set_aside = lead_beats(source, rec, lead, signal[:, j], cfg)
             rejects += set_aside
             parts += [part] if part is not None else []
         if i % 50 == 0 or i == len(records):
@@ -243,4 +229,4 @@ def segment_ludb(records: pd.DataFrame, source: str | Path, cfg: BeatConfig,
                      time.perf_counter() - t0, sum(len(p[0]) for p in parts))  # fmt: skip
     if not parts:
         raise DataValidationError(f"{source}: no heartbeats could be cut from {len(records)} LUDB record(s)")
-    return training_set_of(parts, FACTOR_NAMES, "expert", cfg, VALUE_LABEL, ALIGNMENTS[ludb.align]), rejects
+    return training_set_of(parts, FACTOR_NAMES, "expert", cfg, VALUE_LABEL), rejects
