@@ -115,3 +115,13 @@ class Stepper:
 
 def _clone_state(opt: torch.optim.Optimizer) -> dict:
     return {p: {k: v.clone() for k, v in s.items()} for p, s in opt.state.items()}
+
+
+def epoch_metrics(epoch: int, sums: dict, n: int, seconds: float, capacity: float) -> dict:
+    """One model's metrics of an epoch from its sums over the epoch's samples."""
+    kl_latent = sums["kl"] / n
+    return {
+        "epoch": epoch, "loss": float(sums["loss"]) / n, "recon": float(sums["recon"]) / n,
+        "kl": float(kl_latent.sum()), "capacity": capacity, "samples_per_s": n / seconds, "seconds": seconds,
+        **{f"kl_{i}": float(v) for i, v in enumerate(kl_latent)},
+    }  # fmt: skip

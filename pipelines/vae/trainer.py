@@ -43,7 +43,7 @@ from pipelines.vae.devices import (
 from pipelines.vae.losses import GridLoss
 from pipelines.vae.model import BetaVAE, ModelConfig, StackedVAE, init_models
 from pipelines.vae.regularizers import LossConfig, anneal_progress, target_capacity
-from pipelines.vae.stepper import Stepper
+from pipelines.vae.stepper import Stepper, epoch_metrics
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def _record_epoch(grid: _Grid, sums: dict[str, np.ndarray], epoch: int, seconds:
         if key in grid.failed:
             continue
         capacity = target_capacity(loss_cfg, anneal_progress(grid.step - 1, grid.anneal_steps))
-        metrics = _epoch_metrics(epoch, {k: v[g] for k, v in sums.items()}, n, seconds, capacity)
+        metrics = epoch_metrics(epoch, {k: v[g] for k, v in sums.items()}, n, seconds, capacity)
         if not math.isfinite(metrics["loss"]):
             grid.failed[key] = f"{name}: loss became {metrics['loss']} at epoch {epoch} (diverged); lower train.lr"
             log.error("%s; the other members of the grid go on", grid.failed[key])
@@ -289,16 +289,6 @@ def _normalisation(x: np.ndarray, likelihood: str) -> tuple[float, float]:
         low, high = float(x.min()), float(x.max())
         return low, (high - low) or 1.0
     return float(x.mean()), float(x.std()) or 1.0
-
-
-def _epoch_metrics(epoch: int, sums: dict, n: int, seconds: float, capacity: float) -> dict:
-    """One model's metrics of an epoch from its sums over the epoch's samples."""
-    kl_latent = sums["kl"] / n
-    return {
-        "epoch": epoch, "loss": float(sums["loss"]) / n, "recon": float(sums["recon"]) / n,
-        "kl": float(kl_latent.sum()), "capacity": capacity, "samples_per_s": n / seconds, "seconds": seconds,
-        **{f"kl_{i}": float(v) for i, v in enumerate(kl_latent)},
-    }  # fmt: skip
 
 
 def _log_epoch(epoch: int, epochs: int, last: list[dict], names: list[str], rate: float, eta_s: float) -> None:
