@@ -51,7 +51,7 @@ def real_data_section(dataset: str, group: pd.DataFrame, baselines: pd.DataFrame
     parts.append(_probes(rows))
     if champion is not None:
         parts.append(_claims(group[group.config == champion].iloc[0]))
-    return "\n".join(parts)
+    return f"<section id='real-data-{html.escape(dataset)}'>" + "\n".join(parts) + "</section>"
 
 
 def _table(rows: pd.DataFrame, columns: list[str], labels: list[str]) -> str:
