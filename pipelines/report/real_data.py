@@ -20,10 +20,13 @@ import html
 import numpy as np
 import pandas as pd
 
+from pipelines.evaluation.selection import DISENTANGLED_MIG
+
 FACTOR_LABELS = {
     "rr_s": "heart rate (RR interval)", "hr_bpm": "heart rate", "qrs_s": "QRS duration", "pr_s": "PR interval",
     "qt_s": "QT interval", "t_amp": "T-wave amplitude", "p_amp": "P-wave amplitude", "lead": "the lead (beat form)",
 }  # fmt: skip
+CARRIES_GAP = DISENTANGLED_MIG  # a factor's MIG gap from which its top latent is said to carry it
 DIAGNOSIS_LABELS = {
     "ischemia": "ischemia or scar",
     "lvh": "left ventricular hypertrophy",
@@ -35,7 +38,9 @@ def real_data_section(dataset: str, group: pd.DataFrame, baselines: pd.DataFrame
                       factor_corr: pd.DataFrame | None) -> str:  # fmt: skip
     """The section under an annotated dataset's score table: per-factor MIG, factor correlations, probes, claims."""
     rows = pd.concat([group, baselines], ignore_index=True)
-    factors = [c.removeprefix("mig__") for c in rows.columns if c.startswith("mig__")]
+    scored = [c.removeprefix("mig__") for c in rows.columns if c.startswith("mig__") and rows[c].notna().any()]
+    order = (group["representative"].iloc[0] or {}).get("factor_names", []) if "representative" in group else []
+    factors = [f for f in order if f in scored] + [f for f in scored if f not in order]  # the data set's order
     parts = [
         f"<h3>{html.escape(dataset)}: against the cardiologists' marks</h3><p class='note'>Heart rate reaches the "
         "model as an input channel (RR to the next beat), so its MIG gap is handed over; <b>MIG w/o RR</b> is the "
@@ -48,7 +53,7 @@ def real_data_section(dataset: str, group: pd.DataFrame, baselines: pd.DataFrame
     if factor_corr is not None:
         parts.append("<p class='note'>Spearman correlation of the expert factors (test split):</p>")
         parts.append(factor_corr.round(2).to_html(classes="corr", border=0))
-    parts.append(_probes(rows))
+    parts.append(_probes(rows[rows.filter(like="_auroc").notna().any(axis=1)]))
     if champion is not None:
         parts.append(_claims(group[group.config == champion].iloc[0]))
     return f"<section id='real-data-{html.escape(dataset)}'>" + "\n".join(parts) + "</section>"
@@ -95,13 +100,17 @@ def _claims(row: pd.Series) -> str:
         k = top[j]
         rho = corr[k][j] if corr is not None and corr[k][j] is not None else float("nan")
         strength = f"|ρ| {abs(rho):.2f}, " if factor != "lead" and np.isfinite(rho) else ""
-        items.append(f"<li><b>{html.escape(FACTOR_LABELS.get(factor, factor))}</b>: z{k} ({strength}MIG gap "
-                     f"{_fmt(row.get(f'mig__{factor}'))})</li>")  # fmt: skip
+        gap = row.get(f"mig__{factor}", np.nan)
+        carrier = f"z{k}" if gap >= CARRIES_GAP else f"no latent alone (the most information: z{k}"
+        items.append(f"<li><b>{html.escape(FACTOR_LABELS.get(factor, factor))}</b>: {carrier} ({strength}MIG gap "
+                     f"{_fmt(gap)}){')' if gap < CARRIES_GAP else ''}</li>")  # fmt: skip
     for d, label in DIAGNOSIS_LABELS.items():
         if f"probe_{d}_top_latent" in rep:
+            alone = rep[f"probe_{d}_top_latent_auroc"]  # < 0.5: the latent tells it with the other sign
             items.append(f"<li><b>{html.escape(label)}</b>: all latents AUROC {_fmt(row.get(f'probe_{d}_auroc'))} ± "
                          f"{_fmt(row.get(f'probe_{d}_auroc_se'))}; alone, z{rep[f'probe_{d}_top_latent']} tells it "
-                         f"best (AUROC {_fmt(rep[f'probe_{d}_top_latent_auroc'])})</li>")  # fmt: skip
+                         f"best (AUROC {_fmt(max(alone, 1 - alone))}, {'high' if alone >= 0.5 else 'low'} values "
+                         "for it)</li>")  # fmt: skip
     return (
         f"<p><b>What the champion ({html.escape(str(row['config']))}, seed {row.get('seed')}) learned</b>: the latent "
         f"with the most information about each factor, and the latent that tells each diagnosis best.</p><ul>"

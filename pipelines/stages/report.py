@@ -92,7 +92,10 @@ def _rows(ws: Workspace) -> tuple[list[dict], list[dict], dict[str, pd.DataFrame
                 value_label = data.value_label
                 if data.factor_kind == "expert":
                     test = data.part("test")
-                    factor_corr[dataset] = pd.DataFrame(test.factors, columns=test.factor_names).corr("spearman")
+                    factors = pd.DataFrame(test.factors, columns=test.factor_names).drop(
+                        columns="lead", errors="ignore"
+                    )
+                    factor_corr[dataset] = factors.corr("spearman")  # (the lead is a category: no rank order)
                 for name, scores in linear_baselines(data, params.evaluation, len(m["kl_per_latent"])).items():
                     own = {k: v for k, v in scores.items() if k.startswith("mig__") or k.endswith("_auroc_se")}
                     own |= {k: scores.get(k, float("nan")) for k in SCORES}
