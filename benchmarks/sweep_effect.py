@@ -27,8 +27,9 @@ import torch
 from scipy.stats import spearmanr
 
 from pipelines.dataset import TrainingSet
-from pipelines.evaluation.baselines import ORACLE, fit_baselines, linear_baselines
+from pipelines.evaluation.baselines import fit_baselines, linear_baselines
 from pipelines.evaluation.config import EvalConfig
+from pipelines.evaluation.scores import ORACLE
 from pipelines.evaluation.summary import encode, probe_scores, summarize_model
 from pipelines.params import Params
 from pipelines.vae.devices import flush_denormals_in_cpu_pool, pick_device

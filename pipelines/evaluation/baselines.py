@@ -10,6 +10,7 @@ import numpy as np
 
 from pipelines.dataset import TrainingSet
 from pipelines.evaluation.config import EvalConfig
+from pipelines.evaluation.scores import ORACLE
 from pipelines.evaluation.summary import code_probes, score_codes, scored_points
 
 FIT_POINTS = 20_000  # training samples the baselines are fitted on (all of the embedded sets)
@@ -28,9 +29,6 @@ def fit_baselines(x_train: np.ndarray, components: int = 10, seed: int = 0) -> d
     with warnings.catch_warnings():  # FastICA on data with fewer independent sources than components
         warnings.simplefilter("ignore", ConvergenceWarning)
         return {name: model.fit(fit) for name, model in models.items()}
-
-
-ORACLE = "factors (oracle)"
 
 
 def linear_baselines(data: TrainingSet, cfg: EvalConfig, components: int = 10) -> dict[str, dict]:

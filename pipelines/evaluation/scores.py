@@ -30,6 +30,7 @@ SCORE_LABELS = {  # name -> label, in the report table's column order
     "probe_lvh_auroc": "LVH probe AUROC",
     "probe_sinus_rhythm_auroc": "sinus rhythm probe AUROC",
 }
+ORACLE = "factors (oracle)"  # the baseline row of annotated data whose codes are the factors themselves: a ceiling
 INTERVENTION_SCORES = ("beta_vae_eval", "factor_vae_eval")  # pipelines.evaluation.intervention
 # the scores the report stage reads from metrics.json, in sweep.csv's column order: the intervention scores were
 # added last and stay last there, so the CSV (a DVC output) keeps its columns

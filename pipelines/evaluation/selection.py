@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.evaluation.scores import SCORE_LABELS, is_number
+from pipelines.evaluation.scores import ORACLE, SCORE_LABELS, is_number
 
 CHAMPION_CRITERION = (
     "highest median MIG over seeds against known factors (generative, or marked by cardiologists); on real data "
@@ -99,8 +99,11 @@ def sweep_effect(group: pd.DataFrame, baselines: pd.DataFrame | None = None) -> 
         )
     plain = scored[(scored["kind"] == "beta") & (scored["beta"] == 1.0)]
     rivals = [r for _, r in plain.iterrows() if r["config"] != best["config"]]
+    ceiling = ""
     if baselines is not None and key in baselines:
-        rivals += [r for _, r in baselines.iterrows() if np.isfinite(r[key])]
+        rivals += [r for _, r in baselines.iterrows() if np.isfinite(r[key]) and r["config"] != ORACLE]
+        ceiling = "".join(f" The factors themselves as codes (the oracle) reach {r[key]:.3f}: the ceiling."
+                          for _, r in baselines.iterrows() if r["config"] == ORACLE)  # fmt: skip
     if not rivals:
         return f"{_described(best, key)} has the highest median {name}; there is no plain VAE or baseline to compare."
     low, high = _spread(best, key)
@@ -116,4 +119,4 @@ def sweep_effect(group: pd.DataFrame, baselines: pd.DataFrame | None = None) -> 
         text += f" It does not beat {listed(overlapping)} beyond that spread (the ranges overlap): no effect claimed."
     if below:
         text += f" It stays below {listed(below)}: no config of the sweep beats {'it' if len(below) == 1 else 'them'}."
-    return text
+    return text + ceiling

@@ -92,3 +92,15 @@ def test_aggregate_leaves_nan_seeds_out_and_falls_back_to_the_first_seed():
     assert out["mig"] == pytest.approx(0.3) and out["iqr"]["mig"] == pytest.approx([0.25, 0.35])
     assert out["representative_seed"] == 0  # not every seed has a MIG
     assert out["headline"] == "mig" and "udr" not in out  # a score not every seed has is left out
+
+
+def test_the_oracle_is_named_as_the_ceiling_not_as_a_rival():
+    group = pd.DataFrame([
+        {"config": "tc12", "kind": "tcvae", "beta": 12.0, "mig": 0.15, "mig_iqr": [0.14, 0.16], "seeds": 5,
+         "headline": "mig"},
+    ])  # fmt: skip
+    baselines = pd.DataFrame([{"config": "PCA-10", "kind": "baseline", "mig": 0.10, "seeds": 1},
+                              {"config": "factors (oracle)", "kind": "baseline", "mig": 0.86, "seeds": 1}])  # fmt: skip
+    text = sweep_effect(group, baselines)
+    assert "It beats PCA-10 0.100 beyond the spread" in text and "stays below" not in text
+    assert text.endswith("The factors themselves as codes (the oracle) reach 0.860: the ceiling.")
