@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export BVAE_ROOT := $(CURDIR)
 export DVC_BIN := $(CURDIR)/$(DVC_VENV)/bin/dvc
 
-.PHONY: install system-deps demo test faults lint format audit ui mlflow repro bench study clean
+.PHONY: install system-deps demo test faults lint format audit ui mlflow serve repro bench study clean
 
 install: $(VENV)/.installed $(DVC_VENV)/.installed
 
@@ -84,6 +84,14 @@ ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 mlflow: $(VENV)/.installed
 	@echo "MLflow UI at $(MLFLOW_UI_URL)/#/experiments?workflowType=machine_learning (the Model training view)"
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db --port $(MLFLOW_PORT)
+
+# The champion of DATASET as an encoder over HTTP (docs/tracking.md): POST samples to /invocations, get z0..z9
+DATASET ?= ecg
+SERVE_PORT ?= 5001
+serve: $(VENV)/.installed
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db} \
+	  $(VENV)/bin/mlflow models serve -m "models:/$(DATASET)-beta-vae@champion" --env-manager local \
+	  --host 127.0.0.1 --port $(SERVE_PORT)
 
 # Benchmarks print their figures (ratios against a baseline measured in the same run) into benchmarks/results.md.
 # neurokit2 only for the R-peak comparison, in its own environment (not a project dependency)

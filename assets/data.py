@@ -2,8 +2,6 @@
 (a blocking Great Expectations check) -> training set (a blocking sample check). Each asset is one call to the
 dataset's stage; what differs between the datasets beyond the stages is what the UI shows, in `SHOWN`."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 import dagster as dg
@@ -11,7 +9,7 @@ import dagster as dg
 from assets.partitions import UPDATE_WHEN_UPSTREAM_CHANGES
 from assets.resources import WorkspaceResource
 from assets.results import materialize_result
-from pipelines.stages import DATASET_SPECS, DatasetSpec
+from pipelines.stages import DATASET_SPECS, DatasetSpec, sources
 from pipelines.stages.datasets import Stage
 
 
@@ -61,10 +59,17 @@ def data_assets(spec: DatasetSpec) -> DataAssets:
     *fetching, validate, segment = spec.stages()  # their dvc.yaml names, in the order they run
     shown = SHOWN[spec.name]
 
-    @dg.asset(name=shown.raw, group_name=spec.name, kinds=set(shown.raw_kinds), description=shown.raw_description)
-    def raw(workspace: WorkspaceResource) -> dg.MaterializeResult:
-        result = spec.ingest(workspace.workspace())
-        return materialize_result(result, **workspace.commit_to_dvc(*fetching))
+    @dg.asset(name=shown.raw, group_name=spec.name, kinds=set(shown.raw_kinds), description=shown.raw_description,
+              output_required=spec.name in sources.SYNTHETIC)  # fmt: skip
+    def raw(context: dg.AssetExecutionContext, workspace: WorkspaceResource):
+        ws = workspace.workspace()
+        if spec.name not in sources.SYNTHETIC and not sources.source(ws, spec.name).available:
+            # a dataset without embedded data is optional: no source, nothing materialized, its chain is skipped
+            context.log.warning(f"{ws.params_path}: sources.{spec.name} is empty or not a directory here: "
+                                f"{spec.name} skipped (its downstream assets are skipped too)")  # fmt: skip
+            return
+        result = spec.ingest(ws)
+        yield materialize_result(result, **workspace.commit_to_dvc(*fetching))
 
     item, sample = shown.item, shown.sample
     validated = _checked_asset(

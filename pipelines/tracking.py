@@ -6,9 +6,8 @@ One experiment per dataset (`<dataset>-beta-vae`), one run per (dataset, beta/C 
 params, per-epoch metrics, artifacts (traversal PNG, metrics JSON) and the model, registered as a version of
 the model `<dataset>-beta-vae`. Artifacts of a local store go to `<root>/mlartifacts`.
 
-Models are logged with `serialization_format="pickle"`: MLflow 3's default export path (torch.export) is not
-needed and a state-dict-only model would not load without our code anyway; the pickle needs
-`pipelines.vae.model` importable, which it is wherever this project is installed.
+Models are logged as code (pipelines/vae/served.py, an encoder pyfunc) with a state_dict and a JSON config: nothing
+is pickled, and the logged model needs torch, not this project, wherever it is loaded or served.
 
 A tracking server that cannot be reached is a TrackingError naming the (masked) URI before any work starts;
 every other MLflow failure is a TrackingError naming the operation, the URI's password masked.
@@ -48,6 +47,8 @@ from pipelines.tracking_store import (
 )
 
 log = logging.getLogger(__name__)
+QUIET_DOWNLOADS = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+SERVED_MODEL = Path(__file__).parent / "vae" / "served.py"  # the code MLflow logs and serves as each model
 
 
 def _named(method):
@@ -95,16 +96,18 @@ class Tracker:
         """MLflow's global URIs set to this tracker's for the calls that only read them (log_model, load_model),
         and $MLFLOW_TRACKING_URI, which mlflow.set_tracking_uri also sets, put back afterwards: otherwise every
         later tracker and child process of this process would silently use this store."""
-        previous = os.environ.get("MLFLOW_TRACKING_URI")
+        previous = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", QUIET_DOWNLOADS)}
+        os.environ.setdefault(QUIET_DOWNLOADS, "false")  # a progress bar per model artifact fills the logs
         self._mlflow.set_tracking_uri(self.uri)
         self._mlflow.set_registry_uri(self.uri)
         try:
             yield
         finally:
-            if previous is None:
-                os.environ.pop("MLFLOW_TRACKING_URI", None)
-            else:
-                os.environ["MLFLOW_TRACKING_URI"] = previous
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def scrub(self, text: str) -> str:
         """`text` with the tracking URI's password masked wherever it appears."""
@@ -229,33 +232,42 @@ class Tracker:
 
     @_named
     def log_model(self, run_id: str, model, dataset: str, input_example: np.ndarray) -> str:
-        """Log `model` (a torch module) to the run and register it; returns the registered version."""
-        import mlflow.pytorch
+        """Log `model` (a BetaVAE) to the run as the encoder pyfunc of pipelines/vae/served.py, its weights a
+        state_dict and its architecture JSON, and register it; returns the registered version."""
+        import mlflow.pyfunc
         import torch
-        from mlflow.models import infer_signature
+        from mlflow.models import ModelSignature
+        from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
-        with torch.no_grad():
-            output = model(torch.as_tensor(input_example)).numpy()
-        signature = infer_signature(input_example, output)
+        signature = ModelSignature(
+            inputs=Schema([TensorSpec(np.dtype(np.float64), (-1, model.cfg.input_dim))]),
+            outputs=Schema([ColSpec("double", f"z{i}") for i in range(model.cfg.latent_dim)]),
+            params=ParamSchema([ParamSpec("output", "string", "latents"), ParamSpec("logvar", "boolean", False)]),
+        )
         os.environ.pop("MLFLOW_RUN_ID", None)  # it would silently override run_id below
-        with self._fluent(), self._mlflow.start_run(run_id=run_id):
-            info = mlflow.pytorch.log_model(
-                model, name="model", serialization_format="pickle", signature=signature,
-                input_example=input_example, registered_model_name=model_name(dataset),
-                # stated, not inferred: inferring them imports the model in a subprocess (~3 s per model)
-                pip_requirements=mlflow.pytorch.get_default_pip_requirements(),
+        with tempfile.TemporaryDirectory() as tmp, self._fluent(), self._mlflow.start_run(run_id=run_id):
+            torch.save(model.state_dict(), Path(tmp) / "weights.pt")
+            (Path(tmp) / "config.json").write_text(json.dumps(model.describe(), indent=2))
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(SERVED_MODEL), signature=signature,
+                artifacts={"weights": str(Path(tmp) / "weights.pt"), "config": str(Path(tmp) / "config.json")},
+                input_example=np.asarray(input_example, dtype=np.float64), registered_model_name=model_name(dataset),
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
+                                  f"numpy=={np.__version__}", "pandas"],  # stated: inferring them costs ~3 s
             )  # fmt: skip
         version = str(info.registered_model_version)
         log.info("registered %s version %s (run %s)", model_name(dataset), version, run_id)
         return version
 
     def load_model(self, dataset: str, version: str | int):
-        """The torch module of registered version `version` of `<dataset>-beta-vae`."""
-        import mlflow.pytorch
+        """Registered version (or @alias) `version` of `<dataset>-beta-vae`, as its MLflow pyfunc (`predict`:
+        pipelines/vae/served.py)."""
+        import mlflow.pyfunc
 
+        ref = version if str(version).startswith("@") else f"/{version}"
         try:
             with self._fluent():
-                return mlflow.pytorch.load_model(f"models:/{model_name(dataset)}/{version}", map_location="cpu")
+                return mlflow.pyfunc.load_model(f"models:/{model_name(dataset)}{ref}")
         except Exception as e:  # MlflowException and OSErrors alike: name the model and reason
             raise TrackingError(f"{model_name(dataset)} version {version}: cannot load ({e})") from e
 

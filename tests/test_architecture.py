@@ -1,5 +1,6 @@
-"""Layering rules of DESIGN.md, checked on the source: pipelines/ never imports dagster; only tracking.py
-imports mlflow; only versioning.py runs subprocesses (DVC)."""
+"""Layering rules of DESIGN.md, checked on the source: pipelines/ never imports dagster; only tracking.py imports
+mlflow (and vae/served.py, the code MLflow logs as each model and runs to serve it); only versioning.py runs
+subprocesses (DVC)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ SOURCES = sorted(PIPELINES.rglob("*.py"))
 def test_domain_module_respects_layering(path):
     modules = imported_modules(path)
     assert "dagster" not in modules
-    if path.name != "tracking.py":
+    if path.relative_to(PIPELINES).as_posix() not in ("tracking.py", "vae/served.py"):
         assert "mlflow" not in modules
     if path.name != "versioning.py":
         assert "subprocess" not in modules

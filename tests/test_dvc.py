@@ -21,7 +21,7 @@ from assets.resources import TrackingResource, WorkspaceResource
 from pipelines.errors import VersioningError
 from pipelines.tracking import tracker_for
 from pipelines.versioning import commit, dvc, dvc_executable, file_md5
-from tests.conftest import REPO, TINY, project_copy, write_params
+from tests.conftest import REPO, TINY, ludb_copy, project_copy, write_params
 
 CONFIG = "b16_c0"  # one partition of the repository's sweep keeps this test short
 BEATS = "data/ecg/training_set.npz"
@@ -52,7 +52,8 @@ def project(tmp_path, monkeypatch):
     for name in ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID", "BVAE_PARAMS"):
         monkeypatch.delenv(name, raising=False)
     root = project_copy(tmp_path / "repo")
-    write_params(root, PARAMS, replace=("sweep",))
+    ludb = ludb_copy(tmp_path / "ludb", ("data/1", "data/2"))  # dvc.yaml builds every dataset: LUDB must be there
+    write_params(root, {**PARAMS, "sources": {"ludb": str(ludb)}}, replace=("sweep",))
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "fresh clone")
     return root
@@ -93,7 +94,9 @@ def test_after_dagster_runs_dvc_is_clean_and_an_old_data_version_reproduces_its_
     v1 = ecg_metrics(root)
 
     # a second data version: other synthetic patients
-    write_params(root, {**PARAMS, "synthetic_ecg": {**TINY["synthetic_ecg"], "seed": 1}}, replace=("sweep",))
+    sources = yaml.safe_load((root / "params.yaml").read_text())["sources"]  # LUDB's copy stays the source
+    v2 = {**PARAMS, "sources": sources, "synthetic_ecg": {**TINY["synthetic_ecg"], "seed": 1}}
+    write_params(root, v2, replace=("sweep",))
     assert all(r.success for r in materialize_all(resources, instance=instance, partition_keys=[CONFIG]))
     assert "up to date" in dvc(root, "status")
     assert lock_md5(root, "heartbeats", BEATS) != v1_md5

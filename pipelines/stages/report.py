@@ -80,6 +80,8 @@ def _rows(ws: Workspace) -> tuple[list[dict], list[dict], dict[str, pd.DataFrame
     params = ws.params  # one read of the file for the whole report
     rows, baselines, factor_corr = [], [], {}
     for dataset in DATASETS:
+        if not ws.training_set(dataset).is_file():  # a dataset without a source (LUDB) or not built: no warnings
+            continue
         value_label = None  # the training set's units, read once per dataset that has metrics
         for cfg in params.sweep:
             metrics_file = ws.eval_dir(dataset, cfg.name) / "metrics.json"

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 import torch
 
 from assets.definitions import defs
@@ -109,7 +117,9 @@ def test_mlflow_has_one_run_and_one_registered_version_per_partition_and_seed(ma
         assert tracker.client.get_model_version_by_alias(f"{dataset}-beta-vae", "champion") is not None
 
 
-def test_registered_model_loads_and_reconstructs(materialized):
+def test_registered_model_encodes_to_the_partitions_latent_means_and_reconstructs(materialized):
+    """A registered version is its partition's model as an encoder pyfunc: float64 samples in data units give the
+    checkpoint's posterior means as z0..z9 (log-variances and the reconstruction by a parameter)."""
     ws, _ = materialized
     tracker: Tracker = TrackingResource().tracker(ws.root)
     test = TrainingSet.load(ws.heartbeats).part("test")
@@ -117,11 +127,17 @@ def test_registered_model_loads_and_reconstructs(materialized):
     registered = tracker.load_model("ecg", 1)
     trained, _ = load_checkpoint(ws.checkpoint("ecg", config, 0))
     with torch.no_grad():
-        recon = registered(torch.as_tensor(test.x)).numpy()
+        mu, logvar = (t.numpy() for t in trained.encode(torch.as_tensor(test.x)))
         expected = trained(torch.as_tensor(test.x)).numpy()
-    err = np.sqrt(np.mean((recon - test.x) ** 2))
-    assert recon.shape == test.x.shape and np.isfinite(err)
-    np.testing.assert_allclose(recon, expected, rtol=1e-6)  # the registered version is that partition's model
+    codes = registered.predict(test.x.astype(np.float64), params={"logvar": True})
+    assert list(codes.columns) == [f"z{i}" for i in range(10)] + [f"logvar_z{i}" for i in range(10)]
+    np.testing.assert_allclose(codes.iloc[:, :10].to_numpy(), mu, atol=1e-6)
+    np.testing.assert_allclose(codes.iloc[:, 10:].to_numpy(), logvar, atol=1e-6)
+    recon = registered.predict(test.x.astype(np.float64), params={"output": "reconstruction"}).to_numpy()
+    assert recon.shape == test.x.shape
+    np.testing.assert_allclose(recon, expected, rtol=1e-6, atol=1e-7)  # the registered version is that model
+    logged = {p.name for p in (ws.root / "mlartifacts").rglob("*") if p.is_file()}
+    assert {"weights.pt", "config.json", "served.py"} <= logged and not any(n.endswith(".pkl") for n in logged)
 
 
 def test_report_has_a_row_a_traversal_and_the_sweep_figures(materialized):
@@ -163,3 +179,85 @@ def test_rematerializing_a_data_asset_is_idempotent(materialized):
     result = dg.materialize(ALL_ASSETS, selection=list(DATA["ecg"]), resources=resources)
     assert result.success
     assert ws.heartbeats.read_bytes() == before
+
+
+def test_without_a_ludb_source_its_chain_is_skipped_and_the_run_succeeds(tmp_path):
+    """LUDB has no embedded data: with `sources.ludb` pointing nowhere its raw asset materializes nothing (with a
+    warning naming the setting) and Dagster skips the validated and training-set assets after it."""
+    from assets.data import DATA
+    from assets.definitions import ALL_ASSETS
+    from tests.conftest import TINY, write_params
+
+    params = write_params(tmp_path, {**TINY, "sources": {"ludb": str(tmp_path / "absent")}})
+    resources = {"workspace": WorkspaceResource(root=str(tmp_path), params=str(params)), "tracking": TrackingResource()}
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(ALL_ASSETS, selection=list(DATA["ludb"]), resources=resources, instance=instance)
+    assert result.success
+    assert result.get_asset_materialization_events() == []
+    skipped = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"}
+    assert skipped == {"ludb_records_validated", "ludb_heartbeats"}
+    logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any("sources.ludb is empty or not a directory here: ludb skipped" in m for m in logs)
+    assert not (tmp_path / "data" / "ludb").exists()
+
+
+def _champion_means(ws, tracker: Tracker, x: np.ndarray) -> np.ndarray:
+    """The posterior means of `x` under the ECG champion's checkpoint, as the pipeline computes them."""
+    version = tracker.client.get_model_version_by_alias("ecg-beta-vae", "champion")
+    model, _ = load_checkpoint(ws.checkpoint("ecg", version.tags["config"], int(version.tags["seed"])))
+    with torch.no_grad():
+        return model.encode(torch.as_tensor(x))[0].numpy()
+
+
+def test_the_champion_loads_in_a_fresh_process_without_this_project(materialized, tmp_path):
+    ws, _ = materialized
+    tracker: Tracker = TrackingResource().tracker(ws.root)
+    test = TrainingSet.load(ws.heartbeats).part("test")
+    np.save(tmp_path / "x.npy", test.x.astype(np.float64))
+    code = ("import sys, mlflow, numpy as np; assert 'pipelines' not in sys.modules; "
+            "m = mlflow.pyfunc.load_model('models:/ecg-beta-vae@champion'); "
+            "np.save('z.npy', m.predict(np.load('x.npy')).to_numpy()); "
+            "assert not any(n.startswith('pipelines') for n in sys.modules), 'it imported this project'")  # fmt: skip
+    env = {"PATH": os.environ["PATH"], "MLFLOW_TRACKING_URI": tracker.uri, "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), _champion_means(ws, tracker, test.x), atol=1e-6)
+
+
+def test_mlflow_models_serve_answers_with_the_pipelines_latent_means(materialized, tmp_path):
+    """`mlflow models serve -m models:/ecg-beta-vae@champion --env-manager local` on loopback: test-split beats
+    posted as JSON come back as the champion's latent means."""
+    ws, _ = materialized
+    tracker: Tracker = TrackingResource().tracker(ws.root)
+    test = TrainingSet.load(ws.heartbeats).part("test")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/ecg-beta-vae@champion",
+           "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # it runs the venv's uvicorn
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracker.uri, "PATH": path}
+    with open(tmp_path / "serve.log", "w") as log:
+        server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.5)
+        body = {"inputs": test.x.astype(np.float64).tolist()}
+        reply = requests.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=60)
+        assert reply.ok, reply.text
+        codes = pd.DataFrame(reply.json()["predictions"])
+        assert list(codes.columns) == [f"z{i}" for i in range(10)]
+        np.testing.assert_allclose(codes.to_numpy(), _champion_means(ws, tracker, test.x), atol=1e-5)
+        with_logvar = requests.post(f"http://127.0.0.1:{port}/invocations", json={**body, "params": {"logvar": True}})
+        assert with_logvar.ok and len(with_logvar.json()["predictions"][0]) == 20
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)

@@ -148,7 +148,9 @@ def test_a_diverging_loss_stops_with_the_config_named_and_the_previous_model_kep
     stored = (ws.checkpoint("ecg", CONFIG, 0)).read_bytes()
     text = ws.params_path.read_text().replace("lr: 0.0005", "lr: 1.0e+30")
     ws.params_path.write_text(text)
-    with pytest.raises(TrainingError, match=rf"{CONFIG}: loss became (nan|inf) at epoch \d+; lower train.lr"):
+    with pytest.raises(
+        TrainingError, match=rf"{CONFIG}: loss became (nan|inf) at epoch \d+ \(diverged\); lower train.lr"
+    ):
         stages.train(ws, "ecg", CONFIG, tracker)
     assert (ws.checkpoint("ecg", CONFIG, 0)).read_bytes() == stored
     assert len(versions(ws)) == 1
