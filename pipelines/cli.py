@@ -8,6 +8,7 @@
     python -m pipelines traversals | metrics --dataset ecg --config b16_c0
     python -m pipelines evaluate --dataset ecg --config b16_c0      # traversals, then metrics
     python -m pipelines report
+    python -m pipelines encode --dataset ecg --input <WFDB dir> [--model champion|VERSION] --out latents.parquet
     torchrun --nproc-per-node 4 -m pipelines train --dataset ecg --config b16_c0   # data-parallel over 4 GPUs
 
 The project root is the working directory (or $BVAE_ROOT); params come from params.yaml (or $BVAE_PARAMS).
@@ -22,7 +23,7 @@ import sys
 
 from pipelines import stages
 from pipelines.errors import PipelineError
-from pipelines.quarantine import summarize
+from pipelines.quarantine import Reject, summarize
 from pipelines.workspace import Workspace
 
 log = logging.getLogger("pipelines")
@@ -48,10 +49,13 @@ def _report(name: str, result: stages.StageResult) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.split("\n")[0])
-    parser.add_argument("stage", choices=[*DATA_STAGES, *MODEL_STAGES, "report"])
+    parser.add_argument("stage", choices=[*DATA_STAGES, *MODEL_STAGES, "report", "encode"])
     parser.add_argument("--dataset", choices=stages.DATASETS)
     parser.add_argument("--config", action="append", help="sweep config name from params.yaml, e.g. b16_c0")
     parser.add_argument("--force", action="store_true", help="train: retrain even when the partition is up to date")
+    parser.add_argument("--input", help="encode: the raw data (a WFDB directory; bar files or one bar file)")
+    parser.add_argument("--model", default="champion", help="encode: a registered version number, or champion")
+    parser.add_argument("--out", help="encode: the parquet file of codes to write")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     ws = Workspace.from_env()
@@ -73,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         tracker = tracker_for(ws.root)
         if args.stage == "report":
             return _report("report", stages.report(ws, tracker))
+        if args.stage == "encode":
+            return _encode(parser, args, ws, tracker)
         if args.stage == "train-grid" and args.dataset:
             results = stages.train_grid(ws, args.dataset, tracker, args.config, args.force, world)
             return max((_report(f"train {name}", result) for name, result in results.items()), default=0)
@@ -91,6 +97,22 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as e:
         log.error("%s: %s", args.stage, e)
         return 2
+
+
+def _encode(parser: argparse.ArgumentParser, args, ws: Workspace, tracker) -> int:
+    from pipelines.stages.encode import encode
+    from pipelines.storage import write_parquet
+
+    if not (args.dataset and args.input and args.out):
+        parser.error("encode needs --dataset, --input and --out")
+    table = encode(ws, tracker, args.dataset, args.input, args.model)
+    out = write_parquet(args.out, table)
+    held = table[table.quarantine_reason.notna()]
+    log.info("encode -> %s: %d samples, %d item(s) quarantined", out, len(table) - len(held), len(held))
+    if len(held):
+        rejects = [Reject(i, r) for i, r in zip(held.item, held.quarantine_reason, strict=True)]
+        log.warning("encode quarantined %d item(s) (listed in %s):\n%s", len(held), out, summarize(rejects))
+    return 0
 
 
 if __name__ == "__main__":

@@ -259,6 +259,18 @@ class Tracker:
         log.info("registered %s version %s (run %s)", model_name(dataset), version, run_id)
         return version
 
+    def model_version(self, dataset: str, version: str | int):
+        """The registered version `version` (a number, or "champion": the alias) of `<dataset>-beta-vae`, with its
+        tags; TrackingError naming the model when there is none."""
+        name = model_name(dataset)
+        try:
+            if str(version).isdigit():
+                return self.client.get_model_version(name, str(version))
+            return self.client.get_model_version_by_alias(name, str(version).lstrip("@"))
+        except Exception as e:
+            raise TrackingError(f"{name} has no version {version!r} in {self.where} (train it, and for the "
+                                f"champion run the report)") from e  # fmt: skip
+
     def load_model(self, dataset: str, version: str | int):
         """Registered version (or @alias) `version` of `<dataset>-beta-vae`, as its MLflow pyfunc (`predict`:
         pipelines/vae/served.py)."""

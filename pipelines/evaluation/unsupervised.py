@@ -79,3 +79,18 @@ def active_units(kl_per_latent: np.ndarray, threshold: float = 0.01) -> int:
     if kl.ndim != 1:
         raise ValueError(f"kl_per_latent must be (num_latents,) or (num_latents, num_points), got shape {kl.shape}")
     return int(np.sum(kl > threshold))
+
+
+def latent_labels(corr, factor_names: list[str], kl_per_latent, threshold: float = 0.01) -> list[dict]:
+    """What each latent is, for people: its KL (nats), whether it is active (KL above `threshold`, as
+    `active_units` counts), and the factor it tracks best with that |Spearman rho| (`corr`: latents x factors,
+    NaN where undefined; none for a latent with no finite correlation)."""
+    corr = np.abs(np.asarray(corr, dtype=np.float64))
+    labels = []
+    for i, kl in enumerate(np.asarray(kl_per_latent, dtype=np.float64)):
+        row = np.where(np.isfinite(corr[i]), corr[i], -1.0)
+        best = int(np.argmax(row)) if row.size and row.max() >= 0 else None
+        labels.append({"latent": f"z{i}", "kl": float(kl), "active": bool(kl > threshold),
+                       "factor": None if best is None else factor_names[best],
+                       "rho": None if best is None else float(row[best])})  # fmt: skip
+    return labels

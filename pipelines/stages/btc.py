@@ -11,7 +11,7 @@ import pandas as pd
 from pipelines.exchange.bars import ingest_bars
 from pipelines.exchange.gaps import gap_stats
 from pipelines.exchange.windows import make_windows
-from pipelines.quarantine import write_quarantine
+from pipelines.quarantine import Reject, write_quarantine
 from pipelines.stages.common import StageResult, data_stage, samples_result
 from pipelines.stages.sources import fetch, source
 from pipelines.storage import write_parquet
@@ -20,6 +20,7 @@ from pipelines.validation.bars import validate_bars
 from pipelines.workspace import Workspace
 
 if TYPE_CHECKING:
+    from pipelines.dataset import TrainingSet
     from pipelines.evaluation.config import TransferConfig
 
 
@@ -58,6 +59,14 @@ def price_windows(ws: Workspace) -> StageResult:
     per_day = {"days_with_bars": days, "windows_per_day": round(len(windows) / days, 2)}
     result.counts |= gap_stats(bars, cfg.max_ffill_min) | per_day
     return result
+
+
+def btc_samples(ws: Workspace, where: Path) -> tuple[TrainingSet, list[Reject]]:
+    """The price windows of the bar files in `where`, through the pipeline's own ingest, validation and window
+    recipe (params.yaml), writing nothing; every file or bar set aside is a reject."""
+    bars, rejects = ingest_bars(where)
+    good, invalid, _ = validate_bars(bars, ws.params.btc_validation)
+    return make_windows(good, ws.params.windows), rejects + invalid
 
 
 def transfer_windows(ws: Workspace, where: Path, cfg: TransferConfig) -> np.ndarray:

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipelines.dataset import TrainingSet
 from pipelines.ecg.ludb import LEADS
+from pipelines.quarantine import Reject
 from pipelines.stages import btc, ecg, ludb, sources
 from pipelines.stages.common import StageResult, locked
 from pipelines.workspace import Workspace
@@ -36,6 +38,8 @@ class DatasetSpec:
     segment: Stage  # validated table -> the training set, data/<name>/training_set.npz
     segment_stage: str  # the segment stage's name in dvc.yaml and the CLI
     source_files: tuple[str, ...]  # globs of the data files in a source directory (the inbox sensor's fingerprint)
+    # the samples (and the rejects) of raw data elsewhere, by the same ingest, validation and recipe: `encode`
+    read_samples: Callable[[Workspace, Path], tuple[TrainingSet, list[Reject]]]
     # the `transfer` path of the data the champion is reused on, and the (N, L) samples cut from it (None: none)
     transfer_target: Callable[[TransferConfig], str] | None = None
     transfer_samples: Callable[[Workspace, Path, TransferConfig], np.ndarray] | None = None
@@ -56,16 +60,19 @@ DATASET_SPECS = {
     "ecg": DatasetSpec(
         name="ecg", source_files=("*.hea", "*.dat", "RECORDS", "CONTROLS"),
         ingest=ecg.ingest_ecg, validate=ecg.validate_ecg, segment=ecg.heartbeats, segment_stage="heartbeats",
+        read_samples=ecg.ecg_samples,
         transfer_target=lambda cfg: cfg.ecg_wfdb, transfer_samples=ecg.transfer_beats,
     ),
     "btc": DatasetSpec(
         name="btc", source_files=("*.csv", "*.zip", "*.parquet"),
         ingest=btc.ingest_btc, validate=btc.validate_btc, segment=btc.price_windows, segment_stage="windows",
+        read_samples=btc.btc_samples,
         transfer_target=lambda cfg: cfg.btc_bars, transfer_samples=btc.transfer_windows,
     ),
     "ludb": DatasetSpec(
         name="ludb", source_files=("*.hea", "*.dat", "RECORDS", *(f"*.{lead}" for lead in LEADS)),
         ingest=ludb.ludb_ingest, validate=ludb.ludb_validate, segment=ludb.ludb_beats, segment_stage="ludb-beats",
+        read_samples=ludb.ludb_samples,
     ),
 }  # fmt: skip
 DATASETS = tuple(DATASET_SPECS)

@@ -12,7 +12,7 @@ import pandas as pd
 from pipelines.ecg.beats import segment_beats
 from pipelines.ecg.records import ingest_records
 from pipelines.errors import DataValidationError
-from pipelines.quarantine import write_quarantine
+from pipelines.quarantine import Reject, write_quarantine
 from pipelines.stages.common import StageResult, data_stage, samples_result
 from pipelines.stages.sources import fetch, source
 from pipelines.storage import write_parquet
@@ -20,6 +20,7 @@ from pipelines.validation.ecg import RecordChecksConfig, validate_records
 from pipelines.workspace import Workspace
 
 if TYPE_CHECKING:
+    from pipelines.dataset import TrainingSet
     from pipelines.evaluation.config import TransferConfig
 
 
@@ -67,6 +68,17 @@ def heartbeats(ws: Workspace) -> StageResult:
     write_quarantine(ws.quarantine("heartbeats"), rejects)
     out = beats.save(ws.heartbeats)
     return samples_result(ws.params.heartbeat_checks, "heartbeats", beats, out, rejects)
+
+
+def ecg_samples(ws: Workspace, where: Path) -> tuple[TrainingSet, list[Reject]]:
+    """The heartbeats of the WFDB records in `where`, through the pipeline's own ingest, validation and beat recipe
+    (params.yaml), writing nothing; every record or beat set aside is a reject."""
+    records, rejects = ingest_records(where)
+    good, invalid, _ = validate_records(records, where, list(ws.params.beats.leads), ws.params.ecg_validation)
+    beats, cut = segment_beats(good, where, ws.params.beats)
+    fs_hz = beats.labels.record.map(good.set_index("record").fs_hz)
+    beats.labels["beat_time_s"] = beats.labels.r_sample / fs_hz  # the R peak's time in its record
+    return beats, rejects + invalid + cut
 
 
 def transfer_beats(ws: Workspace, where: Path, cfg: TransferConfig) -> np.ndarray:

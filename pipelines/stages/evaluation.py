@@ -96,6 +96,7 @@ def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> Metri
     (metrics.json, MLflow metrics of each seed's run), and the representative seed's figures: latent-vs-factor
     correlations and samples from the prior beside real ones (PNGs, MLflow artifacts)."""
     from pipelines.evaluation.summary import encode
+    from pipelines.evaluation.unsupervised import latent_labels
     from pipelines.report.figures import correlation_matrix
 
     cfg = ws.params.evaluation
@@ -108,9 +109,10 @@ def metrics(ws: Workspace, dataset: str, config: str, tracker: Tracker) -> Metri
     usable = np.isfinite(data.factors).all(axis=1) & (data.split == "test")
     corr = correlation_matrix(encode(models[seed], data.x[usable])[0], data.factors[usable])
     summary["factor_correlation"] = [[None if np.isnan(v) else float(v) for v in row] for row in corr]
+    summary["latents"] = latent_labels(corr, data.factor_names, summary["kl_per_latent"])  # the explorer's labels
     figures = _draw(ws.eval_dir(dataset, config), dataset, config, models[seed], data, summary, corr, cfg)
     out = write_text(ws.eval_dir(dataset, config) / "metrics.json", json.dumps(summary, indent=2) + "\n")
-    _log_seeds(tracker, dataset, info, per_seed, seed, figures)
+    _log_seeds(tracker, dataset, info, per_seed, seed, figures, summary["latents"])
     counts = {k: summary[k] for k in SUMMARY_SCORES if k in summary} | {"seeds": len(per_seed)}
     return MetricsResult(out, counts, summary=summary, figures=figures)
 
@@ -146,9 +148,10 @@ def _draw(out_dir: Path, dataset: str, config: str, model, data: TrainingSet, su
     )  # fmt: skip
 
 
-def _log_seeds(tracker: Tracker, dataset: str, info: dict, per_seed: list[dict], shown: int, figures: Figures):
+def _log_seeds(tracker: Tracker, dataset: str, info: dict, per_seed: list[dict], shown: int, figures: Figures,
+               latents: list[dict]):  # fmt: skip
     """Each seed's scores as metrics of its MLflow run, its headline scores as tags of its model version; the
-    figures on the shown (representative) seed's run."""
+    figures on the shown (representative) seed's run, and what its latents track (`latents`, JSON) on its version."""
     for own in per_seed:
         run_id = seed_run(info, own["seed"])["run_id"]
         scalars = {f"test_{k}": v for k, v in own.items() if _scalar(v) and k != "seed"}
@@ -156,7 +159,8 @@ def _log_seeds(tracker: Tracker, dataset: str, info: dict, per_seed: list[dict],
         tracker.log_json(run_id, own, "metrics.json")
         version = seed_run(info, own["seed"])["model_version"]
         headline = {f"test_{k}": f"{own[k]:.4f}" for k in HEADLINES if is_number(own.get(k))}
-        tracker.describe_version(dataset, version, headline)
+        labels = {"latents": json.dumps(latents)} if own["seed"] == shown else {}  # `encode` names columns by it
+        tracker.describe_version(dataset, version, headline | labels)
         if own["seed"] == shown:
             for figure in figures:
                 tracker.log_artifact(run_id, figure)

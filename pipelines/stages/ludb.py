@@ -3,14 +3,18 @@ cardiologists' QRS marks, with expert factors (the ludb training set). The domai
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
+from pipelines.dataset import TrainingSet
 from pipelines.ecg.ludb import ingest_ludb, segment_ludb
 from pipelines.errors import DataValidationError
-from pipelines.quarantine import write_quarantine
+from pipelines.quarantine import Reject, write_quarantine
 from pipelines.stages.common import StageResult, data_stage, samples_result
 from pipelines.stages.ecg import ingest_wfdb, validate_wfdb
 from pipelines.stages.sources import source
+from pipelines.validation.ecg import validate_records
 from pipelines.workspace import Workspace
 
 
@@ -34,3 +38,14 @@ def ludb_beats(ws: Workspace) -> StageResult:
     write_quarantine(ws.quarantine("ludb_beats"), rejects)
     out = beats.save(ws.training_set("ludb"))
     return samples_result(ws.params.heartbeat_checks, "ludb_beats", beats, out, rejects)
+
+
+def ludb_samples(ws: Workspace, where: Path) -> tuple[TrainingSet, list[Reject]]:
+    """The beats of the LUDB-layout records in `where` (cut at their QRS marks), through the pipeline's own
+    ingest, validation and beat recipe, writing nothing; every record, lead or beat set aside is a reject."""
+    records, rejects = ingest_ludb(where)
+    good, invalid, _ = validate_records(records, where, list(ws.params.ludb.leads), ws.params.ludb_validation)
+    beats, cut = segment_ludb(good, where, ws.params.beats, ws.params.ludb)
+    fs_hz = beats.labels.record.map(good.set_index("record").fs_hz)
+    beats.labels["beat_time_s"] = beats.labels.r_sample / fs_hz  # the R peak's time in its record
+    return beats, rejects + invalid + cut

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -261,3 +262,89 @@ def test_mlflow_models_serve_answers_with_the_pipelines_latent_means(materialize
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+
+
+def _tree(root) -> dict:
+    return {str(p): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def test_encode_writes_one_row_per_ptb_beat_with_the_champions_codes_and_the_quarantine(materialized):
+    from pipelines.stages import DATASET_SPECS
+    from pipelines.stages.encode import encode
+    from tests.conftest import shared
+
+    ws, _ = materialized
+    tracker: Tracker = TrackingResource().tracker(ws.root)
+    before = _tree(ws.data)
+    table = encode(ws, tracker, "ecg", shared("ptbdb"))
+    assert _tree(ws.data) == before  # nothing under data/ is touched
+    beats, rejects = DATASET_SPECS["ecg"].read_samples(ws, shared("ptbdb"))
+    coded = table[table.quarantine_reason.isna()]
+    assert len(coded) == len(beats) and len(table) == len(beats) + len(rejects)
+    assert list(coded.item) == list(beats.labels.record) and (coded.lead == "ii").all()
+    assert coded.beat_time_s.between(0, 120).all()
+    np.testing.assert_allclose(coded[[f"z{i}" for i in range(10)]].to_numpy(), _champion_means(ws, tracker, beats.x),
+                               atol=1e-6)  # fmt: skip
+    held = table[table.quarantine_reason.notna()]
+    assert held[[f"z{i}" for i in range(10)]].isna().all().all()
+    assert "listed in RECORDS but its .hea file is missing" in set(held.quarantine_reason)  # RECORDS lists 548
+    version = tracker.model_version("ecg", "champion")
+    for label in json.loads(version.tags["latents"]):  # each factor's alias column is its best active latent
+        if label["active"] and label["factor"] in table:
+            best = max((lb for lb in json.loads(version.tags["latents"]) if lb["factor"] == label["factor"] and
+                        lb["active"]), key=lambda lb: lb["rho"])  # fmt: skip
+            assert coded[label["factor"]].equals(coded[best["latent"]])
+
+
+def test_encode_cuts_the_exchange_bars_into_windows_and_quarantines_the_hourly_file(materialized, tmp_path):
+    ws, _ = materialized
+    from tests.conftest import shared
+
+    out = tmp_path / "latents.parquet"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "encode", "--dataset", "btc", "--input", str(shared("exchange")),
+         "--out", str(out)], env={**os.environ, "BVAE_ROOT": str(ws.root), "BVAE_PARAMS": str(ws.params_path)},
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = pd.read_parquet(out)
+    coded = table[table.quarantine_reason.isna()]
+    assert len(coded) > 0 and coded.start.is_monotonic_increasing and coded.z0.notna().all()
+    held = dict(zip(table.item, table.quarantine_reason, strict=True))
+    assert held["Coinbase_BTCUSD_1h.csv"] == "bars every 3600 s, expected 60 s"
+    assert "Coinbase_BTCUSD_1h.csv" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_encode_names_a_corrupt_record_and_goes_on_and_a_recipe_mismatch_names_both(materialized, tmp_path):
+    from pipelines.errors import ConfigError
+    from pipelines.stages.encode import encode
+    from pipelines.workspace import Workspace
+    from tests.conftest import TINY, shared, write_params
+
+    ws, _ = materialized
+    source = tmp_path / "wfdb"
+    for record in ("patient001/s0010_re", "patient001/s0014lre"):
+        (source / record).parent.mkdir(parents=True, exist_ok=True)
+        for path in shared("ptbdb").glob(f"{record}.*"):
+            shutil.copy(path, source / path.parent.name / path.name)
+    (source / "RECORDS").write_text("patient001/s0010_re\npatient001/s0014lre\n")
+    dat = source / "patient001" / "s0014lre.dat"
+    dat.write_bytes(dat.read_bytes()[:1000])  # truncated
+    env = {**os.environ, "BVAE_ROOT": str(ws.root), "BVAE_PARAMS": str(ws.params_path)}
+    cmd = [sys.executable, "-m", "pipelines", "encode", "--dataset", "ecg", "--input", str(source), "--out"]
+    done = subprocess.run([*cmd, str(tmp_path / "z.parquet")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    table = pd.read_parquet(tmp_path / "z.parquet")
+    [reason] = table[table.item == "patient001/s0014lre"].quarantine_reason
+    assert "s0014lre" in done.stderr and reason and ("truncated" in reason or "samples" in reason), reason
+    assert (table[table.quarantine_reason.isna()].item == "patient001/s0010_re").all()
+
+    dat.unlink()  # every record unusable: exit status 2 with the directory and the reason, no traceback
+    (source / "patient001" / "s0010_re.hea").unlink()
+    done = subprocess.run([*cmd, str(tmp_path / "none.parquet")], env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and str(source) in done.stderr, done.stderr[-2000:]
+
+    longer = Workspace(tmp_path, write_params(tmp_path, {**TINY, "beats": {**TINY.get("beats", {}), "post_s": 1.5}}))
+    with pytest.raises(ConfigError, match=r"ecg-beta-vae version \d+ \(champion\) takes samples of 300 values, but "
+                                          r"the ecg samples cut from .* have \d+"):  # fmt: skip
+        encode(longer, TrackingResource().tracker(ws.root), "ecg", shared("ptbdb"))
