@@ -187,5 +187,6 @@ def sweep_report(workspace: WorkspaceResource, tracking: TrackingResource) -> dg
         champions=str(result.champions),
         recon_vs_disentanglement=image_md(result.figures.scatter),
         kl_per_latent=image_md(result.figures.kl_heatmap),
+        **{f"explorer_{d}": dg.MetadataValue.path(str(page)) for d, page in result.explorers.items()},
         **workspace.commit_to_dvc("report"),
     )

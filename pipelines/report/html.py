@@ -65,7 +65,7 @@ def _cell(row: dict, column: str) -> str:
 def build_report(
     rows: list[dict], out_dir: str | Path, champions: dict[str, dict], figures: dict[str, Path] | None = None,
     transfer: dict[str, dict] | None = None, title: str = "β-VAE sweep report", baselines: list[dict] | None = None,
-    factor_corr: dict[str, pd.DataFrame] | None = None,
+    factor_corr: dict[str, pd.DataFrame] | None = None, explorers: dict[str, Path] | None = None,
 ) -> Path:  # fmt: skip
     """Write `index.html` and `sweep.csv` to `out_dir` from one row per (dataset, config) partition.
 
@@ -75,7 +75,8 @@ def build_report(
     `baselines` (rows of scores with `dataset` and `config`, e.g. "PCA-10") are listed under each dataset's
     table and enter its verdict. The champion row of each dataset (`champions`, chosen by the policy in
     pipelines.evaluation.selection) is highlighted. A dataset with expert factors (annotated real data) gets the
-    section of pipelines.report.real_data, with its factors' correlations from `factor_corr`.
+    section of pipelines.report.real_data, with its factors' correlations from `factor_corr`. `explorers` (the
+    champions' latent explorer pages, beside the report) are linked under each dataset's heading.
     """
     out_dir = Path(out_dir)
     frame = pd.DataFrame(rows).sort_values(["dataset", "config"]).reset_index(drop=True)
@@ -88,7 +89,8 @@ def build_report(
     for dataset, group in frame.groupby("dataset", sort=True):
         best = champions.get(dataset, {}).get("config")
         own_base = base[base["dataset"] == dataset]
-        parts += [_dataset_intro(dataset, group, own_base), _score_table(group, own_base, best)]
+        parts += [_dataset_intro(dataset, group, own_base), _explorer_link((explorers or {}).get(dataset), best),
+                  _score_table(group, own_base, best)]  # fmt: skip
         if group["factor_kind"].iloc[0] == "expert":
             parts.append(real_data_section(dataset, group, own_base, best, (factor_corr or {}).get(dataset)))
         parts += _gallery(dataset, group, best)
@@ -123,6 +125,13 @@ def _dataset_intro(dataset: str, group: pd.DataFrame, baselines: pd.DataFrame) -
         "config's seeds; the baselines below the line are fitted on the training split. Highlighted: the "
         f"champion.</p><p><b>{html.escape(sweep_effect(group, baselines))}</b></p>"
     )
+
+
+def _explorer_link(page: Path | None, best: str | None) -> str:
+    if page is None:
+        return ""
+    return (f"<p><a href='{html.escape(Path(page).name)}'>Open the latent explorer</a> of the champion "
+            f"({html.escape(str(best))}): move each latent and watch the decoded sample change.</p>")  # fmt: skip
 
 
 def _score_table(group: pd.DataFrame, baselines: pd.DataFrame, best: str | None) -> str:

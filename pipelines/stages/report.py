@@ -42,6 +42,7 @@ class ReportResult(StageResult):
     champions: dict[str, str] = field(default_factory=dict)
     figures: ReportFigures | None = None
     transfer: dict[str, dict] = field(default_factory=dict)
+    explorers: dict[str, Path] = field(default_factory=dict)  # the latent explorer page of each champion
 
 
 def report(ws: Workspace, tracker: Tracker) -> ReportResult:
@@ -63,12 +64,14 @@ def report(ws: Workspace, tracker: Tracker) -> ReportResult:
         kl_heatmap(frame, ws.report_dir / "kl_heatmap.png"),
     )
     transfer = _transfer(ws, champions)
+    explorers = {dataset: _explorer(ws, tracker, dataset, row) for dataset, row in champions.items()}
     out = build_report(rows, ws.report_dir, champions, figures._asdict(), transfer, baselines=baselines,
-                       factor_corr=factor_corr)  # fmt: skip
+                       factor_corr=factor_corr, explorers=explorers)  # fmt: skip
     for parent in {tracker.parent_of(r["run_id"]) for r in rows} - {None}:
         for path in (out, *figures):
             tracker.log_artifact(parent, path)
-    return ReportResult(out, {"runs": len(rows)}, champions=champion_configs, figures=figures, transfer=transfer)
+    return ReportResult(out, {"runs": len(rows)}, champions=champion_configs, figures=figures, transfer=transfer,
+                        explorers=explorers)  # fmt: skip
 
 
 def _rows(ws: Workspace) -> tuple[list[dict], list[dict], dict[str, pd.DataFrame]]:
@@ -140,6 +143,18 @@ def _representative(m: dict) -> dict:
     own = next((s for s in m.get("seeds", []) if s.get("seed") == m["representative_seed"]), {})
     keep = {k: v for k, v in own.items() if k == "mig_top_code" or "_top_latent" in k}
     return keep | {"factor_correlation": m.get("factor_correlation"), "factor_names": m.get("factor_names", [])}
+
+
+def _explorer(ws: Workspace, tracker: Tracker, dataset: str, row: dict) -> Path:
+    """The champion's latent explorer page (pipelines.report.explorer), logged to its MLflow run."""
+    from pipelines.report.explorer import build_explorer
+
+    model, data = trained(ws, dataset, row["config"], row["seed"])
+    metrics = json.loads((ws.eval_dir(dataset, row["config"]) / "metrics.json").read_text())
+    title = f"{dataset} · {row['config']} (seed {row['seed']}, version {row['model_version']}): latent explorer"
+    out = build_explorer(model, data, metrics["latents"], ws.report_dir / f"explorer-{dataset}.html", title)
+    tracker.log_artifact(row["run_id"], out)
+    return out
 
 
 def _transfer(ws: Workspace, champions: dict[str, dict]) -> dict[str, dict]:

@@ -348,3 +348,46 @@ def test_encode_names_a_corrupt_record_and_goes_on_and_a_recipe_mismatch_names_b
     with pytest.raises(ConfigError, match=r"ecg-beta-vae version \d+ \(champion\) takes samples of 300 values, but "
                                           r"the ecg samples cut from .* have \d+"):  # fmt: skip
         encode(longer, TrackingResource().tracker(ws.root), "ecg", shared("ptbdb"))
+
+
+@pytest.mark.parametrize("dataset", ["ecg", "btc"])
+def test_the_explorer_opens_from_file_decodes_as_torch_and_redraws_on_a_slider(materialized, dataset):
+    """The champion's explorer page, opened from file:// in headless Chromium: no request leaves the file, its
+    JavaScript decoder equals the torch decoder, every latent has a slider labelled with its factor (inactive
+    ones disabled), and moving an active latent's slider redraws the decoded sample."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (`make system-deps` installs Debian's package as root)")
+    from playwright.sync_api import sync_playwright
+
+    ws, _ = materialized
+    page_path = ws.report_dir / f"explorer-{dataset}.html"
+    assert f"explorer-{dataset}.html" in (ws.report_dir / "index.html").read_text()
+    version = TrackingResource().tracker(ws.root).model_version(dataset, "champion")
+    model, _ = load_checkpoint(ws.checkpoint(dataset, version.tags["config"], int(version.tags["seed"])))
+    latents = json.loads((ws.eval_dir(dataset, version.tags["config"]) / "metrics.json").read_text())["latents"]
+    zs = np.random.default_rng(0).normal(size=(6, 10)).round(3)
+    with torch.no_grad():
+        expected = model.decode_standardized(torch.as_tensor(zs, dtype=torch.float32)).numpy()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        urls = []
+        page.on("request", lambda request: urls.append(request.url))
+        page.goto(page_path.as_uri())
+        page.wait_for_function("window.explorer !== undefined")
+        decoded = np.array(page.evaluate("(zs) => zs.map((z) => window.explorer.decodeStandardized(z))", zs.tolist()))
+        assert np.abs(decoded - expected).max() <= 1e-4
+        for label in latents:
+            slider = page.locator(f"#{label['latent']}")
+            assert slider.count() == 1 and slider.is_enabled() == label["active"]
+            assert label["factor"] in page.locator(f"label[for={label['latent']}]").inner_text()
+        moved = max((lb for lb in latents if lb["active"]), key=lambda lb: lb["kl"])["latent"]
+        before = page.get_attribute("#decoded-0", "points")
+        page.locator(f"#{moved}").fill("2.5")
+        assert page.get_attribute("#decoded-0", "points") != before
+        assert page.locator("svg").count() == 2  # every channel: beat + RR, or path + range
+        if os.environ.get("BVAE_SCREENSHOTS"):
+            page.screenshot(path=str(Path(os.environ["BVAE_SCREENSHOTS"]) / f"explorer-{dataset}.png"), full_page=True)
+        browser.close()
+    assert urls and all(url.startswith("file://") for url in urls), urls
