@@ -8,13 +8,14 @@ import dagster as dg
 
 from assets import distributed, models
 from assets.data import DATA_ASSETS
+from assets.drift import LATENT_SCORES
 from assets.models import MODEL_ASSETS
 from assets.recovery import dead_run_sensor
 from assets.resources import default_resources
 from assets.schedules import weekly_retrain
 from assets.sensors import DATA_JOBS, automation_sensor, inbox_sensor
 
-ALL_ASSETS = [*DATA_ASSETS, *MODEL_ASSETS, models.sweep_report]
+ALL_ASSETS = [*DATA_ASSETS, *MODEL_ASSETS, models.sweep_report, *LATENT_SCORES.values()]
 
 data_job = dg.define_asset_job("data_job", selection=DATA_ASSETS, description="ingest, validate, segment")
 sweep_job = dg.define_asset_job(

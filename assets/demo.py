@@ -13,6 +13,7 @@ import dagster as dg
 
 from assets.data import DATA
 from assets.definitions import ALL_ASSETS
+from assets.drift import LATENT_SCORES
 from assets.models import MODELS, sweep_report, train_grid_job
 from assets.partitions import CONFIGS
 from assets.recovery import release_dead_runs
@@ -24,7 +25,8 @@ def materialize_all(resources: dict, instance: dg.DagsterInstance | None = None,
     """Materialize the data assets, train every (or the given) config x seed of each dataset whose source is there
     (pipelines.stages.available) in one vectorised pass per dataset (`train_grid_job`, which records a
     materialization of every model partition it trained), then each config partition's evaluation assets
-    (traversals and metrics), then the report. Returns the results of every run; raises if one fails.
+    (traversals and metrics), then the report, then the champions' latent scores (with their drift check). Returns
+    the results of every run; raises if one fails.
 
     The data and model assets' DVC commits are held back and made in one `dvc commit` after the last partition:
     one DVC process instead of one per asset (~1.3 s each; 38 stages for 5 configs x 2 datasets, 56 with LUDB)."""
@@ -49,6 +51,8 @@ def materialize_all(resources: dict, instance: dg.DagsterInstance | None = None,
     if held_back:  # (none outside a DVC project; and `dvc commit` without stages would commit every stage)
         workspace.commit_to_dvc(*held_back)  # a failure is logged as a warning there: the data are written either way
     runs.append(dg.materialize(ALL_ASSETS, selection=[sweep_report], resources=resources, instance=instance))
+    scores = [LATENT_SCORES[d] for d in datasets]  # the champions' codes of the data, and their drift check
+    runs.append(dg.materialize(ALL_ASSETS, selection=scores, resources=resources, instance=instance))
     return runs
 
 

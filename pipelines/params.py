@@ -27,7 +27,7 @@ from pipelines.ecg.beats import BeatConfig
 from pipelines.ecg.ludb import LudbConfig
 from pipelines.ecg.physionet import PhysioNetConfig
 from pipelines.errors import ConfigError
-from pipelines.evaluation.config import EvalConfig, TransferConfig
+from pipelines.evaluation.config import DriftConfig, EvalConfig, TransferConfig
 from pipelines.exchange.candles import CandlesApiConfig
 from pipelines.exchange.windows import WindowConfig
 from pipelines.synthetic.btc import SyntheticBtcConfig
@@ -83,6 +83,7 @@ class Params:
     sweep: tuple[LossConfig, ...]  # the beta/C configs, in file order (empty when the file has no sweep)
     evaluation: EvalConfig
     transfer: TransferConfig
+    drift: DriftConfig
     operations: OperationsConfig
 
     @classmethod
@@ -111,7 +112,7 @@ SECTION_TYPES = {
     "beats": BeatConfig, "heartbeat_checks": SampleChecksConfig, "ludb": LudbConfig,
     "ludb_validation": RecordChecksConfig, "btc_validation": BarChecksConfig,
     "windows": WindowConfig, "window_checks": SampleChecksConfig, "train": TrainConfig, "evaluation": EvalConfig,
-    "transfer": TransferConfig, "operations": OperationsConfig,
+    "transfer": TransferConfig, "drift": DriftConfig, "operations": OperationsConfig,
 }  # fmt: skip
 
 

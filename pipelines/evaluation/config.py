@@ -29,3 +29,14 @@ class TransferConfig:
     ecg_wfdb: str = "../shared/data/mitdb"  # WFDB records (MIT-BIH Arrhythmia Database)
     ecg_lead: str = "mlii"
     btc_bars: str = "../shared/data/exchange"  # bar files of another period (real BTC/USD minutes)
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """params.yaml `drift`: when a latent's distribution on the data as now ingested has moved from the champion's
+    training split (pipelines.evaluation.drift)."""
+
+    ks_max: float = 0.2  # a latent moved when its two-sample KS statistic is above this...
+    psi_max: float = 0.25  # ... or its population stability index is (effect sizes),
+    alpha: float = 0.01  # and its KS p-value is below alpha / latents (not noise: a small sample's PSI is biased up)
+    bins: int = 10  # PSI bins: the reference's quantiles

@@ -4,7 +4,8 @@
 - `kl_heatmap`: KL per latent (sorted) for every run, so collapsed and active units show as columns;
 - `factor_correlations`: |Spearman correlation| of each latent with each known or proxy factor (which latent
   tracks heart rate, QRS width, volatility ...);
-- `prior_samples`: beats or windows decoded from z ~ N(0, I) beside real ones.
+- `prior_samples`: beats or windows decoded from z ~ N(0, I) beside real ones;
+- `latent_drift`: each active latent's codes on the data as now ingested against the champion's training split.
 """
 
 from __future__ import annotations
@@ -111,5 +112,28 @@ def prior_samples(generated: np.ndarray, real: np.ndarray, axis: np.ndarray, axi
             axes[c, 0].set_ylabel(channels[c])
         axes[0, col].set_title(name, fontsize=9)
         axes[-1, col].set_xlabel(axis_label)
+    fig.suptitle(title, fontsize=10)
+    return write_figure(path, fig)
+
+
+def latent_drift(reference: np.ndarray, current: np.ndarray, table: pd.DataFrame, path, title: str) -> Path:
+    """Histograms of each active latent's codes, the reference (the champion's training split) against the data
+    as now ingested, titled with the KS statistic and PSI; a latent that moved is titled in red."""
+    plt = _plt()
+    shown = table[table.active] if table.active.any() else table
+    cols = min(5, len(shown))
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False, layout="constrained")
+    for ax, (_, row) in zip(axes.flat, shown.iterrows(), strict=False):
+        i = int(row["latent"][1:])
+        edges = np.histogram_bin_edges(np.concatenate([reference[:, i], current[:, i]]), bins=30)
+        ax.hist(reference[:, i], edges, density=True, alpha=0.5, label="training split")
+        ax.hist(current[:, i], edges, density=True, alpha=0.5, label="now")
+        ax.set_title(f"{row['latent']}: KS {row['ks']:.2f}, PSI {row['psi']:.2f}", fontsize=9,
+                     color="tab:red" if row["moved"] else "black")  # fmt: skip
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(shown) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     return write_figure(path, fig)

@@ -6,13 +6,15 @@ functions, writes its outputs atomically and returns a StageResult (output path,
 validation suite) that the caller turns into log lines or asset metadata; stages with more to say return a typed
 extension of it (TrainResult, MetricsResult, ReportResult). One module per subject: `sources` (where raw data comes
 from), `ecg`, `ludb` and `btc` (each dataset's ingest, validate and segment stages), `datasets` (one DatasetSpec per
-dataset, the DVC stage names, and the generate stage over them), `training`, `evaluation` and `report`; `common`
+dataset, the DVC stage names, and the generate stage over them), `training`, `evaluation`, `report`, `drift` (the
+champion's codes of the data as now ingested, against its training split) and `encode` (the CLI's); `common`
 holds the result type and the locks they share. Import the stages from here (`from pipelines import stages`).
 """
 
 from pipelines.stages.btc import ingest_btc, price_windows, validate_btc
 from pipelines.stages.common import StageResult
 from pipelines.stages.datasets import DATASET_SPECS, DATASETS, DatasetSpec, available, generate, model_stage
+from pipelines.stages.drift import DriftResult, latent_scores
 from pipelines.stages.ecg import heartbeats, ingest_ecg, validate_ecg
 from pipelines.stages.evaluation import Figures, MetricsResult, metrics, traversals
 from pipelines.stages.ludb import ludb_beats, ludb_ingest, ludb_validate
@@ -26,6 +28,7 @@ __all__ = [
     "DATASET_SPECS",
     "DATASETS",
     "DatasetSpec",
+    "DriftResult",
     "Figures",
     "MetricsResult",
     "ReportFigures",
@@ -39,6 +42,7 @@ __all__ = [
     "heartbeats",
     "ingest_btc",
     "ingest_ecg",
+    "latent_scores",
     "ludb_beats",
     "ludb_ingest",
     "ludb_validate",

@@ -61,6 +61,7 @@ class SyntheticEcgConfig:
     leads: tuple[str, ...] = ("i", "ii", "v2")
     mi_fraction: float = 0.5  # share of patients with myocardial infarction (ST elevation)
     seed: int = 0
+    hr_bpm: tuple[float, float] = FACTOR_RANGES["hr_bpm"]  # the heart-rate range (e.g. shifted, to test drift)
 
 
 def beat_waveform(t_s: np.ndarray, f: dict[str, np.ndarray], gains: tuple[float, ...]) -> np.ndarray:
@@ -90,8 +91,9 @@ def beat_waveform(t_s: np.ndarray, f: dict[str, np.ndarray], gains: tuple[float,
 
 def _draw_record(rng: np.random.Generator, cfg: SyntheticEcgConfig, mi: bool) -> tuple[np.ndarray, dict]:
     """R-peak samples (B,) and per-beat factors {name: (B,)} of one record, each beat's drawn independently."""
-    n_max = int(cfg.duration_s * FACTOR_RANGES["hr_bpm"][1] / 60) + 2  # more beats than the highest rate can fit
-    factors = {name: rng.uniform(*FACTOR_RANGES[name], n_max) for name in FACTORS}
+    ranges = {**FACTOR_RANGES, "hr_bpm": tuple(cfg.hr_bpm)}
+    n_max = int(cfg.duration_s * ranges["hr_bpm"][1] / 60) + 2  # more beats than the highest rate can fit
+    factors = {name: rng.uniform(*ranges[name], n_max) for name in FACTORS}
     if mi:
         factors["st_mv"] = rng.uniform(*ST_MI_MV, n_max)
     r_times = 0.5 + np.concatenate([[0.0], np.cumsum(60.0 / factors["hr_bpm"][:-1])])  # hr[i]: RR from beat i on

@@ -57,7 +57,7 @@ def materialized(tmp_path_factory):
 
 def test_every_run_succeeds(materialized):
     _, runs = materialized
-    assert len(runs) == 3 + len(CONFIGS)  # data, the grid of both datasets, one run per config, the report
+    assert len(runs) == 4 + len(CONFIGS)  # data, the grid of both datasets, one run per config, report, scores
     assert all(r.success for r in runs)
 
 
@@ -391,3 +391,49 @@ def test_the_explorer_opens_from_file_decodes_as_torch_and_redraws_on_a_slider(m
             page.screenshot(path=str(Path(os.environ["BVAE_SCREENSHOTS"]) / f"explorer-{dataset}.png"), full_page=True)
         browser.close()
     assert urls and all(url.startswith("file://") for url in urls), urls
+
+
+def test_latent_scores_encode_the_data_with_the_champion_and_its_own_data_is_not_drift(materialized):
+    ws, runs = materialized
+    tracker: Tracker = TrackingResource().tracker(ws.root)
+    [check] = [c for c in runs[-1].get_asset_check_evaluations() if c.check_name == "ecg_latent_drift"]
+    version = str(tracker.model_version("ecg", "champion").version)
+    assert check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["model_version"].value == version and "no new data" in check.description
+    scores = pd.read_parquet(ws.data / "ecg" / "latent_scores.parquet")
+    beats = TrainingSet.load(ws.heartbeats)
+    assert len(scores) == len(beats) and list(scores.record) == list(beats.labels.record)
+    np.testing.assert_allclose(scores[[f"z{i}" for i in range(10)]].to_numpy(), _champion_means(ws, tracker, beats.x),
+                               atol=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "moves"), [({"seed": 1}, False), ({"hr_bpm": [100.0, 140.0]}, True)])
+def test_the_drift_check_warns_on_new_data_from_shifted_factors_only(materialized, tmp_path, change, moves):
+    """New synthetic ECG after the champion was chosen: from the same generator (other patients) no latent moves;
+    with heart rates of 100-140 bpm (trained on 55-100) the check fails as a WARN naming the latents that moved."""
+    from assets.definitions import ALL_ASSETS
+    from assets.drift import LATENT_SCORES
+    from pipelines import stages
+    from pipelines.workspace import Workspace
+    from tests.conftest import TINY, write_params
+
+    ws, _ = materialized
+    root = tmp_path / "copy"
+    shutil.copytree(ws.root, root)  # its MLflow store too (the artifacts stay where they were logged)
+    params = write_params(root, {**TINY, "synthetic_ecg": {**TINY["synthetic_ecg"], **change}})
+    new = Workspace(root, params)
+    for stage in (stages.generate, stages.ingest_ecg, stages.validate_ecg, stages.heartbeats):
+        stage(new)
+    resources = {"workspace": WorkspaceResource(root=str(root), params=str(params)), "tracking": TrackingResource()}
+    result = dg.materialize(ALL_ASSETS, selection=[LATENT_SCORES["ecg"]], resources=resources)
+    assert result.success  # a WARN check does not fail the run
+    [check] = result.get_asset_check_evaluations()
+    assert check.severity == dg.AssetCheckSeverity.WARN and check.passed is not moves
+    assert "samples as now ingested" in check.metadata["compared"].value
+    moved = [m for m in check.metadata["moved"].value.split(", ") if m]
+    assert bool(moved) is moves and all(m in check.description for m in moved)
+    table = check.metadata["latents"].value
+    for latent in moved:  # each named latent is past an effect-size threshold in the table
+        row = next(line for line in table.splitlines() if line.startswith(f"| {latent} "))
+        ks, psi = (float(v) for v in row.split("|")[3:6:2])
+        assert ks > 0.2 or psi > 0.25
