@@ -272,14 +272,13 @@ class Tracker:
                                 f"champion run the report)") from e  # fmt: skip
 
     def load_model(self, dataset: str, version: str | int):
-        """Registered version (or @alias) `version` of `<dataset>-beta-vae`, as its MLflow pyfunc (`predict`:
-        pipelines/vae/served.py)."""
+        """Registered version `version` of `<dataset>-beta-vae` (model_version resolves an alias to one), as its
+        MLflow pyfunc (`predict`: pipelines/vae/served.py)."""
         import mlflow.pyfunc
 
-        ref = version if str(version).startswith("@") else f"/{version}"
         try:
             with self._fluent():
-                return mlflow.pyfunc.load_model(f"models:/{model_name(dataset)}{ref}")
+                return mlflow.pyfunc.load_model(f"models:/{model_name(dataset)}/{version}")
         except Exception as e:  # MlflowException and OSErrors alike: name the model and reason
             raise TrackingError(f"{model_name(dataset)} version {version}: cannot load ({e})") from e
 

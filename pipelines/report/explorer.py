@@ -167,8 +167,7 @@ stay at 0. The decoder runs here, in this page: no network.</p>
   });
   function setLatent(i, v) {
     z[i] = active.has(i) ? v : 0;
-    if (sliders[i]) sliders[i].value = z[i];
-    const span = document.getElementById(`v${i}`); if (span) span.textContent = z[i].toFixed(2);
+    if (sliders[i]) sliders[i].value = z[i];  // update() writes the values beside the sliders
   }
   function update() {
     const x = decode(z);

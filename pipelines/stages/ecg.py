@@ -76,9 +76,13 @@ def ecg_samples(ws: Workspace, where: Path) -> tuple[TrainingSet, list[Reject]]:
     records, rejects = ingest_records(where)
     good, invalid, _ = validate_records(records, where, list(ws.params.beats.leads), ws.params.ecg_validation)
     beats, cut = segment_beats(good, where, ws.params.beats)
-    fs_hz = beats.labels.record.map(good.set_index("record").fs_hz)
-    beats.labels["beat_time_s"] = beats.labels.r_sample / fs_hz  # the R peak's time in its record
-    return beats, rejects + invalid + cut
+    return with_beat_times(beats, good), rejects + invalid + cut
+
+
+def with_beat_times(beats: TrainingSet, records: pd.DataFrame) -> TrainingSet:
+    """`beats` with each beat's `beat_time_s` label: its R peak's time in its record (rate from `records`)."""
+    beats.labels["beat_time_s"] = beats.labels.r_sample / beats.labels.record.map(records.set_index("record").fs_hz)
+    return beats
 
 
 def transfer_beats(ws: Workspace, where: Path, cfg: TransferConfig) -> np.ndarray:

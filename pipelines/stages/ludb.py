@@ -12,7 +12,7 @@ from pipelines.ecg.ludb import ingest_ludb, segment_ludb
 from pipelines.errors import DataValidationError
 from pipelines.quarantine import Reject, write_quarantine
 from pipelines.stages.common import StageResult, data_stage, samples_result
-from pipelines.stages.ecg import ingest_wfdb, validate_wfdb
+from pipelines.stages.ecg import ingest_wfdb, validate_wfdb, with_beat_times
 from pipelines.stages.sources import source
 from pipelines.validation.ecg import validate_records
 from pipelines.workspace import Workspace
@@ -46,6 +46,4 @@ def ludb_samples(ws: Workspace, where: Path) -> tuple[TrainingSet, list[Reject]]
     records, rejects = ingest_ludb(where)
     good, invalid, _ = validate_records(records, where, list(ws.params.ludb.leads), ws.params.ludb_validation)
     beats, cut = segment_ludb(good, where, ws.params.beats, ws.params.ludb)
-    fs_hz = beats.labels.record.map(good.set_index("record").fs_hz)
-    beats.labels["beat_time_s"] = beats.labels.r_sample / fs_hz  # the R peak's time in its record
-    return beats, rejects + invalid + cut
+    return with_beat_times(beats, good), rejects + invalid + cut
