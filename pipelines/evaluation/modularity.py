@@ -13,9 +13,9 @@ part and on a seeded held-out test part. Modularity uses all points (it fits not
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 
+from pipelines.evaluation.auc import roc_auc
 from pipelines.evaluation.dci import split_points
 from pipelines.evaluation.discretize import check_shapes, discrete_mutual_info, discretize_factors, histogram_discretize
 
@@ -33,19 +33,9 @@ def modularity_score(mutual_information: np.ndarray) -> float:
 
 def _one_vs_rest_auc(labels: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
     """Mean over classes of the ROC AUC of proba[:, k] for `labels == classes[k]`; classes all or none of the
-    labels belong to have no AUC and are skipped. The AUC as the Mann-Whitney statistic of the ranks (ties
-    halved), which is sklearn's roc_auc_score, for every class at once (its per-call checks cost more than the
-    sum when a factor has 20 classes)."""
-    positive = labels[:, None] == np.asarray(classes)[None, :]  # (n, K)
-    n_pos = positive.sum(axis=0)
-    n_neg = len(labels) - n_pos
-    scored = (n_pos > 0) & (n_neg > 0)
-    if not scored.any():
-        return float("nan")
-    ranks = rankdata(proba, axis=0)  # average ranks of ties
-    rank_sums = (ranks * positive).sum(axis=0)
-    aucs = (rank_sums[scored] - n_pos[scored] * (n_pos[scored] + 1) / 2) / (n_pos[scored] * n_neg[scored])
-    return float(np.mean(aucs))
+    labels belong to have no AUC and are skipped (pipelines.evaluation.auc: every class at once)."""
+    aucs = roc_auc(labels[:, None] == np.asarray(classes)[None, :], proba)
+    return float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
 
 
 def explicitness_per_factor(

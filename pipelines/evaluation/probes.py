@@ -14,9 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import r2_score, roc_auc_score
+from sklearn.metrics import r2_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from pipelines.evaluation.auc import roc_auc
 
 
 def healthy_vs_mi_auroc(mu_train: np.ndarray, healthy_train, mu_test: np.ndarray, healthy_test) -> float:
@@ -25,7 +27,7 @@ def healthy_vs_mi_auroc(mu_train: np.ndarray, healthy_train, mu_test: np.ndarray
     if len(set(y_train)) < 2 or len(set(y_test)) < 2:
         return float("nan")
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(mu_train, y_train)
-    return float(roc_auc_score(y_test, probe.predict_proba(mu_test)[:, 1]))
+    return roc_auc(y_test, probe.predict_proba(mu_test)[:, 1])
 
 
 DIAGNOSES = {"ischemia": "ischemia or scar", "lvh": "left ventricular hypertrophy", "sinus_rhythm": "sinus rhythm"}
@@ -49,10 +51,11 @@ def diagnosis_aurocs(mu_train: np.ndarray, train: pd.DataFrame, mu_test: np.ndar
         if len(set(y_train)) == 2 and len(set(y_test)) == 2:
             probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(mu_train, y_train)
             score = probe.predict_proba(mu_test)[:, 1]
-            auc = float(roc_auc_score(y_test, score))
-            boot = [roc_auc_score(y_test[d], score[d]) for d in draws if len(set(y_test[d])) == 2]
+            auc = roc_auc(y_test, score)
+            boot = [roc_auc(y_test[d], score[d]) for d in draws]
+            boot = [a for a in boot if np.isfinite(a)]  # a resample of one class has no AUC
             se = float(np.std(boot, ddof=1)) if len(boot) > 1 else float("nan")
-            single = [roc_auc_score(y_test, code) for code in mu_test.T]  # each latent alone, either direction
+            single = roc_auc(y_test, mu_test)  # each latent alone, either direction
             out[f"probe_{name}_top_latent"] = int(np.argmax(np.abs(np.subtract(single, 0.5))))
             out[f"probe_{name}_top_latent_auroc"] = float(max(single, key=lambda a: abs(a - 0.5)))
         out |= {f"probe_{name}_auroc": auc, f"probe_{name}_auroc_se": se}

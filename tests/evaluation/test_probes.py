@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.evaluation.auc import roc_auc
 from pipelines.evaluation.probes import healthy_vs_mi_auroc, next_volatility_r2, next_window_targets
 
 
@@ -16,6 +17,20 @@ def test_auroc_is_high_when_a_latent_carries_the_label_and_chance_for_noise():
     noise = rng.normal(size=(800, 4))
     assert healthy_vs_mi_auroc(informative[:400], y[:400], informative[400:], y[400:]) > 0.8
     assert healthy_vs_mi_auroc(noise[:400], y[:400], noise[400:], y[400:]) == pytest.approx(0.5, abs=0.08)
+
+
+def test_roc_auc_equals_sklearn_with_ties_and_per_column_labels():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(2)
+    scores = rng.integers(0, 6, size=(300, 4)).astype(float)  # few distinct values: many ties
+    labels = rng.random((300, 4)) < [0.1, 0.5, 0.9, 0.5]
+    expected = [roc_auc_score(labels[:, k], scores[:, k]) for k in range(4)]
+    np.testing.assert_allclose(roc_auc(labels, scores), expected, rtol=0, atol=1e-12)
+    shared = labels[:, 1]  # one label vector for every column
+    np.testing.assert_allclose(roc_auc(shared, scores), [roc_auc_score(shared, s) for s in scores.T], atol=1e-12)
+    assert roc_auc(shared, scores[:, 0]) == pytest.approx(roc_auc_score(shared, scores[:, 0]), abs=1e-12)
+    assert np.isnan(roc_auc(np.ones(300, bool), scores[:, 0]))  # one class: no AUC
 
 
 def test_auroc_is_nan_when_a_split_holds_one_class():
