@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipelines.evaluation.auc import roc_auc
-from pipelines.evaluation.probes import healthy_vs_mi_auroc, next_volatility_r2, next_window_targets
+from pipelines.evaluation.probes import diagnosis_aurocs, healthy_vs_mi_auroc, next_volatility_r2, next_window_targets
 
 
 def test_auroc_is_high_when_a_latent_carries_the_label_and_chance_for_noise():
@@ -52,3 +52,18 @@ def test_volatility_probe_recovers_a_linear_signal():
     target = 2.0 * mu[:, 0] + rng.normal(0, 0.1, 300)
     assert next_volatility_r2(mu[:200], target[:200], mu[200:], target[200:]) > 0.95
     assert np.isnan(next_volatility_r2(mu[:5], target[:5], mu[200:], target[200:]))  # too few targets
+
+
+def test_diagnosis_aurocs_find_the_latent_that_carries_it_with_a_subject_bootstrap_error():
+    rng = np.random.default_rng(3)
+    subjects = np.repeat(np.arange(60), 10)  # 10 beats per subject; the diagnosis is the subject's
+    ischemia = np.repeat(rng.random(60) < 0.4, 10)
+    mu = rng.normal(size=(600, 4))
+    mu[:, 2] += 1.5 * ischemia  # latent 2 carries it
+    labels = pd.DataFrame({"patient": subjects, "ischemia": ischemia, "lvh": np.zeros(600, bool)})
+    train, test = subjects < 40, subjects >= 40
+    out = diagnosis_aurocs(mu[train], labels[train], mu[test], labels[test])
+    assert out["probe_ischemia_auroc"] > 0.8
+    assert out["probe_ischemia_top_latent"] == 2 and out["probe_ischemia_top_latent_auroc"] > 0.8
+    assert 0.0 < out["probe_ischemia_auroc_se"] < 0.1  # 20 test subjects resampled
+    assert np.isnan(out["probe_lvh_auroc"]) and np.isnan(out["probe_lvh_auroc_se"])  # one class: no probe
