@@ -50,3 +50,18 @@ def test_the_automation_sensor_runs_by_default_over_every_asset():
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     graph = defs.resolve_asset_graph()
     assert sensor.asset_selection.resolve(graph) == set(graph.get_all_asset_keys())
+
+
+def test_new_data_reaches_the_drift_check_with_no_hand_step():
+    """Once a report (and so a champion) exists, files the inbox sensor ingests end in the heartbeats, whose update
+    requests the ECG latent scores, and with them their drift check, in the same tick as the retraining."""
+    instance = dg.DagsterInstance.ephemeral()
+    for key in ("heartbeats", "price_windows", "sweep_report"):
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    instance.report_runless_asset_event(dg.AssetMaterialization("heartbeats"))
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert "ecg_latent_scores" in requested(after)
+    assert not {"btc_latent_scores", "sweep_report"} & requested(after)
+    checks = defs.resolve_asset_graph().get(dg.AssetKey("ecg_latent_scores")).check_keys
+    assert dg.AssetCheckKey(dg.AssetKey("ecg_latent_scores"), "ecg_latent_drift") in checks
