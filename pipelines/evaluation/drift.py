@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
 
 from pipelines.evaluation.config import DriftConfig
 
@@ -29,6 +28,8 @@ def latent_drift(reference: np.ndarray, current: np.ndarray, active: list[bool],
     """One row per latent of codes `reference` (N, D) and `current` (M, D): KS statistic and its p-value, PSI, the
     mean's shift in reference std, and `moved`: an active latent past `cfg.ks_max` or `cfg.psi_max` whose KS p-value
     is below `cfg.alpha` over the number of latents (Bonferroni), so that a small sample's noise is not a shift."""
+    from scipy.stats import ks_2samp  # here: scipy.stats takes 1.5 s to import, and every stage imports this module
+
     rows, alpha = [], cfg.alpha / reference.shape[1]
     for i in range(reference.shape[1]):
         ref, cur = reference[:, i], current[:, i]
