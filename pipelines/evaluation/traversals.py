@@ -3,6 +3,8 @@ input, decoded, and drawn over that input; one panel per latent, ordered by KL (
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import torch
 
@@ -42,7 +44,7 @@ def plot_traversals(
         squeeze=False, gridspec_kw={"hspace": 0.45, "wspace": 0.2},
     )  # fmt: skip
     # margins in inches, fixed: matplotlib's constrained layout took 4 of a traversal stage's ~9 s
-    fig.subplots_adjust(left=1.0 / fig.get_figwidth(), right=0.9, bottom=0.45 / height, top=1 - 0.65 / height)
+    fig.subplots_adjust(left=1.2 / fig.get_figwidth(), right=0.9, bottom=0.45 / height, top=1 - 0.65 / height)
     cmap = plt.get_cmap("coolwarm")
     x0, decoded = x0.reshape(n_ch, -1), decoded.reshape(*decoded.shape[:2], n_ch, -1)
     for k, i in enumerate(order):
@@ -59,7 +61,7 @@ def plot_traversals(
     for ax in axes[-1]:
         ax.set_xlabel(axis_label, fontsize=8)
     for r in range(rows * n_ch):
-        axes[r, 0].set_ylabel(channels[r % n_ch], fontsize=8)
+        axes[r, 0].set_ylabel(textwrap.fill(channels[r % n_ch], 24), fontsize=8)  # long units fit a short row
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(values[0], values[-1]))
     fig.colorbar(sm, cax=fig.add_axes((0.92, 0.15, 0.01, 0.7)), label="latent value (input: black dashes)")
     fig.suptitle(title)
