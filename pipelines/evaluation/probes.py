@@ -56,8 +56,8 @@ def diagnosis_aurocs(mu_train: np.ndarray, train: pd.DataFrame, mu_test: np.ndar
             boot = [a for a in boot if np.isfinite(a)]  # a resample of one class has no AUC
             se = float(np.std(boot, ddof=1)) if len(boot) > 1 else float("nan")
             single = roc_auc(y_test, mu_test)  # each latent alone, either direction
-            out[f"probe_{name}_top_latent"] = int(np.argmax(np.abs(np.subtract(single, 0.5))))
-            out[f"probe_{name}_top_latent_auroc"] = float(max(single, key=lambda a: abs(a - 0.5)))
+            top = int(np.argmax(np.abs(single - 0.5)))
+            out[f"probe_{name}_top_latent"], out[f"probe_{name}_top_latent_auroc"] = top, float(single[top])
         out |= {f"probe_{name}_auroc": auc, f"probe_{name}_auroc_se": se}
     return out
 

@@ -71,11 +71,11 @@ def latent_scores(ws: Workspace, dataset: str, tracker: Tracker) -> DriftResult:
                 f"({len(reference)}) of the data it was trained on ({trained_on})")  # fmt: skip
     labels = json.loads(version.tags.get("latents") or "[]")  # the metrics stage's; without them, every latent
     active = [label["active"] for label in labels] if isinstance(labels, list) and labels else [True] * z.shape[1]
-    table = latent_drift(reference, current, active, ws.params.drift)
+    cfg = ws.params.drift
+    table = latent_drift(reference, current, active, cfg)
     moved = table.latent[table.moved].tolist()
     title = f"{dataset}: champion version {number}, codes now vs its training split"
     figure = drift_figure(reference, current, table, ws.data / dataset / "latent_drift.png", title)
-    cfg = ws.params.drift
     gate = (f"{', '.join(moved) or 'no active latent'} moved (KS > {cfg.ks_max} or PSI > {cfg.psi_max}, "
             f"KS p < {cfg.alpha} / {z.shape[1]}); compared {compared}")  # fmt: skip
     return DriftResult(out, counts | {"latents_moved": len(moved)}, passed=not moved, gate=gate, model_version=number,
