@@ -110,9 +110,14 @@ def main() -> None:
           "largest |Spearman rho| of one latent mean with the factor; mig__<factor>: the factor's own MIG gap; "
           "mig_non_rr: MIG over the factors other than heart rate (the RR channel hands it over). PCA-10 and "
           "FastICA-10: fitted on the training split, one value.\n")  # fmt: skip
+    print_table(scores, data.factor_names)
+
+
+def print_table(scores: dict[str, list[dict]], factor_names: list[str]) -> None:
+    """The Markdown table: one row per config (median [IQR] over its seeds, failed seeds counted) or baseline."""
     first = next(r for every in scores.values() for r in every if "failed" not in r)  # the baselines at least
-    shown = [k for k in SHOWN if k in first] + [f"rho_{name}" for name in data.factor_names]
-    shown += [f"mig__{name}" for name in data.factor_names]
+    shown = [k for k in SHOWN if k in first] + [f"rho_{name}" for name in factor_names]
+    shown += [f"mig__{name}" for name in factor_names]
     print("| config | " + " | ".join(shown) + " |")
     print("|---" * (len(shown) + 1) + "|")
     for name, every in scores.items():

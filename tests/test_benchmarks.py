@@ -44,6 +44,11 @@ def test_leave_one_out_never_chooses_a_threshold_on_the_record_it_scores():
 
 def test_the_ludb_ceiling_prints_every_factor_and_the_factor_correlations(tmp_path):
     from pipelines import stages
+    from pipelines.dataset import TrainingSet
+    from pipelines.vae.checkpoints import save_checkpoint
+    from pipelines.vae.config import TrainConfig
+    from pipelines.vae.model import ModelConfig, init_models
+    from pipelines.vae.regularizers import LossConfig
     from pipelines.workspace import Workspace
     from tests.conftest import TINY, ludb_copy, write_params
 
@@ -53,13 +58,40 @@ def test_the_ludb_ceiling_prints_every_factor_and_the_factor_correlations(tmp_pa
     )
     for stage in (stages.ludb_ingest, stages.ludb_validate, stages.ludb_beats):
         stage(ws)
-    done = subprocess.run([sys.executable, "-m", "benchmarks.ludb_ceiling", str(ws.training_set("ludb"))], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    data = TrainingSet.load(ws.training_set("ludb"))  # an untrained model is enough to read codes from
+    model = init_models(ModelConfig(data.x.shape[1], hidden=(16,)), [0], float(data.x.mean()), float(data.x.std()))[0]
+    save_checkpoint(tmp_path / "models" / "tc12" / "checkpoints" / "seed0.pt", model, TrainConfig(),
+                    LossConfig("tc12", "tcvae", beta=12.0), [])  # fmt: skip
+    args = [str(ws.training_set("ludb")), "--models", str(tmp_path / "models")]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.ludb_ceiling", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"LUDB \(.*\): \d+ beats of \d subjects", done.stdout)
     for factor in ("rr_s", "qrs_s", "pr_s", "qt_s", "t_amp", "p_amp"):  # (trees fitted on few beats may be constant)
         assert re.search(rf"\| {factor} +\| +\d+ \| +\d+ \|( +(-?\d\.\d{{3}}|nan) +\|){{5}}", done.stdout), factor
     assert "Spearman correlation of the expert factors" in done.stdout
+    cell = r" \d\.\d\d / \d\.\d\d / (\d\.\d\d|nan) / (\d\.\d\d|nan) +\|"
+    assert re.search(r"\| tc12 seed0 +\|" + cell * 6, done.stdout), done.stdout[-1500:]
+
+
+def test_a_factor_spread_over_two_latents_is_in_the_code_but_in_no_single_latent():
+    import numpy as np
+    import pandas as pd
+
+    from benchmarks.ludb_ceiling import best_single, readouts
+    from pipelines.ecg.ludb import FACTORS
+
+    rng = np.random.default_rng(0)
+    y = pd.DataFrame(rng.uniform(size=(2000, len(FACTORS))), columns=list(FACTORS))
+    y.loc[1900:, "p_amp"] = np.nan  # a missing P wave: scored on the other rows
+    f = y.fillna(0.5).to_numpy()  # each pair of factors rotated by 45° into two latents: sum and difference
+    codes = np.concatenate([(f[:, 0::2] + f[:, 1::2]) / 2**0.5, (f[:, 0::2] - f[:, 1::2]) / 2**0.5], axis=1)
+    train = np.arange(len(y)) < 1500
+    single, read = best_single(codes, y, ~train), readouts(codes, y, train)
+    for factor in FACTORS:
+        assert 0.6 < single[factor] < 0.8, (factor, single[factor])  # ~cos 45° (the factors are independent)
+        assert read[factor]["ridge |rho|"] > 0.99, factor  # the rotation is linear: ridge undoes it
+        assert read[factor]["test"] == (400 if factor == "p_amp" else 500)
 
 
 def test_the_study_follows_params_train_shows_progress_and_prints_quartiles_to_three_digits(tiny_ws):
@@ -78,6 +110,28 @@ def test_the_study_follows_params_train_shows_progress_and_prints_quartiles_to_t
     assert "2 seeds x 2 configs, 1 epochs, lr 0.001, recon σ 0.1" in done.stdout  # lr from params, epochs overridden
     assert re.search(r"\| b4_c0 \| -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] \|", done.stdout)
     assert "b1_c0/seed1 epoch 1/1" in done.stderr and "scored b4_c0 seed 1 (4/4)" in done.stderr
+
+
+def test_the_conv_variant_trains_with_the_pipelines_loss_and_prints_the_study_row(tiny_ws):
+    import torch
+
+    from benchmarks.conv_variant import ConvVAE
+    from pipelines import stages
+    from pipelines.dataset import TrainingSet
+
+    for stage in (stages.ingest_ecg, stages.validate_ecg, stages.heartbeats):
+        stage(tiny_ws)
+    data = TrainingSet.load(tiny_ws.heartbeats)
+    model = ConvVAE(len(data.channels), data.x.shape[1] // len(data.channels), 10, 8, 0.5, 2.0)
+    x = torch.as_tensor(data.x[:5])
+    assert model.encode(x)[0].shape == (5, 10) and model(x).shape == x.shape  # data units in, data units out
+    args = [str(tiny_ws.heartbeats), "--seeds", "2", "--configs", "tc12", "--width", "8", "--epochs", "1",
+            "--params", str(tiny_ws.params_path)]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "benchmarks.conv_variant", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"\| conv tc12 \| -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] \|", done.stdout)
+    assert "tc12 seed 1 epoch 1/1" in done.stderr
 
 
 def test_the_rpeak_benchmark_scores_both_detectors_against_the_ludb_marks(tmp_path):
