@@ -3,7 +3,7 @@ Database (LUDB 1.0.1, PhysioNet; Kalyakulina et al. 2020, "LUDB: A New Open-Acce
 Electrocardiogram Delineation Algorithms", IEEE Access 8, doi:10.1109/ACCESS.2020.3029211).
 
 LUDB: 200 subjects, 10 s, 12 leads at 500 Hz. On each lead, every P wave, QRS complex and T wave is marked by its
-onset `(`, peak (`p`, `N`, `t`) and offset `)` in an annotation file named for the lead (`wfdb.rdann(path, "ii")`).
+onset `(`, peak (`p`, `N`, `t`) and offset `)` in an annotation file named for the lead (`<record>.ii`, MIT format).
 A wave whose onset or offset lies outside the 10 s has that mark missing.
 
 One beat per marked QRS, with these factors (NaN where a mark they need is missing, e.g. a beat without a P wave
@@ -66,13 +66,55 @@ def parse_waves(samples: np.ndarray, symbols: list[str]) -> list[Wave]:
 def read_waves(source: str | Path, record: str, lead: str) -> list[Wave]:
     """The marked waves of `lead` of LUDB `record` (e.g. "data/1") in `source`; raises IngestError naming the
     record and lead when its annotation file is missing or unreadable."""
-    import wfdb
-
+    path = Path(source) / f"{record}.{lead}"
     try:
-        ann = wfdb.rdann(str(Path(source) / record), lead)
-    except Exception as e:  # wfdb raises bare OSError/ValueError on missing or corrupt files
+        samples, symbols = read_annotations(path)
+    except (OSError, ValueError) as e:
         raise IngestError(f"{record}: no readable {lead!r} annotations ({type(e).__name__}: {e})") from e
-    return parse_waves(np.asarray(ann.sample), list(ann.symbol))
+    return parse_waves(samples, symbols)
+
+
+SKIP, NUM, SUB, CHN, AUX = 59, 60, 61, 62, 63  # the MIT format's pseudo-annotation codes
+
+
+def read_annotations(path: Path) -> tuple[np.ndarray, list[str]]:
+    """Sample numbers and symbols of a WFDB annotation file in MIT format (PhysioNet's annotation format,
+    physionet.org/physiotools/wag/annot-5.htm), as `wfdb.rdann(...).sample` and `.symbol` give them.
+
+    Read here because `wfdb.rdann` also parses the record's header on every call (for a sampling rate the marks do
+    not need): over LUDB's 2,400 annotation files that was 22 s of its 43 s. Each annotation is a little-endian
+    16-bit word, its code in the top 6 bits and its sample's increment in the low 10; SKIP adds a 32-bit signed
+    increment (high half first), NUM/SUB/CHN only set fields of the previous annotation, AUX is followed by its
+    text (padded to an even length); a zero word ends the file. Raises ValueError on a file that ends inside an
+    annotation."""
+    from wfdb.io.annotation import ann_label_table
+
+    data = path.read_bytes()
+    if len(data) % 2:
+        raise ValueError(f"{path.name}: odd length ({len(data)} bytes), not an MIT-format annotation file")
+    words = np.frombuffer(data, dtype="<u2").tolist()
+    symbol_of = dict(zip(ann_label_table.label_store.tolist(), ann_label_table.symbol.tolist(), strict=True))
+    samples, symbols, sample, i = [], [], 0, 0
+    while i < len(words) and words[i] != 0:
+        code, value = words[i] >> 10, words[i] & 0x3FF
+        if code == SKIP:
+            if i + 2 >= len(words):
+                raise ValueError(f"{path.name}: ends inside a SKIP")
+            skip = words[i + 1] << 16 | words[i + 2]
+            sample += skip - (1 << 32) if skip >= 1 << 31 else skip
+            i += 3
+            continue
+        if code == AUX:
+            i += 1 + (value + 1) // 2
+            continue
+        if code not in (NUM, SUB, CHN):
+            sample += value
+            samples.append(sample)
+            symbols.append(symbol_of.get(code, "?"))
+        i += 1
+    if i > len(words):
+        raise ValueError(f"{path.name}: ends inside an AUX note")
+    return np.asarray(samples, dtype=np.int64), symbols
 
 
 def expert_factors(waves: list[Wave], signal: np.ndarray, fs_hz: float = FS_HZ) -> pd.DataFrame:

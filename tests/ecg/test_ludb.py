@@ -56,3 +56,43 @@ def test_the_last_beat_has_no_rr_and_a_t_wave_cut_by_the_record_end_has_no_qt():
 def test_missing_annotations_name_the_record_and_lead(tmp_path):
     with pytest.raises(IngestError, match=r"data/1: no readable 'ii' annotations"):
         read_waves(tmp_path, "data/1", "ii")
+
+
+def test_the_annotation_reader_gives_what_wfdb_gives_on_ludb_files():
+    import wfdb
+
+    from pipelines.ecg.ludb import LEADS, read_annotations
+
+    source = shared("ludb")
+    for record in ("data/1", "data/8", "data/57", "data/111", "data/200"):
+        for lead in LEADS:
+            samples, symbols = read_annotations(source / f"{record}.{lead}")
+            reference = wfdb.rdann(str(source / record), lead)
+            assert np.array_equal(samples, reference.sample) and symbols == list(reference.symbol), (record, lead)
+
+
+def test_the_annotation_reader_follows_skips_notes_and_field_codes(tmp_path):
+    import wfdb
+
+    from pipelines.ecg.ludb import read_annotations
+
+    # gaps beyond 10 bits (SKIP words), AUX notes of odd and even length,
+    # subtype/chan/num fields (SUB, CHN, NUM words); symbols of every kind LUDB uses and one it does not
+    sample = np.array([3, 1500, 1510, 70000, 70001, 70002, 200000])
+    symbol = ["(", "N", ")", "p", "t", "V", "~"]
+    fields = {"subtype": np.array([0, 1, 0, 2, 0, 0, 3]), "chan": np.array([0, 0, 1, 1, 0, 0, 2]),
+              "num": np.array([0, 0, 0, 5, 0, 0, 0]),
+              "aux_note": ["", "a", "", "odd", "even", "", "(AFIB"]}  # fmt: skip
+    wfdb.wrann("rec", "ii", sample, symbol, write_dir=str(tmp_path), **fields)
+    samples, symbols = read_annotations(tmp_path / "rec.ii")
+    reference = wfdb.rdann(str(tmp_path / "rec"), "ii")
+    assert samples.tolist() == sample.tolist() == reference.sample.tolist()
+    assert symbols == symbol == list(reference.symbol)
+
+
+def test_a_truncated_annotation_file_names_the_record_and_lead(tmp_path):
+    (tmp_path / "data").mkdir()
+    good = (shared("ludb") / "data" / "1.ii").read_bytes()
+    (tmp_path / "data" / "1.ii").write_bytes(good[:-3])  # an odd length: cut inside a word
+    with pytest.raises(IngestError, match=r"data/1: no readable 'ii' annotations \(ValueError: 1.ii: odd length"):
+        read_waves(tmp_path, "data/1", "ii")
