@@ -91,6 +91,19 @@ def pytest_configure(config):
     set_mlflow_http_retries()  # as the entry points do: a test's tracker retries a dead server briefly
 
 
+# Files of a minute or more (measured: `pytest -n 2 --dist loadfile --durations=45`), started first. With
+# `--dist loadfile` a file runs whole on one worker, in collection order: a 4-minute file collected last (the DVC
+# tests are) keeps one worker busy after the other has run out of work. Only the order changes.
+LONG_FILES = ("test_cli.py", "test_dvc.py", "assets/test_materialize.py", "test_mlflow_server.py",
+              "faults/test_tracking.py", "test_webserver.py", "test_benchmarks.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    here = Path(__file__).parent
+    items.sort(key=lambda item: rank.get(item.path.relative_to(here).as_posix(), len(rank)))  # stable: files stay whole
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     from tests.faults.harness import DataCorrupt, DataLost
