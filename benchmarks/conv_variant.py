@@ -21,15 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.sweep_effect import print_table, rho_per_factor
+from benchmarks.sweep_effect import baseline_scores, print_table, score_model
 from pipelines.dataset import TrainingSet
-from pipelines.evaluation.baselines import fit_baselines, linear_baselines
-from pipelines.evaluation.config import EvalConfig
-from pipelines.evaluation.summary import encode, probe_scores, summarize_model
 from pipelines.params import Params
 from pipelines.vae.devices import flush_denormals_in_cpu_pool, flushed_denormals
 from pipelines.vae.losses import GridLoss
 from pipelines.vae.regularizers import Posterior, anneal_progress
+from pipelines.vae.trainer import normalisation
 
 log = logging.getLogger("benchmarks.conv_variant")
 
@@ -85,7 +83,7 @@ class ConvVAE(nn.Module):
 def train(data: TrainingSet, loss_cfg, seed: int, width: int, train_cfg) -> ConvVAE:
     """One ConvVAE trained as the pipeline trains one member: Adam, shuffled batches, the same loss and annealing."""
     x_train = data.part("train").x.astype(np.float32)
-    mean, std = float(x_train.mean()), float(x_train.std())  # the Gaussian likelihood's normalisation
+    mean, std = normalisation(x_train, train_cfg.likelihood)  # as the pipeline's trainer normalises
     torch.manual_seed(seed)
     model = ConvVAE(len(data.channels), x_train.shape[1] // len(data.channels), train_cfg.latent_dim, width, mean, std)
     x = (torch.from_numpy(x_train) - mean) / std
@@ -129,7 +127,6 @@ def main() -> None:
     train_cfg = replace(params.train, epochs=args.epochs or params.train.epochs)
     sweep = {c.name: c for c in params.sweep}
     data = TrainingSet.load(args.data)
-    test = data.part("test")
     scores: dict[str, list[dict]] = {}
     t0 = time.perf_counter()
     for name in args.configs.split(","):
@@ -141,14 +138,9 @@ def main() -> None:
             except FloatingPointError as err:
                 scores[f"conv {name}"].append({"seed": seed, "failed": str(err)})
                 continue
-            summary = summarize_model(model, data, EvalConfig()) | probe_scores(model, data)
-            summary |= rho_per_factor(encode(model, test.x)[0], test.factors, test.factor_names)
-            scores[f"conv {name}"].append(summary)
+            scores[f"conv {name}"].append(score_model(model, data))
     elapsed = time.perf_counter() - t0
-    baselines = linear_baselines(data, EvalConfig())
-    for name, model in fit_baselines(data.part("train").x).items():
-        codes = model.transform(test.x.astype(np.float64))
-        scores[name] = [baselines[name] | rho_per_factor(codes, test.factors, test.factor_names)]
+    scores |= baseline_scores(data)
     print(f"## Convolutional encoder/decoder: {args.data} ({len(data):,} samples), width {args.width}, "
           f"{args.seeds} seeds, {train_cfg.epochs} epochs, lr {train_cfg.lr:g}, recon σ {train_cfg.recon_sigma}, "
           f"{elapsed:.0f} s (training and scoring)\n")  # fmt: skip

@@ -53,14 +53,12 @@ def readouts(x: np.ndarray, y: pd.DataFrame, train: np.ndarray) -> dict[str, dic
 
 
 def best_single(codes: np.ndarray, y: pd.DataFrame, test: np.ndarray) -> dict[str, float]:
-    """Per factor: the largest |Spearman rho| of one column of `codes` with it on the `test` rows (a latent's score)."""
-    from scipy.stats import spearmanr
+    """Per factor: the largest |Spearman rho| of one column of `codes` with it on the `test` rows (a latent's score,
+    as benchmarks.sweep_effect scores it)."""
+    from benchmarks.sweep_effect import rho_per_factor
 
-    out = {}
-    for factor in FACTORS:
-        rows = test & np.isfinite(y[factor].to_numpy())
-        out[factor] = max(abs(spearmanr(c, y[factor].to_numpy()[rows]).statistic) for c in codes[rows].T)
-    return out
+    rho = rho_per_factor(codes[test], y.loc[test, list(FACTORS)].to_numpy(), list(FACTORS))
+    return {factor: rho[f"rho_{factor}"] for factor in FACTORS}
 
 
 def scores(x: np.ndarray, y: pd.DataFrame, train: np.ndarray) -> pd.DataFrame:

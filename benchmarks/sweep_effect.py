@@ -64,6 +64,26 @@ def rho_per_factor(codes: np.ndarray, factors: np.ndarray, names: list[str]) -> 
     return out
 
 
+def score_model(model, data: TrainingSet) -> dict:
+    """Every score of a trained model on the test split: the metrics, the probes and each factor's best |rho|."""
+    test = data.part("test")
+    summary = summarize_model(model, data, EvalConfig()) | probe_scores(model, data)
+    return summary | rho_per_factor(encode(model, test.x)[0], test.factors, test.factor_names)
+
+
+def baseline_scores(data: TrainingSet) -> dict[str, list[dict]]:
+    """PCA-10 and FastICA-10 (fitted on the train split, scored as the report scores them, with each factor's best
+    |rho|) and, for annotated factors, the oracle: the factors themselves as codes, MIG's ceiling on this data."""
+    test, baselines = data.part("test"), linear_baselines(data, EvalConfig())
+    out = {}
+    for name, model in fit_baselines(data.part("train").x).items():
+        codes = model.transform(test.x.astype(np.float64))
+        out[name] = [baselines[name] | rho_per_factor(codes, test.factors, test.factor_names)]
+    if ORACLE in baselines:
+        out[ORACLE] = [baselines[ORACLE]]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data")
@@ -85,22 +105,14 @@ def main() -> None:
     scores: dict[str, list[dict]] = {c.name: [] for c in grid}
     t0 = time.perf_counter()
     seeds = list(range(args.seeds))
-    test = data.part("test")
     trained = train_grid(data.part("train").x, cfg, grid, seeds=seeds)
     for (config, seed), reason in trained.failed.items():  # a diverged member is reported, the study goes on
         scores[config].append({"seed": seed, "failed": reason})
     for i, ((config, seed), (model, _)) in enumerate(trained.items(), 1):
-        summary = summarize_model(model, data, EvalConfig()) | probe_scores(model, data)
-        summary |= rho_per_factor(encode(model, test.x)[0], test.factors, test.factor_names)
-        scores[config].append(summary)
+        scores[config].append(score_model(model, data))
         logging.getLogger("benchmarks.sweep_effect").info("scored %s seed %d (%d/%d)", config, seed, i, len(trained))
     elapsed = time.perf_counter() - t0
-    baselines = linear_baselines(data, EvalConfig())  # as the report scores them
-    for name, model in fit_baselines(data.part("train").x).items():
-        codes = model.transform(test.x.astype(np.float64))
-        scores[name] = [baselines[name] | rho_per_factor(codes, test.factors, test.factor_names)]
-    if ORACLE in baselines:  # annotated factors: the factors themselves as codes, MIG's ceiling on this data
-        scores[ORACLE] = [baselines[ORACLE]]
+    scores |= baseline_scores(data)
     device = pick_device(cfg.device)
     where = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     print(f"## Sweep effect: {args.data} ({len(data):,} samples, {data.factor_kind} factors: "

@@ -19,6 +19,7 @@ keeps its other factors):
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -77,6 +78,14 @@ def read_waves(source: str | Path, record: str, lead: str) -> list[Wave]:
 SKIP, NUM, SUB, CHN, AUX = 59, 60, 61, 62, 63  # the MIT format's pseudo-annotation codes
 
 
+@functools.cache
+def _mit_symbols() -> dict[int, str]:
+    """wfdb's table of annotation codes and their symbols ("N", "(", "p", ...)."""
+    from wfdb.io.annotation import ann_label_table
+
+    return dict(zip(ann_label_table.label_store.tolist(), ann_label_table.symbol.tolist(), strict=True))
+
+
 def read_annotations(path: Path) -> tuple[np.ndarray, list[str]]:
     """Sample numbers and symbols of a WFDB annotation file in MIT format (PhysioNet's annotation format,
     physionet.org/physiotools/wag/annot-5.htm), as `wfdb.rdann(...).sample` and `.symbol` give them.
@@ -87,13 +96,11 @@ def read_annotations(path: Path) -> tuple[np.ndarray, list[str]]:
     increment (high half first), NUM/SUB/CHN only set fields of the previous annotation, AUX is followed by its
     text (padded to an even length); a zero word ends the file. Raises ValueError on a file that ends inside an
     annotation."""
-    from wfdb.io.annotation import ann_label_table
-
     data = path.read_bytes()
     if len(data) % 2:
         raise ValueError(f"{path.name}: odd length ({len(data)} bytes), not an MIT-format annotation file")
     words = np.frombuffer(data, dtype="<u2").tolist()
-    symbol_of = dict(zip(ann_label_table.label_store.tolist(), ann_label_table.symbol.tolist(), strict=True))
+    symbol_of = _mit_symbols()
     samples, symbols, sample, i = [], [], 0, 0
     while i < len(words) and words[i] != 0:
         code, value = words[i] >> 10, words[i] & 0x3FF

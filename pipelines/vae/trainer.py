@@ -171,7 +171,7 @@ class _Grid:
         members = [(c, seed) for c in loss_cfgs for seed in seeds]
         device = pick_device(cfg.device, world)
         model_cfg = ModelConfig(x_train.shape[1], cfg.latent_dim, tuple(cfg.hidden), cfg.likelihood)
-        offset, scale = _normalisation(x_train, cfg.likelihood)
+        offset, scale = normalisation(x_train, cfg.likelihood)
         net = StackedVAE(init_models(model_cfg, [seed for _, seed in members], offset, scale)).to(device)
         graphs = cfg.cuda_graphs and device.type == "cuda" and world.size == 1
         # fused Adam: one kernel over all parameters; capturable keeps its step count on the device for the graph
@@ -283,7 +283,7 @@ def _record_epoch(grid: _Grid, sums: dict[str, np.ndarray], epoch: int, seconds:
                    rate, eta)  # fmt: skip
 
 
-def _normalisation(x: np.ndarray, likelihood: str) -> tuple[float, float]:
+def normalisation(x: np.ndarray, likelihood: str) -> tuple[float, float]:
     """(offset, scale) mapping the training data to standard units (Gaussian) or to [0, 1] (Bernoulli)."""
     if likelihood == "bernoulli":
         low, high = float(x.min()), float(x.max())
