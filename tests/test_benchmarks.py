@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.faults.harness import REPO
 
 
@@ -42,22 +44,29 @@ def test_leave_one_out_never_chooses_a_threshold_on_the_record_it_scores():
     assert leave_one_out(counts)["a"][0] == 0.1 and leave_one_out(counts)["b"][0] == 0.3
 
 
-def test_the_ludb_ceiling_prints_every_factor_and_the_factor_correlations(tmp_path):
+@pytest.fixture(scope="module")
+def ludb_ws(tmp_path_factory):
+    """A workspace with LUDB's training set of 8 real records (the TINY params), shared by this file's tests."""
     from pipelines import stages
+    from pipelines.workspace import Workspace
+    from tests.conftest import TINY, ludb_copy, write_params
+
+    root = tmp_path_factory.mktemp("ludb_ws")
+    records = tuple(f"data/{n}" for n in range(1, 9))
+    ws = Workspace(root, write_params(root, {**TINY, "sources": {"ludb": str(ludb_copy(root / "ludb", records))}}))
+    for stage in (stages.ludb_ingest, stages.ludb_validate, stages.ludb_beats):
+        stage(ws)
+    return ws
+
+
+def test_the_ludb_ceiling_prints_every_factor_and_the_factor_correlations(ludb_ws, tmp_path):
     from pipelines.dataset import TrainingSet
     from pipelines.vae.checkpoints import save_checkpoint
     from pipelines.vae.config import TrainConfig
     from pipelines.vae.model import ModelConfig, init_models
     from pipelines.vae.regularizers import LossConfig
-    from pipelines.workspace import Workspace
-    from tests.conftest import TINY, ludb_copy, write_params
 
-    records = tuple(f"data/{n}" for n in range(1, 9))
-    ws = Workspace(
-        tmp_path, write_params(tmp_path, {**TINY, "sources": {"ludb": str(ludb_copy(tmp_path / "ludb", records))}})
-    )
-    for stage in (stages.ludb_ingest, stages.ludb_validate, stages.ludb_beats):
-        stage(ws)
+    ws = ludb_ws
     data = TrainingSet.load(ws.training_set("ludb"))  # an untrained model is enough to read codes from
     model = init_models(ModelConfig(data.x.shape[1], hidden=(16,)), [0], float(data.x.mean()), float(data.x.std()))[0]
     save_checkpoint(tmp_path / "models" / "tc12" / "checkpoints" / "seed0.pt", model, TrainConfig(),
@@ -144,3 +153,40 @@ def test_the_rpeak_benchmark_scores_both_detectors_against_the_ludb_marks(tmp_pa
         (scope, name) for scope in ("lead ii", "all 12 leads") for name in ("ours (pipelines.ecg.rpeaks)",
                                                                              "wfdb xqrs_detect"))  # fmt: skip
     assert all(float(r[5].rstrip(" |")) > 0.9 for r in scored if r[2].startswith("ours"))  # two clean sinus records
+
+
+def test_the_unlabelled_variant_scales_other_databases_beats_to_ludb_and_scores_on_ludb(ludb_ws, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from benchmarks.unlabelled_variant import LUDB_BOUND, beat_length, median_ptp, unlabelled_beats
+    from pipelines.dataset import TrainingSet
+    from pipelines.ecg.beats import beat_rows, record_beats
+    from pipelines.params import Params
+    from tests.conftest import shared
+
+    record = "patient001/s0010_re"  # 38 s, PTB's 12 standard leads and Frank's 3 (left out)
+    ptb = tmp_path / "ptbdb"
+    (ptb / "patient001").mkdir(parents=True)
+    for path in shared("ptbdb", "patient001").glob("s0010_re.*"):
+        shutil.copy(path, ptb / "patient001" / path.name)
+    (ptb / "RECORDS").write_text(f"{record}\n")
+    data, params = TrainingSet.load(ludb_ws.training_set("ludb")), Params.load(ludb_ws.params_path)
+    length = beat_length(data)
+    rows = unlabelled_beats(ptb, data, params)
+    assert rows.shape[1] == data.x.shape[1] and len(rows) > 12 * 20  # ~40 beats on each of 12 leads
+    assert np.abs(rows[:, :length]).max() <= LUDB_BOUND
+    assert abs(median_ptp(rows, length) - median_ptp(data.part("train").x, length)) < 0.05  # LUDB's units
+    lead_ii = record_beats(ptb, record, 1000.0, params.beats)[0]  # params' beats: lead II, R peaks on it
+    rr = beat_rows(lead_ii.cut, params.beats)[lead_ii.reasons == "", length:]
+    assert np.isin(rr[:, 0].astype(np.float32), rows[:, length]).all()  # the RR channel as cut: s, not scaled
+
+    args = [str(ludb_ws.training_set("ludb")), "--wfdb", str(ptb), "--seeds", "2", "--configs", "tc12",
+            "--epochs", "1", "--params", str(ludb_ws.params_path)]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "benchmarks.unlabelled_variant", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"ptbdb {len(rows):,})" in done.stdout and "scored on LUDB's test split" in done.stdout
+    assert re.search(r"\| \+unlabelled tc12 \| -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] \|", done.stdout)
+    assert re.search(r"\| PCA-10 \|", done.stdout) and "tc12/seed1 epoch 1/1" in done.stderr
