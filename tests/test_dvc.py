@@ -18,9 +18,10 @@ from assets.definitions import ALL_ASSETS
 from assets.demo import materialize_all
 from assets.models import MODELS
 from assets.resources import TrackingResource, WorkspaceResource
+from pipelines import versioning
 from pipelines.errors import VersioningError
 from pipelines.tracking import tracker_for
-from pipelines.versioning import commit, dvc, dvc_executable, file_md5
+from pipelines.versioning import FEW_STAGES, commit, dvc, dvc_executable, file_md5, stage_names
 from tests.conftest import REPO, TINY, ludb_copy, project_copy, write_params
 
 CONFIG = "b16_c0"  # one partition of the repository's sweep keeps this test short
@@ -139,3 +140,34 @@ def test_a_failed_dvc_command_is_a_versioning_error_and_a_warning_in_the_assets_
         commit(tmp_path, ["heartbeats"])
     assert str(error.value) == reason
     assert WorkspaceResource(root=str(tmp_path)).commit_to_dvc("heartbeats") == {"dvc_commit": f"failed: {reason}"}
+
+
+def test_committing_every_stage_reads_dvc_yaml_once_and_writes_the_lock_per_stage_commits_write(tmp_path, monkeypatch):
+    monkeypatch.setenv("DVC_BIN", dvc_executable(REPO))
+    names = [f"s{i:02d}" for i in range(FEW_STAGES + 2)]
+    stages = {"stages": {"make": {"matrix": {"n": names}, "cmd": "echo ${item.n} > ${item.n}.txt",
+                                  "outs": ["${item.n}.txt"]}}}  # fmt: skip
+    roots = []
+    for name in ("whole", "by_name"):
+        root = tmp_path / name
+        root.mkdir()
+        git(root, "init", "-q")
+        subprocess.run([dvc_executable(REPO), "init", "-q"], cwd=root, check=True)  # (dvc() locks inside .dvc/)
+        (root / "dvc.yaml").write_text(yaml.safe_dump(stages))
+        for n in names:  # the outputs, written as a Dagster asset writes them: not by dvc repro
+            (root / f"{n}.txt").write_text(f"{n}\n")
+        roots.append(root)
+    every = [f"make@{n}" for n in names]
+    assert stage_names(roots[0]) == every
+    calls = []
+    monkeypatch.setattr(versioning, "dvc", lambda root, *args, **kw: calls.append(args) or dvc(root, *args, **kw))
+    commit(roots[0], every)
+    assert calls[-1] == ("commit", "--force", "--quiet", "dvc.yaml")  # every stage: one target
+    dvc(roots[1], "commit", "--force", "--quiet", *every)  # what commit did before, stage by stage
+    assert (roots[0] / "dvc.lock").read_text() == (roots[1] / "dvc.lock").read_text()
+    assert "up to date" in dvc(roots[0], "status")
+
+    (roots[0] / "s00.txt").write_text("changed\n")  # all but one stage: by name, the other stays as it was
+    commit(roots[0], every[1:])
+    assert calls[-1] == ("commit", "--force", "--quiet", *every[1:])
+    assert "make@s00" in dvc(roots[0], "status")
