@@ -6,8 +6,9 @@ Shape convention (disentanglement_lib's): codes are (num_codes, num_points), fac
 
 from __future__ import annotations
 
+from math import log
+
 import numpy as np
-from sklearn.metrics import mutual_info_score
 
 
 def histogram_discretize(values: np.ndarray, num_bins: int = 20) -> np.ndarray:
@@ -32,14 +33,37 @@ def discretize_factors(factors: np.ndarray, num_bins: int = 20) -> np.ndarray:
 def discrete_mutual_info(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
     """Mutual information in nats between each discrete code (K, N) and factor (F, N): matrix (K, F)."""
     assert codes.shape[1] == factors.shape[1], (codes.shape, factors.shape)
-    m = np.array([[mutual_info_score(f, c) for f in factors] for c in codes])
-    assert m.shape == (codes.shape[0], factors.shape[0]), m.shape
-    return m
+    labels_f, labels_c = [_labels(f) for f in factors], [_labels(c) for c in codes]
+    return np.array([[mutual_info(f, c) for f in labels_f] for c in labels_c]).reshape(len(codes), len(factors))
 
 
 def discrete_entropy(factors: np.ndarray) -> np.ndarray:
     """Entropy in nats of each discrete factor (F, N): vector (F,)."""
-    return np.array([mutual_info_score(f, f) for f in factors])
+    return np.array([mutual_info(f, f) for f in map(_labels, factors)])
+
+
+def _labels(row: np.ndarray) -> tuple[np.ndarray, int]:
+    """A discrete variable as (its values numbered 0..k-1 in sorted order, k)."""
+    uniques, inverse = np.unique(row, return_inverse=True)
+    return inverse.ravel(), len(uniques)
+
+
+def mutual_info(x: tuple[np.ndarray, int], y: tuple[np.ndarray, int]) -> float:
+    """sklearn's `mutual_info_score(x, y)` of two variables numbered by `_labels`, to the last bit: its terms, in
+    its order (the contingency table's non-zero cells, row by row), from a table counted with one np.bincount.
+    sklearn's own call spends ~4 ms validating its input, and the metrics of one model make ~250 of them."""
+    (x, nx), (y, ny) = x, y
+    if nx == 1 or ny == 1:  # one variable is constant: MI <= its entropy = 0
+        return 0.0
+    contingency = np.bincount(x * ny + y, minlength=nx * ny).reshape(nx, ny)
+    nzx, nzy = np.nonzero(contingency)
+    nz_val, total = contingency[nzx, nzy], contingency.sum()
+    pi, pj = contingency.sum(axis=1), contingency.sum(axis=0)
+    log_outer = -np.log(pi.take(nzx) * pj.take(nzy)) + log(pi.sum()) + log(pj.sum())
+    contingency_nm = nz_val / total
+    mi = contingency_nm * (np.log(nz_val) - log(total)) + contingency_nm * log_outer
+    mi = np.where(np.abs(mi) < np.finfo(mi.dtype).eps, 0.0, mi)
+    return float(np.clip(mi.sum(), 0.0, None))
 
 
 def check_shapes(codes, factors) -> tuple[np.ndarray, np.ndarray]:

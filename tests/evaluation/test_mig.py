@@ -53,3 +53,17 @@ def test_constant_factor_is_left_out_not_divided_by_zero(factors):
 def test_mismatched_point_counts_raise():
     with pytest.raises(ValueError, match="points"):
         mig(np.zeros((2, 10)), np.zeros((1, 11)))
+
+
+def test_mutual_information_is_sklearns_to_the_last_bit():
+    from sklearn.metrics import mutual_info_score
+
+    rng = np.random.default_rng(0)
+    binned = discretize_factors(rng.normal(size=(4, 2000)))  # 20 bins, some empty at the tails
+    mixed = np.vstack([binned, binned[0] // 3, rng.integers(0, 2, 2000), np.full(2000, 5), binned[1] * 7 - 40])
+    got, entropy = discrete_mutual_info(mixed, mixed[::-1]), discrete_entropy(mixed)
+    for i, code in enumerate(mixed):
+        assert entropy[i] == mutual_info_score(code, code)
+        for j, factor in enumerate(mixed[::-1]):
+            assert got[i, j] == mutual_info_score(factor, code), (i, j)
+    assert got[6].tolist() == [0.0] * len(mixed)  # a constant code shares nothing
