@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.sweep_effect import baseline_scores, print_table, score_model
+from benchmarks.sweep_effect import baseline_scores, print_table, score_model, variant_arguments
 from pipelines.dataset import TrainingSet
 from pipelines.params import Params
 from pipelines.vae.devices import flush_denormals_in_cpu_pool, flushed_denormals
@@ -115,11 +115,8 @@ def train(data: TrainingSet, loss_cfg, seed: int, width: int, train_cfg) -> Conv
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--configs", default="tc12,b16_c0", help="names from params.yaml's sweep")
     parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--epochs", type=int, help="default: params.yaml's train.epochs")
-    parser.add_argument("--params", default="params.yaml")
+    variant_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     flush_denormals_in_cpu_pool()

@@ -125,6 +125,14 @@ def main() -> None:
     print_table(scores, data.factor_names)
 
 
+def variant_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every variant study shares (benchmarks.conv_variant, benchmarks.unlabelled_variant)."""
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--configs", default="tc12,b16_c0", help="names from params.yaml's sweep")
+    parser.add_argument("--epochs", type=int, help="default: params.yaml's train.epochs")
+    parser.add_argument("--params", default="params.yaml")
+
+
 def print_table(scores: dict[str, list[dict]], factor_names: list[str]) -> None:
     """The Markdown table: one row per config (median [IQR] over its seeds, failed seeds counted) or baseline."""
     first = next(r for every in scores.values() for r in every if "failed" not in r)  # the baselines at least

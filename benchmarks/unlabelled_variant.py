@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.sweep_effect import baseline_scores, print_table, score_model
+from benchmarks.sweep_effect import baseline_scores, print_table, score_model, variant_arguments
 from pipelines.dataset import TrainingSet
 from pipelines.ecg.beats import beat_rows, record_beats
 from pipelines.ecg.records import ingest_records
@@ -89,10 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", help="LUDB's training set (data/ludb/training_set.npz)")
     parser.add_argument("--wfdb", nargs="+", default=["../shared/data/ptbdb", "../shared/data/mitdb"])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--configs", default="tc12,b16_c0", help="names from params.yaml's sweep")
-    parser.add_argument("--epochs", type=int, help="default: params.yaml's train.epochs")
-    parser.add_argument("--params", default="params.yaml")
+    variant_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     flush_denormals_in_cpu_pool()
