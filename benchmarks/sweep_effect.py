@@ -71,6 +71,18 @@ def score_model(model, data: TrainingSet) -> dict:
     return summary | rho_per_factor(encode(model, test.x)[0], test.factors, test.factor_names)
 
 
+def score_grid(trained, data: TrainingSet, configs: list[str], prefix: str = "") -> dict[str, list[dict]]:
+    """Every member of a trained grid (train_grid's result) scored by `score_model`, by `prefix` + config name in
+    the order of `configs`; a diverged member is listed as failed with its reason and the study goes on."""
+    scores: dict[str, list[dict]] = {prefix + c: [] for c in configs}
+    for (config, seed), reason in trained.failed.items():
+        scores[prefix + config].append({"seed": seed, "failed": reason})
+    for i, ((config, seed), (model, _)) in enumerate(trained.items(), 1):
+        scores[prefix + config].append(score_model(model, data))
+        logging.getLogger("benchmarks.sweep_effect").info("scored %s seed %d (%d/%d)", config, seed, i, len(trained))
+    return scores
+
+
 def baseline_scores(data: TrainingSet) -> dict[str, list[dict]]:
     """PCA-10 and FastICA-10 (fitted on the train split, scored as the report scores them, with each factor's best
     |rho|) and, for annotated factors, the oracle: the factors themselves as codes, MIG's ceiling on this data."""
@@ -102,15 +114,10 @@ def main() -> None:
     overrides = {"epochs": args.epochs, "lr": args.lr, "recon_sigma": args.sigma}
     cfg = replace(params.train, seed=0, seeds=args.seeds, checkpoint_every=0,
                   **{k: v for k, v in overrides.items() if v is not None})  # fmt: skip
-    scores: dict[str, list[dict]] = {c.name: [] for c in grid}
     t0 = time.perf_counter()
     seeds = list(range(args.seeds))
     trained = train_grid(data.part("train").x, cfg, grid, seeds=seeds)
-    for (config, seed), reason in trained.failed.items():  # a diverged member is reported, the study goes on
-        scores[config].append({"seed": seed, "failed": reason})
-    for i, ((config, seed), (model, _)) in enumerate(trained.items(), 1):
-        scores[config].append(score_model(model, data))
-        logging.getLogger("benchmarks.sweep_effect").info("scored %s seed %d (%d/%d)", config, seed, i, len(trained))
+    scores = score_grid(trained, data, [c.name for c in grid])
     elapsed = time.perf_counter() - t0
     scores |= baseline_scores(data)
     device = pick_device(cfg.device)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.sweep_effect import baseline_scores, print_table, score_model, variant_arguments
+from benchmarks.sweep_effect import baseline_scores, print_table, score_grid, variant_arguments
 from pipelines.dataset import TrainingSet
 from pipelines.ecg.beats import beat_rows, record_beats
 from pipelines.ecg.records import ingest_records
@@ -40,11 +40,6 @@ LUDB_BOUND = 1.0  # a LUDB lead spans 1.0 over its 10 s, so no levelled LUDB bea
 # do (a lead whose typical beat is small beside its ectopic or noisy ones) are left out
 
 
-def beat_length(data: TrainingSet) -> int:
-    """Points of the beat channel of a row (the rows are the channels one after another)."""
-    return data.x.shape[1] // len(data.channels)
-
-
 def median_ptp(rows: np.ndarray, length: int) -> float:
     beats = rows[:, :length]
     return float(np.median(beats.max(axis=1) - beats.min(axis=1)))
@@ -55,7 +50,7 @@ def unlabelled_beats(source: str | Path, data: TrainingSet, params: Params) -> n
     `data`'s beats were (params.yaml's `beats`) and scaled lead by lead to the median peak-to-peak of `data`'s
     training beats; a scaled beat reaching beyond LUDB_BOUND is left out. Records without a lead II (or MLII), or
     that cannot be cut, are left out with their reason."""
-    length = beat_length(data)
+    length = len(data.axis)  # the beat channel, first of the row's channels
     target = median_ptp(data.part("train").x, length)
     records, rejects = ingest_records(source)
     for reject in rejects:
@@ -105,11 +100,7 @@ def main() -> None:
                   epochs=args.epochs or params.train.epochs)  # fmt: skip
     t0 = time.perf_counter()
     trained = train_grid(x_train, cfg, grid, seeds=list(range(args.seeds)))
-    scores: dict[str, list[dict]] = {f"+unlabelled {c.name}": [] for c in grid}
-    for (config, seed), reason in trained.failed.items():
-        scores[f"+unlabelled {config}"].append({"seed": seed, "failed": reason})
-    for (config, _seed), (model, _) in trained.items():
-        scores[f"+unlabelled {config}"].append(score_model(model, data))
+    scores = score_grid(trained, data, [c.name for c in grid], prefix="+unlabelled ")
     elapsed = time.perf_counter() - t0
     scores |= baseline_scores(data)
     counts = ", ".join(f"{Path(s).name} {len(rows):,}" for s, rows in zip(args.wfdb, extra, strict=True))

@@ -160,7 +160,7 @@ def test_the_unlabelled_variant_scales_other_databases_beats_to_ludb_and_scores_
 
     import numpy as np
 
-    from benchmarks.unlabelled_variant import LUDB_BOUND, beat_length, median_ptp, unlabelled_beats
+    from benchmarks.unlabelled_variant import LUDB_BOUND, median_ptp, unlabelled_beats
     from pipelines.dataset import TrainingSet
     from pipelines.ecg.beats import beat_rows, record_beats
     from pipelines.params import Params
@@ -173,7 +173,7 @@ def test_the_unlabelled_variant_scales_other_databases_beats_to_ludb_and_scores_
         shutil.copy(path, ptb / "patient001" / path.name)
     (ptb / "RECORDS").write_text(f"{record}\n")
     data, params = TrainingSet.load(ludb_ws.training_set("ludb")), Params.load(ludb_ws.params_path)
-    length = beat_length(data)
+    length = len(data.axis)  # the beat channel's points
     rows = unlabelled_beats(ptb, data, params)
     assert rows.shape[1] == data.x.shape[1] and len(rows) > 12 * 20  # ~40 beats on each of 12 leads
     assert np.abs(rows[:, :length]).max() <= LUDB_BOUND
