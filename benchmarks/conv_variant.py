@@ -85,7 +85,7 @@ def train(data: TrainingSet, loss_cfg, seed: int, width: int, train_cfg) -> Conv
     x_train = data.part("train").x.astype(np.float32)
     mean, std = normalisation(x_train, train_cfg.likelihood)  # as the pipeline's trainer normalises
     torch.manual_seed(seed)
-    model = ConvVAE(len(data.channels), x_train.shape[1] // len(data.channels), train_cfg.latent_dim, width, mean, std)
+    model = ConvVAE(len(data.channels), len(data.axis), train_cfg.latent_dim, width, mean, std)
     x = (torch.from_numpy(x_train) - mean) / std
     opt = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
     loss_fn = GridLoss([loss_cfg], train_cfg.likelihood, train_cfg.recon_sigma)
