@@ -42,19 +42,22 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 
 # Two workers (pytest-xdist), one test file each at a time: most of the suite waits on subprocesses and servers, so
-# this halves the wall time on 2 cores. PYTEST_WORKERS=0 runs everything in one process.
+# this halves the wall time on 2 cores. PYTEST_WORKERS=0 runs everything in one process. Files go out in collection
+# order, which starts the longest first (tests/conftest.py, LONG_FILES): xdist's default would reorder them by their
+# number of tests, and the 4-test, 5-minute test_cli.py then started last and ran alone at the end.
 PYTEST_WORKERS ?= 2
+XDIST = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 # With workers, one OpenMP thread per process (torch's intra-op pool, scikit-learn's boosted trees, BLAS), unless
 # OMP_NUM_THREADS is set: two workers each spinning two OpenMP threads on 2 cores made a HistGradientBoosting test
 # take 66 s instead of 9, and the whole suite took 976 s against 814 s with one thread (2026-12-07).
 TEST_ENV = $(if $(filter-out 0,$(PYTEST_WORKERS)),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1})
 
 test: install system-deps lint
-	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(TEST_ENV) $(PY) -m pytest $(XDIST)
 
 # The fault-injection suite alone (also part of `make test`); ends with "faults: N tried, N handled, 0 lost, 0 corrupt".
 faults: install
-	$(TEST_ENV) $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests/faults
+	$(TEST_ENV) $(PY) -m pytest -q $(XDIST) tests/faults
 
 # Known vulnerabilities of every pin in the lock files (the project's and DVC's environment), from PyPI's advisory
 # data: needs the network, so `make test` does not run it. Installs nothing: --no-deps audits the pins as listed.

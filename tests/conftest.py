@@ -91,11 +91,14 @@ def pytest_configure(config):
     set_mlflow_http_retries()  # as the entry points do: a test's tracker retries a dead server briefly
 
 
-# Files of a minute or more (measured: `pytest -n 2 --dist loadfile --durations=45`), started first. With
-# `--dist loadfile` a file runs whole on one worker, in collection order: a 4-minute file collected last (the DVC
-# tests are) keeps one worker busy after the other has run out of work. Only the order changes.
-LONG_FILES = ("test_cli.py", "test_dvc.py", "assets/test_materialize.py", "test_mlflow_server.py",
-              "faults/test_tracking.py", "test_webserver.py", "test_benchmarks.py")  # fmt: skip
+# Files of a minute or more, longest first (measured: `make test PYTEST_ADDOPTS=--durations=0`, 2026-12-07), started
+# first. With `--dist loadfile` a file runs whole on one worker, and with `--no-loadscope-reorder` (the Makefile's)
+# files go out in collection order: a 6-minute file collected last keeps one worker busy after the other has run out
+# of work. Only the order changes.
+LONG_FILES = (
+    "test_cli.py", "assets/test_materialize.py", "test_dvc.py", "faults/test_tracking.py", "test_benchmarks.py",
+    "test_webserver.py", "faults/test_training.py", "test_mlflow_server.py",
+)  # fmt: skip
 
 
 def pytest_collection_modifyitems(config, items):
