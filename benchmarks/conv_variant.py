@@ -122,16 +122,17 @@ def main() -> None:
     flush_denormals_in_cpu_pool()
     params = Params.load(args.params)
     train_cfg = replace(params.train, epochs=args.epochs or params.train.epochs)
-    sweep = {c.name: c for c in params.sweep}
+    grid = [params.loss_config(name) for name in args.configs.split(",")]  # an unknown name fails before training
     data = TrainingSet.load(args.data)
     scores: dict[str, list[dict]] = {}
     t0 = time.perf_counter()
-    for name in args.configs.split(","):
+    for loss_cfg in grid:
+        name = loss_cfg.name
         scores[f"conv {name}"] = []
         for seed in range(args.seeds):
             try:
                 with flushed_denormals(torch.device("cpu")):  # as the trainer does while it trains
-                    model = train(data, sweep[name], seed, args.width, train_cfg)
+                    model = train(data, loss_cfg, seed, args.width, train_cfg)
             except FloatingPointError as err:
                 scores[f"conv {name}"].append({"seed": seed, "failed": str(err)})
                 continue

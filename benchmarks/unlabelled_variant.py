@@ -89,13 +89,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     flush_denormals_in_cpu_pool()
     params = Params.load(args.params)
+    grid = [params.loss_config(name) for name in args.configs.split(",")]  # an unknown name fails before the work
     data = TrainingSet.load(args.data)
     extra = [unlabelled_beats(source, data, params) for source in args.wfdb]
     for source, rows in zip(args.wfdb, extra, strict=True):
         log.info("%s: %d unlabelled beats", source, len(rows))
     x_train = np.concatenate([data.part("train").x.astype(np.float32), *extra])
-    sweep = {c.name: c for c in params.sweep}
-    grid = [sweep[name] for name in args.configs.split(",")]
     cfg = replace(params.train, seed=0, seeds=args.seeds, checkpoint_every=0,
                   epochs=args.epochs or params.train.epochs)  # fmt: skip
     t0 = time.perf_counter()
